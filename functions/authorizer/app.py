@@ -1,0 +1,16 @@
+"""HTTP API Lambda authorizer: verifies the bearer token, answers with the verdict in the context."""
+
+from typing import Any
+
+from bakery_gateway.authorizer import Authorizer, authorize_http_event
+from bakery_gateway.clients import sync_redis
+from bakery_gateway.keys import load_public_keys
+from bakery_gateway.settings import get_settings
+from bakery_gateway.tokens import TokenVerifier
+
+settings = get_settings()
+authorizer = Authorizer(TokenVerifier(load_public_keys(settings.jwt), settings.jwt), sync_redis(settings.redis))
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return authorize_http_event(authorizer, event)

@@ -1,0 +1,24 @@
+"""Proxy function: the gateway's own routes, and every /api/v1 path forwarded to its service."""
+
+from typing import Any
+
+from mangum import Mangum
+
+from bakery_gateway.clients import PerEventLoop, async_redis_factory, http_client_factory
+from bakery_gateway.events import strip_stage
+from bakery_gateway.proxy_app import create_app
+from bakery_gateway.settings import get_settings
+
+settings = get_settings()
+app = create_app(
+    settings,
+    redis_clients=PerEventLoop(async_redis_factory(settings.redis)),
+    http_clients=PerEventLoop(http_client_factory(settings)),
+)
+# lifespan="off": Mangum would otherwise run startup and shutdown on every invocation.
+# Problem documents are text: without this Mangum would base64-encode them.
+adapter = Mangum(app, lifespan="off", text_mime_types=["application/problem+json"])
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return adapter(strip_stage(event), context)

@@ -1,0 +1,111 @@
+"""Network clients, created once per container and reused across invocations.
+
+Async clients (redis.asyncio, httpx) hold connections bound to the event loop they were first used
+on. On Lambda, Mangum runs every invocation on the thread's one loop, so one client per loop is one
+client per container; the local runtime runs one loop per worker thread, and gets one client each.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import weakref
+from collections.abc import Callable
+from functools import lru_cache
+from typing import TYPE_CHECKING, Generic, TypeVar
+
+from bakery_gateway.settings import RedisSettings, Settings
+
+if TYPE_CHECKING:
+    import httpx
+    import redis
+    import redis.asyncio
+
+ClientT = TypeVar("ClientT")
+
+
+class PerEventLoop(Generic[ClientT]):
+    """One client per running event loop, made by ``factory`` on first use in that loop."""
+
+    def __init__(self, factory: Callable[[], ClientT]) -> None:
+        self._factory = factory
+        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, ClientT] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._lock = threading.Lock()
+
+    def get(self) -> ClientT:
+        loop = asyncio.get_running_loop()
+        client = self._clients.get(loop)
+        if client is None:
+            with self._lock:
+                client = self._clients.setdefault(loop, self._factory())
+        return client
+
+
+def _redis_options(settings: RedisSettings) -> dict[str, object]:
+    from redis.backoff import NoBackoff
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    if not settings.host:
+        # Settings do not require REDIS_HOST so that unit tests can build them; a function does.
+        from bakery_gateway.errors import ConfigurationError
+
+        raise ConfigurationError("REDIS_HOST: not set; the gateway keeps its shared state in Redis")
+    return {
+        "host": settings.host,
+        "port": settings.port,
+        "db": settings.db,
+        "password": settings.password,
+        "ssl": settings.tls,
+        "socket_timeout": settings.timeout_seconds,
+        "socket_connect_timeout": settings.timeout_seconds,
+        # One retry, and only when the connection broke before the command went out: a timed-out
+        # command may still have run on the server, and must not run twice.
+        "retry_on_error": [RedisConnectionError],
+        "retry": _single_retry(NoBackoff()),
+        "decode_responses": True,
+    }
+
+
+def _single_retry(backoff: object) -> object:
+    from redis.retry import Retry
+
+    return Retry(backoff, 1)  # type: ignore[arg-type]
+
+
+def async_redis_factory(settings: RedisSettings) -> Callable[[], redis.asyncio.Redis]:
+    def create() -> redis.asyncio.Redis:
+        import redis.asyncio
+
+        return redis.asyncio.Redis(**_redis_options(settings))  # type: ignore[arg-type]
+
+    return create
+
+
+@lru_cache(maxsize=4)
+def sync_redis(settings: RedisSettings) -> redis.Redis:
+    """The container's blocking Redis client (thread-safe through its connection pool)."""
+    import redis
+
+    return redis.Redis(**_redis_options(settings))  # type: ignore[arg-type]
+
+
+def http_client_factory(settings: Settings) -> Callable[[], httpx.AsyncClient]:
+    def create() -> httpx.AsyncClient:
+        import httpx
+
+        timeout = httpx.Timeout(
+            connect=settings.downstream_connect_timeout_seconds,
+            read=settings.downstream_read_timeout_seconds,
+            write=settings.downstream_read_timeout_seconds,
+            pool=settings.downstream_connect_timeout_seconds,
+        )
+        limits = httpx.Limits(
+            max_connections=settings.downstream_max_connections,
+            max_keepalive_connections=settings.downstream_max_connections,
+        )
+        # trust_env=False: a proxy variable in the Lambda environment must not reroute service calls.
+        return httpx.AsyncClient(timeout=timeout, limits=limits, trust_env=False, follow_redirects=False)
+
+    return create

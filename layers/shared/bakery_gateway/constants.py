@@ -1,0 +1,98 @@
+"""Every name the gateway shares with the outside world: environment variables, headers, services."""
+
+from typing import Final
+
+# --- Environment variables -------------------------------------------------------------------
+ENVIRONMENT: Final = "ENVIRONMENT"
+LOG_LEVEL: Final = "LOG_LEVEL"
+SERVICE_URL_SUFFIX: Final = "_SERVICE_URL"
+
+REDIS_HOST: Final = "REDIS_HOST"
+REDIS_PORT: Final = "REDIS_PORT"
+REDIS_DB: Final = "REDIS_DB"
+REDIS_PASSWORD: Final = "REDIS_PASSWORD"
+REDIS_TLS: Final = "REDIS_TLS"
+REDIS_TIMEOUT_SECONDS: Final = "REDIS_TIMEOUT_SECONDS"
+
+JWT_PUBLIC_KEY: Final = "JWT_PUBLIC_KEY"
+JWT_PUBLIC_KEYS: Final = "JWT_PUBLIC_KEYS"
+JWT_PUBLIC_KEYS_SSM_PARAMETER: Final = "JWT_PUBLIC_KEYS_SSM_PARAMETER"
+JWT_PUBLIC_KEYS_SECRET_ID: Final = "JWT_PUBLIC_KEYS_SECRET_ID"
+JWT_ALGORITHM: Final = "JWT_ALGORITHM"
+JWT_ISSUER: Final = "JWT_ISSUER"
+JWT_AUDIENCE: Final = "JWT_AUDIENCE"
+JWT_LEEWAY_SECONDS: Final = "JWT_LEEWAY_SECONDS"
+
+RATE_LIMIT_REQUESTS: Final = "RATE_LIMIT_REQUESTS"
+RATE_LIMIT_WINDOW_SECONDS: Final = "RATE_LIMIT_WINDOW_SECONDS"
+CORS_ORIGINS: Final = "CORS_ORIGINS"
+CORS_ALLOW_CREDENTIALS: Final = "CORS_ALLOW_CREDENTIALS"
+
+MAX_REQUEST_BYTES: Final = "MAX_REQUEST_BYTES"
+DOWNSTREAM_CONNECT_TIMEOUT_SECONDS: Final = "DOWNSTREAM_CONNECT_TIMEOUT_SECONDS"
+DOWNSTREAM_READ_TIMEOUT_SECONDS: Final = "DOWNSTREAM_READ_TIMEOUT_SECONDS"
+DOWNSTREAM_MAX_CONNECTIONS: Final = "DOWNSTREAM_MAX_CONNECTIONS"
+
+# --- Services ----------------------------------------------------------------------------------
+# The path segment after /api/v1/ and the prefix of its {SERVICE}_SERVICE_URL variable.
+SERVICES: Final[tuple[str, ...]] = (
+    "auth",
+    "sales",
+    "forecasting",
+    "training",
+    "inventory",
+    "production",
+    "recipes",
+    "orders",
+    "suppliers",
+    "procurement",
+    "pos",
+    "external",
+    "notifications",
+    "ai-insights",
+    "orchestrator",
+    "tenants",
+)
+
+# The variable names of the spec, which do not all follow the path segment.
+SERVICE_URL_VARIABLES: Final[dict[str, str]] = {
+    "notifications": "NOTIFICATION_SERVICE_URL",
+    "tenants": "TENANT_SERVICE_URL",
+    "ai-insights": "AI_INSIGHTS_SERVICE_URL",
+}
+
+
+def service_url_variable(service: str) -> str:
+    """Name of the environment variable that holds a service's base URL."""
+    return SERVICE_URL_VARIABLES.get(service) or service.upper().replace("-", "_") + SERVICE_URL_SUFFIX
+
+
+# --- Headers -----------------------------------------------------------------------------------
+REQUEST_ID_HEADER: Final = "x-request-id"
+USER_ID_HEADER: Final = "x-user-id"
+TENANT_ID_HEADER: Final = "x-tenant-id"
+USER_ROLES_HEADER: Final = "x-user-roles"
+DEMO_SESSION_HEADER: Final = "x-demo-session-id"
+DEMO_ACCOUNT_TYPE_HEADER: Final = "x-demo-account-type"
+
+# Headers that only the gateway may set: a client's copy is dropped before forwarding.
+IDENTITY_HEADERS: Final = frozenset(
+    {USER_ID_HEADER, TENANT_ID_HEADER, USER_ROLES_HEADER, DEMO_SESSION_HEADER, DEMO_ACCOUNT_TYPE_HEADER}
+)
+
+# RFC 9110 section 7.6.1: connection-specific fields never forwarded by an intermediary.
+HOP_BY_HOP_HEADERS: Final = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+    }
+)
+
+PROBLEM_CONTENT_TYPE: Final = "application/problem+json"

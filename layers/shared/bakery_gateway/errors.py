@@ -1,0 +1,124 @@
+"""Every error the gateway raises. Each ``GatewayError`` knows the problem response it becomes.
+
+The mapping to RFC 9457 responses lives in one place, ``problems.py``; raising code only picks the
+error and a detail that is safe to show a client (never a token, a secret or a stack trace).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+
+class ConfigurationError(Exception):
+    """A setting is missing or malformed. Raised at cold start; names the variable."""
+
+
+class GatewayError(Exception):
+    """An error that the gateway answers itself, as an RFC 9457 problem."""
+
+    status: int = 500
+    problem_type: str = "internal-error"
+    title: str = "Internal error"
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        extensions: Mapping[str, object] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.headers = dict(headers or {})
+        self.extensions = dict(extensions or {})
+
+
+class AuthenticationError(GatewayError):
+    """The request carries no usable access token (RFC 6750 ``invalid_token``)."""
+
+    status = 401
+    problem_type = "invalid-token"
+    title = "Invalid or missing access token"
+
+    def __init__(self, detail: str, *, error: str = "invalid_token") -> None:
+        # Quoted-string per RFC 9110: our details are fixed phrases, but never trust that.
+        description = detail.replace("\\", "").replace('"', "'")
+        challenge = f'Bearer error="{error}", error_description="{description}"'
+        super().__init__(detail, headers={"WWW-Authenticate": challenge})
+
+
+class TokenRevokedError(AuthenticationError):
+    """The token was revoked (logout) before it expired."""
+
+    problem_type = "token-revoked"
+    title = "Access token revoked"
+
+
+class InvalidTokenError(AuthenticationError):
+    """The token failed verification: signature, algorithm, claims or type."""
+
+
+class BadRequestError(GatewayError):
+    status = 400
+    problem_type = "bad-request"
+    title = "Bad request"
+
+
+class RouteNotFoundError(GatewayError):
+    status = 404
+    problem_type = "not-found"
+    title = "No such route"
+
+
+class MethodNotAllowedError(GatewayError):
+    status = 405
+    problem_type = "method-not-allowed"
+    title = "Method not allowed"
+
+
+class PayloadTooLargeError(GatewayError):
+    status = 413
+    problem_type = "payload-too-large"
+    title = "Request body too large"
+
+
+class DownstreamUnavailableError(GatewayError):
+    """The service refused the connection, is not configured, or could not be reached."""
+
+    status = 503
+    problem_type = "service-unavailable"
+    title = "Service unavailable"
+
+
+class DownstreamTimeoutError(GatewayError):
+    status = 504
+    problem_type = "service-timeout"
+    title = "Service timed out"
+
+
+class BadDownstreamResponseError(GatewayError):
+    status = 502
+    problem_type = "bad-gateway"
+    title = "Invalid answer from service"
+
+
+class StateUnavailableError(GatewayError):
+    """Shared state (Redis) is needed to answer safely and cannot be reached."""
+
+    status = 503
+    problem_type = "state-unavailable"
+    title = "Gateway state unavailable"
+
+
+class RedisUnavailableError(Exception):
+    """A Redis call failed or timed out. Callers decide whether that fails open or closed."""
+
+
+class KeySourceError(Exception):
+    """The JWT public keys could not be loaded from their configured source."""
+
+
+class TenantAccessError(GatewayError):
+    status = 403
+    problem_type = "tenant-forbidden"
+    title = "Tenant not accessible"

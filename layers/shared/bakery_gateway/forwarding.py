@@ -1,0 +1,137 @@
+"""Forwarding one request to its service and bringing the answer back unchanged."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from bakery_gateway import constants as names
+from bakery_gateway.errors import (
+    BadDownstreamResponseError,
+    DownstreamTimeoutError,
+    DownstreamUnavailableError,
+)
+from bakery_gateway.identity import Identity
+
+if TYPE_CHECKING:
+    import httpx
+
+Headers = list[tuple[str, str]]
+
+# Set by the gateway alone; any client copy is dropped. Host and length are the client library's.
+_REPLACED_REQUEST_HEADERS = frozenset(
+    {
+        names.REQUEST_ID_HEADER,
+        "x-forwarded-for",
+        "x-forwarded-proto",
+        "x-forwarded-host",
+        "x-forwarded-port",
+        "forwarded",
+        "host",
+        "content-length",
+    }
+)
+_DROPPED_REQUEST_HEADERS = names.HOP_BY_HOP_HEADERS | names.IDENTITY_HEADERS | _REPLACED_REQUEST_HEADERS
+_DROPPED_RESPONSE_HEADERS = names.HOP_BY_HOP_HEADERS | {"content-length", names.REQUEST_ID_HEADER}
+
+
+@dataclass(frozen=True, slots=True)
+class ClientOrigin:
+    """What API Gateway saw of the client; never what the client claims about itself."""
+
+    source_ip: str
+    protocol: str
+    host: str
+
+
+@dataclass(frozen=True, slots=True)
+class DownstreamResponse:
+    status: int
+    headers: Headers
+    body: bytes
+
+
+def downstream_headers(
+    client_headers: Iterable[tuple[str, str]],
+    *,
+    identity: Identity | None,
+    tenant_id: str | None,
+    request_id: str,
+    origin: ClientOrigin,
+) -> Headers:
+    """The client's end-to-end headers, with the gateway's identity and tracing headers in place."""
+    client_headers = list(client_headers)
+    dropped = set(_DROPPED_REQUEST_HEADERS) | _connection_listed(client_headers)
+    headers = [(name, value) for name, value in client_headers if name not in dropped]
+    headers += [
+        (names.REQUEST_ID_HEADER, request_id),
+        ("x-forwarded-for", origin.source_ip),
+        ("x-forwarded-proto", origin.protocol),
+        ("x-forwarded-host", origin.host),
+    ]
+    if identity is not None:
+        headers += [
+            (names.USER_ID_HEADER, identity.user_id),
+            (names.TENANT_ID_HEADER, tenant_id or identity.tenant_id or ""),
+            (names.USER_ROLES_HEADER, ",".join(identity.roles)),
+        ]
+        if identity.demo_session_id and identity.demo_account_type:
+            headers += [
+                (names.DEMO_SESSION_HEADER, identity.demo_session_id),
+                (names.DEMO_ACCOUNT_TYPE_HEADER, identity.demo_account_type.value),
+            ]
+    return headers
+
+
+def response_headers(downstream: Sequence[tuple[str, str]], request_id: str) -> Headers:
+    """The service's headers as the client gets them: end-to-end ones only, plus the request id."""
+    dropped = set(_DROPPED_RESPONSE_HEADERS) | _connection_listed(downstream)
+    headers = [(name, value) for name, value in downstream if name not in dropped]
+    headers.append((names.REQUEST_ID_HEADER, request_id))
+    return headers
+
+
+async def forward(
+    client: httpx.AsyncClient,
+    *,
+    method: str,
+    url: str,
+    headers: Headers,
+    body: bytes,
+    service: str,
+    deadline_seconds: float,
+) -> DownstreamResponse:
+    """Send the request and read the whole answer, raw (still content-encoded), within a deadline."""
+    import httpx
+
+    request = client.build_request(method, url, headers=headers, content=body)
+    try:
+        # httpx's read timeout is per read; the deadline bounds a service that trickles bytes too.
+        async with asyncio.timeout(deadline_seconds):
+            response = await client.send(request, stream=True)
+            try:
+                content = b"".join([chunk async for chunk in response.aiter_raw()])
+            finally:
+                await response.aclose()
+    except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout):
+        raise DownstreamUnavailableError(f"the {service} service could not be reached") from None
+    except (httpx.TimeoutException, TimeoutError):
+        raise DownstreamTimeoutError(f"the {service} service did not answer in time") from None
+    except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError, httpx.DecodingError):
+        raise BadDownstreamResponseError(f"the {service} service sent an invalid answer") from None
+    return DownstreamResponse(
+        status=response.status_code,
+        headers=[(name.decode("latin-1").lower(), value.decode("latin-1")) for name, value in response.headers.raw],
+        body=content,
+    )
+
+
+def _connection_listed(headers: Iterable[tuple[str, str]]) -> set[str]:
+    """Header names a sender marked hop-by-hop in its Connection header (RFC 9110 7.6.1)."""
+    listed: set[str] = set()
+    for name, value in headers:
+        if name == "connection":
+            listed.update(token.strip().lower() for token in value.split(",") if token.strip())
+    return listed

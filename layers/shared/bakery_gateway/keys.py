@@ -1,0 +1,108 @@
+"""The public keys that verify access tokens, from the environment, SSM or Secrets Manager.
+
+Accepted forms, wherever the keys come from:
+- one PEM public key (used for tokens without a ``kid``, and for any ``kid`` when it is the only key);
+- a JSON object mapping each ``kid`` to a PEM public key;
+- a JWKS document (``{"keys": [...]}``), each key with its ``kid``.
+Keys are parsed once, at cold start: verifying with a parsed key object skips PEM parsing per token.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from bakery_gateway import constants as names
+from bakery_gateway.errors import ConfigurationError, KeySourceError
+from bakery_gateway.settings import JwtSettings
+
+DEFAULT_KEY_ID = ""  # the key for tokens that name no kid
+
+
+def load_public_keys(jwt: JwtSettings) -> dict[str, Any]:
+    """Every configured public key, by ``kid`` (``DEFAULT_KEY_ID`` for the kid-less key)."""
+    keys: dict[str, Any] = {}
+    if jwt.public_key:
+        keys.update(parse_key_material(jwt.public_key, names.JWT_PUBLIC_KEY))
+    if jwt.public_keys:
+        keys.update(parse_key_material(jwt.public_keys, names.JWT_PUBLIC_KEYS))
+    if jwt.ssm_parameter:
+        material = _read_ssm_parameter(jwt.ssm_parameter)
+        keys.update(parse_key_material(material, names.JWT_PUBLIC_KEYS_SSM_PARAMETER))
+    if jwt.secret_id:
+        material = _read_secret(jwt.secret_id)
+        keys.update(parse_key_material(material, names.JWT_PUBLIC_KEYS_SECRET_ID))
+    if not keys:
+        raise ConfigurationError(
+            f"no JWT public key configured: set {names.JWT_PUBLIC_KEY}, {names.JWT_PUBLIC_KEYS}, "
+            f"{names.JWT_PUBLIC_KEYS_SSM_PARAMETER} or {names.JWT_PUBLIC_KEYS_SECRET_ID}"
+        )
+    return keys
+
+
+def parse_key_material(material: str, source: str) -> dict[str, Any]:
+    """Parse one source's key material (PEM, kid→PEM JSON object, or JWKS); ``source`` names it in errors."""
+    text = material.strip().replace("\\n", "\n")
+    if text.startswith("-----BEGIN"):
+        return {DEFAULT_KEY_ID: _load_pem(text, source)}
+    try:
+        document = json.loads(text)
+    except ValueError:
+        raise ConfigurationError(f"{source}: neither a PEM public key nor JSON") from None
+    if isinstance(document, dict) and isinstance(document.get("keys"), list):
+        return _load_jwks(document["keys"], source)
+    if isinstance(document, dict) and all(isinstance(value, str) for value in document.values()):
+        return {str(kid): _load_pem(pem.replace("\\n", "\n"), f"{source}[{kid}]") for kid, pem in document.items()}
+    raise ConfigurationError(f"{source}: JSON must map each kid to a PEM key, or be a JWKS")
+
+
+def _load_pem(pem: str, source: str) -> Any:
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+    try:
+        key = load_pem_public_key(pem.encode())
+    except ValueError:
+        raise ConfigurationError(f"{source}: not a valid PEM public key") from None
+    if not isinstance(key, rsa.RSAPublicKey | ec.EllipticCurvePublicKey):
+        raise ConfigurationError(f"{source}: only RSA and EC public keys are accepted")
+    return key
+
+
+def _load_jwks(entries: list[Any], source: str) -> dict[str, Any]:
+    from jwt import PyJWK
+    from jwt.exceptions import PyJWKError
+
+    keys: dict[str, Any] = {}
+    for position, entry in enumerate(entries):
+        if not isinstance(entry, Mapping) or entry.get("kty") not in ("RSA", "EC"):
+            raise ConfigurationError(f"{source}: key {position} is not an RSA or EC JWK")
+        if "d" in entry:
+            raise ConfigurationError(f"{source}: key {position} is a private key; give public keys only")
+        try:
+            jwk = PyJWK(dict(entry))
+        except PyJWKError as error:
+            raise ConfigurationError(f"{source}: key {position}: {error}") from None
+        keys[str(entry.get("kid", DEFAULT_KEY_ID))] = jwk.key
+    return keys
+
+
+def _read_ssm_parameter(name: str) -> str:
+    import boto3  # lazily: boto3 costs ~170 ms of cold start, and most deployments never need it
+
+    try:
+        answer = boto3.client("ssm").get_parameter(Name=name, WithDecryption=True)
+    except Exception as error:
+        raise KeySourceError(f"SSM parameter {name} could not be read: {type(error).__name__}") from error
+    return str(answer["Parameter"]["Value"])
+
+
+def _read_secret(secret_id: str) -> str:
+    import boto3
+
+    try:
+        answer = boto3.client("secretsmanager").get_secret_value(SecretId=secret_id)
+    except Exception as error:
+        raise KeySourceError(f"secret {secret_id} could not be read: {type(error).__name__}") from error
+    return str(answer["SecretString"])

@@ -1,0 +1,47 @@
+"""Logging and metrics shared by every function.
+
+Logs are structured JSON (powertools Logger). Metrics keep the spec's Prometheus names and live in
+one registry per process; exporting them (EMF, Pushgateway, ``/metrics``) reads that registry.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Final
+
+from aws_lambda_powertools import Logger
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+SERVICE_NAME: Final = "bakery-gateway"
+
+# Never logged, whatever a caller passes in ``extra``.
+SECRET_FIELDS: Final = frozenset({"authorization", "token", "cookie", "password", "set-cookie", "x-api-key"})
+
+logger = Logger(service=SERVICE_NAME, level=os.environ.get("LOG_LEVEL", "INFO").upper())
+
+registry = CollectorRegistry(auto_describe=True)
+
+REQUESTS = Counter(
+    "gateway_requests_total",
+    "Requests answered by the gateway",
+    ("method", "path", "status_code"),
+    registry=registry,
+)
+REQUEST_DURATION = Histogram(
+    "gateway_request_duration_seconds",
+    "Time from request to response, downstream time included",
+    ("method", "path"),
+    registry=registry,
+)
+AUTH_ATTEMPTS = Counter(
+    "gateway_auth_attempts_total", "Token verifications by outcome", ("status",), registry=registry
+)
+AUTH_CACHE_HITS = Counter(
+    "gateway_auth_cache_hits_total", "Authorizations answered from the claims cache", registry=registry
+)
+AUTH_CACHE_MISSES = Counter(
+    "gateway_auth_cache_misses_total", "Authorizations that had to verify the token", registry=registry
+)
+REDIS_ERRORS = Counter(
+    "gateway_redis_errors_total", "Redis calls that failed or timed out", ("operation",), registry=registry
+)

@@ -1,0 +1,237 @@
+"""The proxy function's application: gateway routes, and every other /api/v1 path forwarded."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+
+from bakery_gateway import __version__, events, forwarding, revocation, routing
+from bakery_gateway.authorizer import bearer_token
+from bakery_gateway.clients import PerEventLoop
+from bakery_gateway.constants import TENANT_ID_HEADER
+from bakery_gateway.errors import (
+    AuthenticationError,
+    BadRequestError,
+    GatewayError,
+    MethodNotAllowedError,
+    PayloadTooLargeError,
+    RedisUnavailableError,
+    RouteNotFoundError,
+    StateUnavailableError,
+    TokenRevokedError,
+)
+from bakery_gateway.identity import Identity
+from bakery_gateway.middleware import RequestContextMiddleware
+from bakery_gateway.observability import logger
+from bakery_gateway.problems import problem_headers, problem_json
+from bakery_gateway.settings import Settings
+from bakery_gateway.tenancy import select_tenant
+
+# Route keys of template.yaml that have no authorizer: the proxy serves them without an identity.
+PUBLIC_ROUTE_KEYS = frozenset(
+    {
+        "POST /api/v1/auth/login",
+        "POST /api/v1/auth/register",
+        "POST /api/v1/auth/refresh",
+        "GET /health",
+    }
+)
+PROXY_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def create_app(
+    settings: Settings,
+    *,
+    redis_clients: PerEventLoop[Any],
+    http_clients: PerEventLoop[Any],
+    clock: Callable[[], float] = time.time,
+) -> FastAPI:
+    """The proxy's FastAPI application, with its clients handed in (one per event loop)."""
+    app = FastAPI(title="Bakery-IA API Gateway", version=__version__)
+    app.add_middleware(RequestContextMiddleware)
+    leeway = settings.jwt.leeway_seconds
+
+    def authenticate(request: Request) -> Identity | None:
+        """The caller's identity; None on public routes. Refuses what the authorizer refused."""
+        event = request.scope["aws.event"]
+        if event.get("routeKey") in PUBLIC_ROUTE_KEYS:
+            return None
+        context = events.authorizer_context(event)
+        if context is None:
+            raise AuthenticationError("no bearer token in the Authorization header")
+        if context.get("authenticated") is not True:
+            reason = str(context.get("reason") or "token refused")
+            if context.get("problem_type") == TokenRevokedError.problem_type:
+                raise TokenRevokedError(reason)
+            raise AuthenticationError(reason)
+        identity = Identity.from_context(context)
+        # API Gateway may answer from a cached authorizer result: expiry is checked here, every time.
+        if identity.expires_at + leeway < clock():
+            raise AuthenticationError("token expired")
+        request.state.user_id = identity.user_id
+        return identity
+
+    async def refuse_if_revoked(identity: Identity, method: str) -> None:
+        try:
+            revoked = await revocation.is_revoked(redis_clients.get(), identity.jti)
+        except RedisUnavailableError:
+            # Without the revocation list: let reads through, refuse changes (fail closed for writes).
+            if method in SAFE_METHODS:
+                logger.warning("revocation unknown, read allowed", extra={"jti_known": True})
+                return
+            raise StateUnavailableError(
+                "the gateway cannot confirm this token is still valid; retry shortly",
+                headers={"Retry-After": "5"},
+            ) from None
+        if revoked:
+            raise TokenRevokedError("token revoked")
+
+    async def read_body(request: Request) -> bytes:
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > settings.max_request_bytes:
+            raise PayloadTooLargeError(
+                f"request bodies are limited to {settings.max_request_bytes} bytes",
+                extensions={"max_bytes": settings.max_request_bytes},
+            )
+        body = await request.body()
+        if len(body) > settings.max_request_bytes:
+            raise PayloadTooLargeError(
+                f"request bodies are limited to {settings.max_request_bytes} bytes",
+                extensions={"max_bytes": settings.max_request_bytes},
+            )
+        return body
+
+    async def forward(request: Request, identity: Identity | None, route: routing.Route) -> Response:
+        event = request.scope["aws.event"]
+        state = request.state
+        tenant_id = None
+        if identity is not None:
+            tenant_id = select_tenant(identity, route.tenant_id, request.headers.get(TENANT_ID_HEADER))
+            state.tenant_id = tenant_id
+        body = await read_body(request)
+        http = event["requestContext"].get("http", {})
+        origin = forwarding.ClientOrigin(
+            source_ip=http.get("sourceIp", ""),
+            protocol=request.headers.get("x-forwarded-proto", "https"),
+            host=event["requestContext"].get("domainName", ""),
+        )
+        headers = forwarding.downstream_headers(
+            ((name.decode("latin-1"), value.decode("latin-1")) for name, value in request.scope["headers"]),
+            identity=identity,
+            tenant_id=tenant_id,
+            request_id=state.request_id,
+            origin=origin,
+        )
+        query = event.get("rawQueryString") or ""
+        url = route.base_url + route.path + (f"?{query}" if query else "")
+        started = time.perf_counter()
+        try:
+            answer = await forwarding.forward(
+                http_clients.get(),
+                method=request.method,
+                url=url,
+                headers=headers,
+                body=body,
+                service=route.service,
+                deadline_seconds=settings.downstream_connect_timeout_seconds
+                + settings.downstream_read_timeout_seconds,
+            )
+        finally:
+            state.downstream_ms = round((time.perf_counter() - started) * 1000, 3)
+        response = Response(content=answer.body, status_code=answer.status)
+        response.raw_headers = [
+            (name.encode("latin-1"), value.encode("latin-1"))
+            for name, value in forwarding.response_headers(answer.headers, state.request_id)
+        ] + [(b"content-length", str(len(answer.body)).encode())]
+        return response
+
+    def route_for(request: Request) -> routing.Route:
+        route = routing.resolve(request.scope["aws.event"]["rawPath"], settings.service_urls)
+        request.state.route_template = route.template
+        request.state.service = route.service
+        return route
+
+    @app.get("/health")
+    async def health() -> dict[str, Any]:
+        """The gateway's own health: it answers, and whether Redis does."""
+        try:
+            await redis_clients.get().ping()
+            redis_state = "connected"
+        except Exception:
+            redis_state = "disconnected"
+        return {
+            "status": "healthy" if redis_state == "connected" else "degraded",
+            "version": __version__,
+            "redis": redis_state,
+            "timestamp": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        }
+
+    @app.post("/api/v1/auth/logout")
+    async def logout(request: Request) -> Response:
+        """Revoke the caller's token until it expires, then let the auth service end its session."""
+        identity = authenticate(request)
+        route = route_for(request)
+        if identity is not None:
+            try:
+                await revocation.revoke(
+                    redis_clients.get(),
+                    jti=identity.jti,
+                    expires_at=identity.expires_at,
+                    token=bearer_token({"authorization": request.headers.get("authorization", "")}),
+                    leeway_seconds=leeway,
+                )
+            except RedisUnavailableError:
+                raise StateUnavailableError(
+                    "logout could not be recorded; retry shortly", headers={"Retry-After": "5"}
+                ) from None
+        return await forward(request, identity, route)
+
+    @app.api_route("/api/v1/{path:path}", methods=PROXY_METHODS)
+    async def proxy(request: Request) -> Response:
+        """Every other /api/v1 path: authenticated, checked, and forwarded to its service."""
+        identity = authenticate(request)
+        route = route_for(request)
+        if identity is not None:
+            await refuse_if_revoked(identity, request.method)
+        return await forward(request, identity, route)
+
+    install_problem_handlers(app)
+    return app
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    """Answer every error the gateway produces as an RFC 9457 problem."""
+
+    def problem(request: Request, error: GatewayError) -> Response:
+        request_id = request.state.request_id
+        return Response(
+            content=problem_json(error, request_id),
+            status_code=error.status,
+            headers=problem_headers(error, request_id),
+        )
+
+    async def on_gateway_error(request: Request, error: Exception) -> Response:
+        assert isinstance(error, GatewayError)
+        return problem(request, error)
+
+    async def on_http_exception(request: Request, error: Exception) -> Response:
+        assert isinstance(error, HTTPException)
+        if error.status_code == 405:
+            return problem(request, MethodNotAllowedError(f"{request.method} is not allowed here"))
+        if error.status_code == 404:
+            return problem(request, RouteNotFoundError(f"no route for {request.url.path}"))
+        return problem(request, BadRequestError(str(error.detail)))
+
+    async def on_validation_error(request: Request, error: Exception) -> Response:
+        return problem(request, BadRequestError("the request is malformed"))
+
+    app.add_exception_handler(GatewayError, on_gateway_error)
+    app.add_exception_handler(HTTPException, on_http_exception)
+    app.add_exception_handler(RequestValidationError, on_validation_error)

@@ -1,0 +1,189 @@
+"""The gateway's settings: read from the environment once, at cold start, into one typed object.
+
+A missing or malformed value raises ``ConfigurationError`` naming the variable, so a bad deploy
+fails on its first invocation with a readable message instead of misbehaving later.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from bakery_gateway import constants as names
+from bakery_gateway.errors import ConfigurationError
+
+# Asymmetric algorithms only: "none" and HMAC would let anyone holding the public key sign tokens.
+ALLOWED_ALGORITHMS = frozenset(
+    {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RedisSettings:
+    host: str | None
+    port: int = 6379
+    db: int = 0
+    password: str | None = None
+    tls: bool = False
+    timeout_seconds: float = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class JwtSettings:
+    public_key: str | None = None
+    public_keys: str | None = None
+    ssm_parameter: str | None = None
+    secret_id: str | None = None
+    algorithms: tuple[str, ...] = ("RS256",)
+    issuer: str | None = None
+    audience: str | None = None
+    leeway_seconds: int = 30
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    environment: str = "dev"
+    log_level: str = "INFO"
+    service_urls: Mapping[str, str] = field(default_factory=dict)
+    redis: RedisSettings = field(default_factory=lambda: RedisSettings(host=None))
+    jwt: JwtSettings = field(default_factory=JwtSettings)
+    rate_limit_requests: int = 300
+    rate_limit_window_seconds: int = 60
+    cors_origins: tuple[str, ...] = ()
+    cors_allow_credentials: bool = True
+    max_request_bytes: int = 10 * 1024 * 1024
+    downstream_connect_timeout_seconds: float = 2.0
+    downstream_read_timeout_seconds: float = 25.0
+    downstream_max_connections: int = 100
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read every setting from ``environ`` (default ``os.environ``)."""
+        reader = _Reader(os.environ if environ is None else environ)
+        algorithms = reader.csv(names.JWT_ALGORITHM) or ("RS256",)
+        refused = [name for name in algorithms if name not in ALLOWED_ALGORITHMS]
+        if refused:
+            raise ConfigurationError(
+                f"{names.JWT_ALGORITHM}: {', '.join(refused)} not allowed; "
+                f"use asymmetric algorithms only ({', '.join(sorted(ALLOWED_ALGORITHMS))})"
+            )
+        service_urls = {}
+        for service in names.SERVICES:
+            url = reader.url(names.service_url_variable(service))
+            if url:
+                service_urls[service] = url
+        return cls(
+            environment=reader.text(names.ENVIRONMENT) or "dev",
+            log_level=reader.choice(names.LOG_LEVEL, ("DEBUG", "INFO", "WARNING", "ERROR"), "INFO"),
+            service_urls=service_urls,
+            redis=RedisSettings(
+                host=reader.text(names.REDIS_HOST),
+                port=reader.integer(names.REDIS_PORT, 6379, minimum=1, maximum=65535),
+                db=reader.integer(names.REDIS_DB, 0, minimum=0, maximum=15),
+                password=reader.text(names.REDIS_PASSWORD),
+                tls=reader.boolean(names.REDIS_TLS, False),
+                timeout_seconds=reader.number(names.REDIS_TIMEOUT_SECONDS, 0.5, minimum=0.01),
+            ),
+            jwt=JwtSettings(
+                public_key=reader.text(names.JWT_PUBLIC_KEY),
+                public_keys=reader.text(names.JWT_PUBLIC_KEYS),
+                ssm_parameter=reader.text(names.JWT_PUBLIC_KEYS_SSM_PARAMETER),
+                secret_id=reader.text(names.JWT_PUBLIC_KEYS_SECRET_ID),
+                algorithms=algorithms,
+                issuer=reader.text(names.JWT_ISSUER),
+                audience=reader.text(names.JWT_AUDIENCE),
+                leeway_seconds=reader.integer(names.JWT_LEEWAY_SECONDS, 30, minimum=0, maximum=300),
+            ),
+            rate_limit_requests=reader.integer(names.RATE_LIMIT_REQUESTS, 300, minimum=1),
+            rate_limit_window_seconds=reader.integer(names.RATE_LIMIT_WINDOW_SECONDS, 60, minimum=1),
+            cors_origins=reader.csv(names.CORS_ORIGINS),
+            cors_allow_credentials=reader.boolean(names.CORS_ALLOW_CREDENTIALS, True),
+            max_request_bytes=reader.integer(names.MAX_REQUEST_BYTES, 10 * 1024 * 1024, minimum=1),
+            downstream_connect_timeout_seconds=reader.number(
+                names.DOWNSTREAM_CONNECT_TIMEOUT_SECONDS, 2.0, minimum=0.01
+            ),
+            downstream_read_timeout_seconds=reader.number(
+                names.DOWNSTREAM_READ_TIMEOUT_SECONDS, 25.0, minimum=0.01, maximum=29.0
+            ),
+            downstream_max_connections=reader.integer(names.DOWNSTREAM_MAX_CONNECTIONS, 100, minimum=1),
+        )
+
+
+class _Reader:
+    """Typed reads of one environment mapping; every failure names its variable."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self._environ = environ
+
+    def text(self, name: str) -> str | None:
+        value = self._environ.get(name, "").strip()
+        return value or None
+
+    def csv(self, name: str) -> tuple[str, ...]:
+        return tuple(part.strip() for part in (self.text(name) or "").split(",") if part.strip())
+
+    def choice(self, name: str, choices: tuple[str, ...], default: str) -> str:
+        value = (self.text(name) or default).upper()
+        if value not in choices:
+            raise ConfigurationError(f"{name}: {value!r} is not one of {', '.join(choices)}")
+        return value
+
+    def boolean(self, name: str, default: bool) -> bool:
+        value = self.text(name)
+        if value is None:
+            return default
+        lowered = value.lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off"):
+            return False
+        raise ConfigurationError(f"{name}: {value!r} is not a boolean (true/false)")
+
+    def integer(
+        self, name: str, default: int, *, minimum: int | None = None, maximum: int | None = None
+    ) -> int:
+        value = self.text(name)
+        if value is None:
+            return default
+        try:
+            number = int(value)
+        except ValueError:
+            raise ConfigurationError(f"{name}: {value!r} is not a whole number") from None
+        self._check_range(name, number, minimum, maximum)
+        return number
+
+    def number(
+        self, name: str, default: float, *, minimum: float | None = None, maximum: float | None = None
+    ) -> float:
+        value = self.text(name)
+        if value is None:
+            return default
+        try:
+            number = float(value)
+        except ValueError:
+            raise ConfigurationError(f"{name}: {value!r} is not a number") from None
+        self._check_range(name, number, minimum, maximum)
+        return number
+
+    def url(self, name: str) -> str | None:
+        value = self.text(name)
+        if value is None:
+            return None
+        if not value.startswith(("http://", "https://")) or len(value.split("/", 3)[2]) == 0:
+            raise ConfigurationError(f"{name}: {value!r} is not an http(s) URL")
+        return value.rstrip("/")
+
+    @staticmethod
+    def _check_range(name: str, number: float, minimum: float | None, maximum: float | None) -> None:
+        if minimum is not None and number < minimum:
+            raise ConfigurationError(f"{name}: {number} is below the minimum {minimum}")
+        if maximum is not None and number > maximum:
+            raise ConfigurationError(f"{name}: {number} is above the maximum {maximum}")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The container's settings, read on first use (cold start) and kept."""
+    return Settings.from_environ()

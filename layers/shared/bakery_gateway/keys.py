@@ -43,9 +43,10 @@ def load_public_keys(jwt: JwtSettings) -> dict[str, Any]:
 
 def parse_key_material(material: str, source: str) -> dict[str, Any]:
     """Parse one source's key material (PEM, kid→PEM JSON object, or JWKS); ``source`` names it in errors."""
-    text = material.strip().replace("\\n", "\n")
+    text = material.strip()
     if text.startswith("-----BEGIN"):
-        return {DEFAULT_KEY_ID: _load_pem(text, source)}
+        # A PEM pasted into one environment variable line often arrives with escaped newlines.
+        return {DEFAULT_KEY_ID: _load_pem(text.replace("\\n", "\n"), source)}
     try:
         document = json.loads(text)
     except ValueError:

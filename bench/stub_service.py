@@ -1,0 +1,55 @@
+"""A minimal downstream service for the benchmarks: a raw ASGI app on uvicorn (uvloop + httptools).
+
+It answers every request with the same small JSON document, except a path ending in
+``/__echo_headers``, which answers with the request's headers (so a benchmark can send its baseline
+request with exactly the headers the gateway sends downstream).
+
+Run: ``.venv/bin/python bench/stub_service.py --port 8901``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import uvicorn
+from starlette.types import Receive, Scope, Send
+
+ITEMS_BODY = json.dumps({"items": [{"id": 1, "name": "baguette", "quantity": 12}]}).encode()
+ECHO_HEADERS_SUFFIX = "/__echo_headers"
+
+
+async def app(scope: Scope, receive: Receive, send: Send) -> None:
+    if scope["type"] != "http":
+        return
+    if scope["path"].endswith(ECHO_HEADERS_SUFFIX):
+        pairs = [[name.decode("latin-1"), value.decode("latin-1")] for name, value in scope["headers"]]
+        body = json.dumps(pairs).encode()
+    else:
+        body = ITEMS_BODY
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args()
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        loop="uvloop",
+        http="httptools",
+        lifespan="off",
+        access_log=False,
+        log_level="warning",
+        server_header=False,
+        date_header=False,
+    )
+
+
+if __name__ == "__main__":
+    main()

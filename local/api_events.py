@@ -1,0 +1,155 @@
+"""API Gateway HTTP API payload 2.0 events, built from an HTTP request as API Gateway builds them."""
+
+from __future__ import annotations
+
+import base64
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl
+
+ACCOUNT_ID = "000000000000"
+API_ID = "local"
+_TEXT_TYPES = ("text/", "application/json", "application/xml", "application/x-www-form-urlencoded", "+json", "+xml")
+
+
+@dataclass(frozen=True)
+class IncomingRequest:
+    method: str
+    raw_path: str
+    raw_query: str
+    headers: Sequence[tuple[str, str]]  # lower-case names, in arrival order
+    body: bytes
+    source_ip: str
+
+
+def combined_headers(headers: Sequence[tuple[str, str]]) -> dict[str, str]:
+    """Headers as HTTP API delivers them: one entry per name, repeated values joined by commas."""
+    combined: dict[str, str] = {}
+    for name, value in headers:
+        if name == "cookie":
+            continue
+        combined[name] = f"{combined[name]},{value}" if name in combined else value
+    return combined
+
+
+def cookies(headers: Sequence[tuple[str, str]]) -> list[str]:
+    return [
+        cookie.strip()
+        for name, value in headers
+        if name == "cookie"
+        for cookie in value.split(";")
+        if cookie.strip()
+    ]
+
+
+def query_parameters(raw_query: str) -> dict[str, str] | None:
+    if not raw_query:
+        return None
+    parameters: dict[str, str] = {}
+    for key, value in parse_qsl(raw_query, keep_blank_values=True):
+        parameters[key] = f"{parameters[key]},{value}" if key in parameters else value
+    return parameters
+
+
+def _request_context(request: IncomingRequest, route_key: str, stage: str, domain: str) -> dict[str, Any]:
+    now = time.time()
+    headers = combined_headers(request.headers)
+    return {
+        "accountId": ACCOUNT_ID,
+        "apiId": API_ID,
+        "domainName": domain,
+        "domainPrefix": domain.split(".")[0],
+        "http": {
+            "method": request.method,
+            "path": request.raw_path,
+            "protocol": "HTTP/1.1",
+            "sourceIp": request.source_ip,
+            "userAgent": headers.get("user-agent", ""),
+        },
+        "requestId": uuid.uuid4().hex[:16],
+        "routeKey": route_key,
+        "stage": stage,
+        "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
+        "timeEpoch": int(now * 1000),
+    }
+
+
+def _body(request: IncomingRequest) -> tuple[str | None, bool]:
+    if not request.body:
+        return None, False
+    content_type = dict(request.headers).get("content-type", "").lower()
+    if any(marker in content_type for marker in _TEXT_TYPES):
+        try:
+            return request.body.decode("utf-8"), False
+        except UnicodeDecodeError:
+            pass
+    return base64.b64encode(request.body).decode("ascii"), True
+
+
+def http_event(
+    request: IncomingRequest,
+    *,
+    route_key: str,
+    stage: str,
+    path_parameters: Mapping[str, str],
+    authorizer_context: Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    """The payload 2.0 event a function behind an HTTP API receives for ``request``."""
+    headers = combined_headers(request.headers)
+    domain = headers.get("host", "localhost").split(":")[0]
+    headers.setdefault("x-forwarded-proto", "http")
+    headers.setdefault("x-forwarded-for", request.source_ip)
+    body, is_base64 = _body(request)
+    context = _request_context(request, route_key, stage, domain)
+    if authorizer_context is not None:
+        context["authorizer"] = {"lambda": dict(authorizer_context)}
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": route_key,
+        "rawPath": request.raw_path if stage == "$default" else f"/{stage}{request.raw_path}",
+        "rawQueryString": request.raw_query,
+        "headers": headers,
+        "requestContext": context,
+        "isBase64Encoded": is_base64,
+    }
+    if stage != "$default":
+        context["http"]["path"] = event["rawPath"]
+    if request_cookies := cookies(request.headers):
+        event["cookies"] = request_cookies
+    if parameters := query_parameters(request.raw_query):
+        event["queryStringParameters"] = parameters
+    if path_parameters:
+        event["pathParameters"] = dict(path_parameters)
+    if body is not None:
+        event["body"] = body
+    return event
+
+
+def authorizer_event(
+    request: IncomingRequest, *, route_key: str, stage: str, identity_source: list[str], path_parameters: Mapping[str, str]
+) -> dict[str, Any]:
+    """The payload 2.0 REQUEST event a Lambda authorizer receives."""
+    headers = combined_headers(request.headers)
+    domain = headers.get("host", "localhost").split(":")[0]
+    method, _, path = route_key.partition(" ")
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "type": "REQUEST",
+        "routeArn": f"arn:aws:execute-api:local:{ACCOUNT_ID}:{API_ID}/{stage}/{method}{path}",
+        "identitySource": identity_source,
+        "routeKey": route_key,
+        "rawPath": request.raw_path,
+        "rawQueryString": request.raw_query,
+        "headers": headers,
+        "requestContext": _request_context(request, route_key, stage, domain),
+    }
+    if request_cookies := cookies(request.headers):
+        event["cookies"] = request_cookies
+    if parameters := query_parameters(request.raw_query):
+        event["queryStringParameters"] = parameters
+    if path_parameters:
+        event["pathParameters"] = dict(path_parameters)
+    return event

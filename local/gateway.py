@@ -1,0 +1,224 @@
+"""The local HTTP API: an ASGI application that behaves like API Gateway in front of the handlers.
+
+It selects the route from ``template.yaml``, answers CORS preflights itself, runs the Lambda
+authorizer with API Gateway's caching rules (missing identity source: 401 without invoking;
+``isAuthorized: false``: 403; a failing authorizer: 500), builds the payload 2.0 event, invokes the
+function in-process and turns its result into the HTTP response.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from starlette.types import Message, Receive, Scope, Send
+
+from bakery_local import api_events
+from bakery_local.authorizer_cache import AuthorizerCache
+from bakery_local.invoker import FunctionTimeoutError, Invoker
+from bakery_local.routes import RouteMatch, RouteTable
+from bakery_local.template import CorsSpec, HttpApiSpec
+
+log = logging.getLogger("bakery_local")
+
+MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # HTTP API's payload limit
+Headers = list[tuple[bytes, bytes]]
+
+
+class LocalHttpApi:
+    def __init__(self, api: HttpApiSpec, invoker: Invoker, *, cache: AuthorizerCache | None = None) -> None:
+        self.api = api
+        self.invoker = invoker
+        self.cache = cache or AuthorizerCache()
+        self.routes = RouteTable(api.routes)
+        self.authorizer_invocations = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send, self.invoker)
+            return
+        if scope["type"] != "http":
+            return
+        status, headers, body = await self.respond(scope, receive)
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    async def respond(self, scope: Scope, receive: Receive) -> tuple[int, Headers, bytes]:
+        request_headers = [(name.decode("latin-1").lower(), value.decode("latin-1")) for name, value in scope["headers"]]
+        origin = dict(request_headers).get("origin")
+        body = await _read_body(receive)
+        if body is None:
+            return _message(413, "Request Entity Too Large")
+        request = api_events.IncomingRequest(
+            method=scope["method"],
+            raw_path=scope.get("raw_path", scope["path"].encode()).decode("latin-1") or "/",
+            raw_query=scope.get("query_string", b"").decode("latin-1"),
+            headers=request_headers,
+            body=body,
+            source_ip=(scope.get("client") or ("127.0.0.1", 0))[0],
+        )
+        cors = self.api.cors
+        if cors and request.method == "OPTIONS" and origin and "access-control-request-method" in dict(request_headers):
+            return 204, _preflight_headers(cors, origin, dict(request_headers)), b""
+        status, headers, response_body = await self._route(request)
+        if cors and origin:
+            headers += _cors_headers(cors, origin)
+        return status, headers, response_body
+
+    async def _route(self, request: api_events.IncomingRequest) -> tuple[int, Headers, bytes]:
+        match = self.routes.match(request.method, request.raw_path)
+        if match is None:
+            return _message(404, "Not Found")
+        authorizer_context = None
+        if match.route.authorizer is not None:
+            verdict = await self._authorize(request, match)
+            if isinstance(verdict, tuple):
+                return verdict
+            authorizer_context = verdict
+        event = api_events.http_event(
+            request,
+            route_key=match.route.route_key,
+            stage=self.api.stage,
+            path_parameters=match.path_parameters,
+            authorizer_context=authorizer_context,
+        )
+        try:
+            result = await self.invoker.invoke(match.route.function, event)
+        except FunctionTimeoutError:
+            return _message(503, "Service Unavailable")
+        except Exception:
+            log.exception("function %s failed", match.route.function)
+            return _message(500, "Internal Server Error")
+        return _http_response(result)
+
+    async def _authorize(
+        self, request: api_events.IncomingRequest, match: RouteMatch
+    ) -> dict[str, Any] | tuple[int, Headers, bytes]:
+        """The authorizer's context, or the response API Gateway gives instead of calling the route."""
+        authorizer = self.api.authorizers[match.route.authorizer or ""]
+        headers = api_events.combined_headers(request.headers)
+        identity = tuple(headers.get(name, "") for name in authorizer.identity_headers)
+        if not all(identity):
+            return _message(401, "Unauthorized")
+        cached = self.cache.get(authorizer.name, identity)
+        if cached is None:
+            event = api_events.authorizer_event(
+                request,
+                route_key=match.route.route_key,
+                stage=self.api.stage,
+                identity_source=list(identity),
+                path_parameters=match.path_parameters,
+            )
+            self.authorizer_invocations += 1
+            try:
+                answer = await self.invoker.invoke(authorizer.function, event)
+                authorized, context = _simple_response(answer)
+            except Exception:
+                log.exception("authorizer %s failed", authorizer.name)
+                return _message(500, "Internal Server Error")
+            self.cache.put(authorizer.name, identity, authorized=authorized, context=context, ttl=authorizer.ttl_seconds)
+        else:
+            authorized, context = cached.authorized, cached.context
+        if not authorized:
+            return _message(403, "Forbidden")
+        return context
+
+
+def _simple_response(answer: Any) -> tuple[bool, dict[str, Any]]:
+    if not isinstance(answer, Mapping) or not isinstance(answer.get("isAuthorized"), bool):
+        raise ValueError("authorizer answered without a boolean isAuthorized")
+    context = answer.get("context") or {}
+    if not all(isinstance(value, str | int | float | bool) for value in context.values()):
+        raise ValueError("authorizer context values must be strings, numbers or booleans")
+    return answer["isAuthorized"], dict(context)
+
+
+def _http_response(result: Any) -> tuple[int, Headers, bytes]:
+    """A payload 2.0 function result as HTTP, including HTTP API's shorthand for plain results."""
+    if not isinstance(result, Mapping) or "statusCode" not in result:
+        body = json.dumps(result).encode()
+        return 200, [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())], body
+    raw_body = result.get("body") or ""
+    body = base64.b64decode(raw_body) if result.get("isBase64Encoded") else str(raw_body).encode()
+    headers: Headers = [
+        (str(name).lower().encode("latin-1"), str(value).encode("latin-1"))
+        for name, value in (result.get("headers") or {}).items()
+        if str(name).lower() not in ("content-length", "transfer-encoding", "connection")
+    ]
+    headers += [(b"set-cookie", str(cookie).encode("latin-1")) for cookie in result.get("cookies") or []]
+    headers.append((b"content-length", str(len(body)).encode()))
+    return int(result["statusCode"]), headers, body
+
+
+def _message(status: int, message: str) -> tuple[int, Headers, bytes]:
+    body = json.dumps({"message": message}).encode()
+    return status, [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())], body
+
+
+def _origin_allowed(cors: CorsSpec, origin: str) -> bool:
+    return "*" in cors.allow_origins or origin in cors.allow_origins
+
+
+def _cors_headers(cors: CorsSpec, origin: str) -> Headers:
+    if not _origin_allowed(cors, origin):
+        return []
+    allowed = "*" if "*" in cors.allow_origins and not cors.allow_credentials else origin
+    headers = [(b"access-control-allow-origin", allowed.encode()), (b"vary", b"origin")]
+    if cors.allow_credentials:
+        headers.append((b"access-control-allow-credentials", b"true"))
+    if cors.expose_headers:
+        headers.append((b"access-control-expose-headers", ",".join(cors.expose_headers).encode()))
+    return headers
+
+
+def _preflight_headers(cors: CorsSpec, origin: str, request_headers: Mapping[str, str]) -> Headers:
+    if not _origin_allowed(cors, origin):
+        return [(b"content-length", b"0")]
+    headers = _cors_headers(cors, origin)
+    method = request_headers["access-control-request-method"].upper()
+    if "*" in cors.allow_methods or method in cors.allow_methods:
+        headers.append((b"access-control-allow-methods", ",".join(cors.allow_methods).encode()))
+    wanted = request_headers.get("access-control-request-headers", "")
+    if wanted:
+        names = [name.strip().lower() for name in wanted.split(",") if name.strip()]
+        if "*" in cors.allow_headers:
+            allowed = names
+        else:
+            allowed = [name for name in names if name in cors.allow_headers]
+        if allowed:
+            headers.append((b"access-control-allow-headers", ",".join(allowed).encode()))
+    if cors.max_age is not None:
+        headers.append((b"access-control-max-age", str(cors.max_age).encode()))
+    headers.append((b"content-length", b"0"))
+    return headers
+
+
+async def _read_body(receive: Receive) -> bytes | None:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message: Message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_PAYLOAD_BYTES:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body"):
+            break
+    return b"".join(chunks)
+
+
+async def _lifespan(receive: Receive, send: Send, invoker: Invoker) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            invoker.close()
+            await send({"type": "lifespan.shutdown.complete"})
+            return

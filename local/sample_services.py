@@ -1,0 +1,101 @@
+"""Built-in sample services: one echo server per service, so a first request shows what arrives.
+
+Each service listens on its own loopback port; the echo names the service, and returns the method,
+path, query, headers and body it received (the body as text, or base64 when it is not UTF-8).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import socket
+import threading
+from collections.abc import Iterable
+from urllib.parse import parse_qsl
+
+from starlette.types import Receive, Scope, Send
+
+
+class EchoApp:
+    def __init__(self, services_by_port: dict[int, str]) -> None:
+        self._services_by_port = services_by_port
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        try:
+            text: str | None = body.decode("utf-8")
+        except UnicodeDecodeError:
+            text = None
+        query = scope["query_string"].decode("latin-1")
+        echo = {
+            "service": self._services_by_port.get(scope["server"][1], "unknown"),
+            "method": scope["method"],
+            "path": scope.get("raw_path", b"").decode("latin-1") or scope["path"],
+            "query": query,
+            "query_params": [[key, value] for key, value in parse_qsl(query, keep_blank_values=True)],
+            "headers": [[name.decode("latin-1"), value.decode("latin-1")] for name, value in scope["headers"]],
+            "body": text if text is not None else base64.b64encode(body).decode(),
+            "body_base64": text is None,
+        }
+        payload = json.dumps(echo).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())],
+            }
+        )
+        await send({"type": "http.response.body", "body": payload})
+
+
+class SampleServices:
+    """Starts the echo servers on free loopback ports, in a background thread."""
+
+    def __init__(self, services: Iterable[str], host: str = "127.0.0.1") -> None:
+        self._sockets: list[socket.socket] = []
+        self.urls: dict[str, str] = {}
+        services_by_port: dict[int, str] = {}
+        for service in services:
+            listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            listener.bind((host, 0))
+            port = listener.getsockname()[1]
+            self._sockets.append(listener)
+            services_by_port[port] = service
+            self.urls[service] = f"http://{host}:{port}"
+        self._app = EchoApp(services_by_port)
+        self._server: object | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        import uvicorn
+
+        config = uvicorn.Config(self._app, log_level="warning", lifespan="off", access_log=False)
+        server = uvicorn.Server(config)
+        self._server = server
+        started = threading.Event()
+
+        async def serve() -> None:
+            task = asyncio.create_task(server.serve(sockets=self._sockets))
+            while not server.started:
+                await asyncio.sleep(0.01)
+            started.set()
+            await task
+
+        self._thread = threading.Thread(target=asyncio.run, args=(serve(),), name="sample-services", daemon=True)
+        self._thread.start()
+        started.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True  # type: ignore[attr-defined]
+        if self._thread is not None:
+            self._thread.join(timeout=5)

@@ -1,0 +1,33 @@
+"""Builds the local HTTP API application from ``template.yaml`` and the environment.
+
+``create_app`` is the uvicorn factory: with ``--reload`` uvicorn calls it in a fresh process after
+every code change, so handler code is picked up without restarting Redis or the sample services.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from bakery_local.gateway import LocalHttpApi
+from bakery_local.invoker import Invoker
+from bakery_local.template import read_http_api
+
+TEMPLATE_VARIABLE = "BAKERY_LOCAL_TEMPLATE"
+WORKERS_VARIABLE = "BAKERY_LOCAL_WORKERS"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def default_template() -> Path:
+    return Path(os.environ.get(TEMPLATE_VARIABLE) or PROJECT_ROOT / "template.yaml")
+
+
+def build_gateway(template: Path | None = None, *, workers: int | None = None) -> LocalHttpApi:
+    api = read_http_api(template or default_template())
+    invoker = Invoker(api.functions, workers=workers or int(os.environ.get(WORKERS_VARIABLE, "32")))
+    return LocalHttpApi(api, invoker)
+
+
+def create_app() -> LocalHttpApi:
+    """The uvicorn factory."""
+    return build_gateway()

@@ -12,7 +12,14 @@ from urllib.parse import parse_qsl
 
 ACCOUNT_ID = "000000000000"
 API_ID = "local"
-_TEXT_TYPES = ("text/", "application/json", "application/xml", "application/x-www-form-urlencoded", "+json", "+xml")
+_TEXT_TYPES = (
+    "text/",
+    "application/json",
+    "application/xml",
+    "application/x-www-form-urlencoded",
+    "+json",
+    "+xml",
+)
 
 
 @dataclass(frozen=True)
@@ -129,7 +136,12 @@ def http_event(
 
 
 def authorizer_event(
-    request: IncomingRequest, *, route_key: str, stage: str, identity_source: list[str], path_parameters: Mapping[str, str]
+    request: IncomingRequest,
+    *,
+    route_key: str,
+    stage: str,
+    identity_source: list[str],
+    path_parameters: Mapping[str, str],
 ) -> dict[str, Any]:
     """The payload 2.0 REQUEST event a Lambda authorizer receives."""
     headers = combined_headers(request.headers)

@@ -31,7 +31,13 @@ class AuthorizerCache:
         return entry
 
     def put(
-        self, authorizer: str, identity: tuple[str, ...], *, authorized: bool, context: dict[str, Any], ttl: int
+        self,
+        authorizer: str,
+        identity: tuple[str, ...],
+        *,
+        authorized: bool,
+        context: dict[str, Any],
+        ttl: int,
     ) -> None:
         if ttl <= 0:
             return  # a TTL of 0 turns API Gateway's cache off

@@ -7,6 +7,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Protocol
 
 from bakery_gateway import constants
 from bakery_local.dev_tokens import DevKeyPair
@@ -72,49 +73,20 @@ def _print_token(arguments: argparse.Namespace) -> int:
     return 0
 
 
+class _Stoppable(Protocol):
+    def stop(self) -> None: ...
+
+
 def _serve(arguments: argparse.Namespace) -> int:
     import uvicorn
 
-    from bakery_local.embedded_redis import EmbeddedRedis
-    from bakery_local.sample_services import SampleServices
-
-    say = _printer()
     if arguments.template:
         os.environ[TEMPLATE_VARIABLE] = str(arguments.template.resolve())
     os.environ[WORKERS_VARIABLE] = str(arguments.workers)
-    started: list[EmbeddedRedis | SampleServices] = []
-
-    if os.environ.get(constants.REDIS_HOST):
-        say(f"Redis: {os.environ[constants.REDIS_HOST]}:{os.environ.get(constants.REDIS_PORT, '6379')} (REDIS_HOST)")
-    else:
-        redis = EmbeddedRedis()
-        redis.start()
-        started.append(redis)
-        os.environ[constants.REDIS_HOST], os.environ[constants.REDIS_PORT] = redis.host, str(redis.port)
-        os.environ.pop(constants.REDIS_PASSWORD, None)
-        say(f"Redis: embedded (fakeredis) on {redis.host}:{redis.port}; set REDIS_HOST to use a real one")
-
-    if any(os.environ.get(name) for name in KEY_SOURCES):
-        say("Tokens: verified with the configured JWT public keys")
-    else:
-        keys = DevKeyPair.load_or_create(state_dir())
-        os.environ[constants.JWT_PUBLIC_KEYS] = keys.public_keys_json
-        say(f"Tokens: development key pair in {state_dir()}; mint one with")
-        say("        bakery-gateway token --user demo-user --tenant demo-tenant")
-
-    configured = [service for service in constants.SERVICES if os.environ.get(constants.service_url_variable(service))]
-    if configured:
-        say(f"Services: {len(configured)} configured by *_SERVICE_URL ({', '.join(configured)})")
-    else:
-        samples = SampleServices(constants.SERVICES)
-        samples.start()
-        started.append(samples)
-        for service, url in samples.urls.items():
-            os.environ[constants.service_url_variable(service)] = url
-        say(f"Services: built-in echo samples for all {len(samples.urls)} services (no *_SERVICE_URL set)")
-
+    started = [*_provide_redis(), *_provide_keys(), *_provide_services()]
     reload = not arguments.no_reload
-    say(f"Gateway: http://{arguments.host}:{arguments.port}  ({'reloads on code changes' if reload else 'no reload'})")
+    _say(f"Gateway: http://{arguments.host}:{arguments.port}")
+    _say("         restarts on code changes" if reload else "         no reload (--no-reload)")
     try:
         uvicorn.run(
             "bakery_local.server:create_app",
@@ -122,7 +94,9 @@ def _serve(arguments: argparse.Namespace) -> int:
             host=arguments.host,
             port=arguments.port,
             reload=reload,
-            reload_dirs=[str(PROJECT_ROOT / name) for name in ("functions", "layers", "local")] if reload else None,
+            reload_dirs=[str(PROJECT_ROOT / name) for name in ("functions", "layers", "local")]
+            if reload
+            else None,
             log_level="warning",
             access_log=False,
             # The function's answer carries the service's own Date and Server headers.
@@ -135,11 +109,50 @@ def _serve(arguments: argparse.Namespace) -> int:
     return 0
 
 
-def _printer():  # type: ignore[no-untyped-def]
-    def say(line: str) -> None:
-        print(line, file=sys.stderr, flush=True)
+def _provide_redis() -> list[_Stoppable]:
+    """The configured Redis, else an embedded one on a free port, handed to the handlers by REDIS_*."""
+    from bakery_local.embedded_redis import EmbeddedRedis
 
-    return say
+    if os.environ.get(constants.REDIS_HOST):
+        port = os.environ.get(constants.REDIS_PORT, "6379")
+        _say(f"Redis: {os.environ[constants.REDIS_HOST]}:{port} (REDIS_HOST)")
+        return []
+    redis = EmbeddedRedis()
+    redis.start()
+    os.environ[constants.REDIS_HOST], os.environ[constants.REDIS_PORT] = redis.host, str(redis.port)
+    os.environ.pop(constants.REDIS_PASSWORD, None)
+    _say(f"Redis: embedded (fakeredis) on {redis.host}:{redis.port}; set REDIS_HOST to use a real one")
+    return [redis]
+
+
+def _provide_keys() -> list[_Stoppable]:
+    if any(os.environ.get(name) for name in KEY_SOURCES):
+        _say("Tokens: verified with the configured JWT public keys")
+        return []
+    keys = DevKeyPair.load_or_create(state_dir())
+    os.environ[constants.JWT_PUBLIC_KEYS] = keys.public_keys_json
+    _say(f"Tokens: development key pair in {state_dir()}; mint one with")
+    _say("        bakery-gateway token --user demo-user --tenant demo-tenant")
+    return []
+
+
+def _provide_services() -> list[_Stoppable]:
+    from bakery_local.sample_services import SampleServices
+
+    configured = [name for name in constants.SERVICES if os.environ.get(constants.service_url_variable(name))]
+    if configured:
+        _say(f"Services: {len(configured)} configured by *_SERVICE_URL ({', '.join(configured)})")
+        return []
+    samples = SampleServices(constants.SERVICES)
+    samples.start()
+    for service, url in samples.urls.items():
+        os.environ[constants.service_url_variable(service)] = url
+    _say(f"Services: built-in echo samples for all {len(samples.urls)} services (no *_SERVICE_URL set)")
+    return [samples]
+
+
+def _say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,9 @@ class EmbeddedRedis:
         from fakeredis import TcpFakeServer
 
         self._server = TcpFakeServer((host, port), server_type="redis")
-        self.host, self.port = self._server.server_address[0], self._server.server_address[1]
+        address = self._server.server_address
+        self.host: str = str(address[0])
+        self.port: int = int(address[1])
         self._thread = threading.Thread(target=self._server.serve_forever, name="embedded-redis", daemon=True)
 
     def start(self) -> None:

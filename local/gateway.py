@@ -47,7 +47,9 @@ class LocalHttpApi:
         await send({"type": "http.response.body", "body": body})
 
     async def respond(self, scope: Scope, receive: Receive) -> tuple[int, Headers, bytes]:
-        request_headers = [(name.decode("latin-1").lower(), value.decode("latin-1")) for name, value in scope["headers"]]
+        request_headers = [
+            (name.decode("latin-1").lower(), value.decode("latin-1")) for name, value in scope["headers"]
+        ]
         origin = dict(request_headers).get("origin")
         body = await _read_body(receive)
         if body is None:
@@ -61,7 +63,12 @@ class LocalHttpApi:
             source_ip=(scope.get("client") or ("127.0.0.1", 0))[0],
         )
         cors = self.api.cors
-        if cors and request.method == "OPTIONS" and origin and "access-control-request-method" in dict(request_headers):
+        if (
+            cors
+            and request.method == "OPTIONS"
+            and origin
+            and "access-control-request-method" in dict(request_headers)
+        ):
             return 204, _preflight_headers(cors, origin, dict(request_headers)), b""
         status, headers, response_body = await self._route(request)
         if cors and origin:
@@ -119,7 +126,9 @@ class LocalHttpApi:
             except Exception:
                 log.exception("authorizer %s failed", authorizer.name)
                 return _message(500, "Internal Server Error")
-            self.cache.put(authorizer.name, identity, authorized=authorized, context=context, ttl=authorizer.ttl_seconds)
+            self.cache.put(
+                authorizer.name, identity, authorized=authorized, context=context, ttl=authorizer.ttl_seconds
+            )
         else:
             authorized, context = cached.authorized, cached.context
         if not authorized:
@@ -140,7 +149,11 @@ def _http_response(result: Any) -> tuple[int, Headers, bytes]:
     """A payload 2.0 function result as HTTP, including HTTP API's shorthand for plain results."""
     if not isinstance(result, Mapping) or "statusCode" not in result:
         body = json.dumps(result).encode()
-        return 200, [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())], body
+        return (
+            200,
+            [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+            body,
+        )
     raw_body = result.get("body") or ""
     body = base64.b64decode(raw_body) if result.get("isBase64Encoded") else str(raw_body).encode()
     headers: Headers = [
@@ -155,7 +168,11 @@ def _http_response(result: Any) -> tuple[int, Headers, bytes]:
 
 def _message(status: int, message: str) -> tuple[int, Headers, bytes]:
     body = json.dumps({"message": message}).encode()
-    return status, [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())], body
+    return (
+        status,
+        [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        body,
+    )
 
 
 def _origin_allowed(cors: CorsSpec, origin: str) -> bool:

@@ -11,10 +11,15 @@ import base64
 import json
 import socket
 import threading
+import time
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl
 
 from starlette.types import Receive, Scope, Send
+
+if TYPE_CHECKING:
+    import uvicorn
 
 
 class EchoApp:
@@ -41,7 +46,9 @@ class EchoApp:
             "path": scope.get("raw_path", b"").decode("latin-1") or scope["path"],
             "query": query,
             "query_params": [[key, value] for key, value in parse_qsl(query, keep_blank_values=True)],
-            "headers": [[name.decode("latin-1"), value.decode("latin-1")] for name, value in scope["headers"]],
+            "headers": [
+                [name.decode("latin-1"), value.decode("latin-1")] for name, value in scope["headers"]
+            ],
             "body": text if text is not None else base64.b64encode(body).decode(),
             "body_base64": text is None,
         }
@@ -50,7 +57,10 @@ class EchoApp:
             {
                 "type": "http.response.start",
                 "status": 200,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())],
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(payload)).encode()),
+                ],
             }
         )
         await send({"type": "http.response.body", "body": payload})
@@ -72,7 +82,7 @@ class SampleServices:
             services_by_port[port] = service
             self.urls[service] = f"http://{host}:{port}"
         self._app = EchoApp(services_by_port)
-        self._server: object | None = None
+        self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
@@ -81,21 +91,19 @@ class SampleServices:
         config = uvicorn.Config(self._app, log_level="warning", lifespan="off", access_log=False)
         server = uvicorn.Server(config)
         self._server = server
-        started = threading.Event()
-
-        async def serve() -> None:
-            task = asyncio.create_task(server.serve(sockets=self._sockets))
-            while not server.started:
-                await asyncio.sleep(0.01)
-            started.set()
-            await task
-
-        self._thread = threading.Thread(target=asyncio.run, args=(serve(),), name="sample-services", daemon=True)
+        self._thread = threading.Thread(
+            target=asyncio.run,
+            args=(server.serve(sockets=self._sockets),),
+            name="sample-services",
+            daemon=True,
+        )
         self._thread.start()
-        started.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.01)
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.should_exit = True  # type: ignore[attr-defined]
+            self._server.should_exit = True
         if self._thread is not None:
             self._thread.join(timeout=5)

@@ -115,7 +115,7 @@ class Resolver:
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
-            (name, argument), = value.items()
+            ((name, argument),) = value.items()
             if name == "Ref":
                 return self._ref(argument)
             if name == "Fn::If":
@@ -146,7 +146,7 @@ class Resolver:
         return self._conditions[name]
 
     def _evaluate(self, expression: Any) -> bool:
-        (name, argument), = expression.items()
+        ((name, argument),) = expression.items()
         if name == "Fn::Equals":
             left, right = (self.resolve(item) for item in argument)
             return bool(str(left) == str(right))
@@ -209,7 +209,9 @@ def read_http_api(template_path: Path, environ: Mapping[str, str] | None = None)
     api = resolver.resolve(resources[api_id].get("Properties", {}))
     globals_function = resolver.resolve(template.get("Globals", {}).get("Function", {}))
     functions = {
-        logical_id: _function_spec(template_path.parent, logical_id, resolver.resolve(resource["Properties"]), globals_function)
+        logical_id: _function_spec(
+            template_path.parent, logical_id, resolver.resolve(resource["Properties"]), globals_function
+        )
         for logical_id, resource in resources.items()
         if resource.get("Type") == FUNCTION_TYPE
     }
@@ -229,7 +231,9 @@ def read_http_api(template_path: Path, environ: Mapping[str, str] | None = None)
             authorizer = properties.get("Auth", {}).get("Authorizer", default_authorizer)
             routes.append(
                 RouteSpec(
-                    method=str(properties.get("Method", "ANY")).upper().replace("X-AMAZON-APIGATEWAY-ANY-METHOD", "ANY"),
+                    method=str(properties.get("Method", "ANY"))
+                    .upper()
+                    .replace("X-AMAZON-APIGATEWAY-ANY-METHOD", "ANY"),
                     path=properties.get("Path", "/$default"),
                     function=logical_id,
                     authorizer=None if authorizer in (None, "NONE") else authorizer,
@@ -245,7 +249,9 @@ def read_http_api(template_path: Path, environ: Mapping[str, str] | None = None)
     )
 
 
-def _function_spec(root: Path, logical_id: str, properties: Mapping[str, Any], defaults: Mapping[str, Any]) -> FunctionSpec:
+def _function_spec(
+    root: Path, logical_id: str, properties: Mapping[str, Any], defaults: Mapping[str, Any]
+) -> FunctionSpec:
     code_uri = Path(str(properties.get("CodeUri", defaults.get("CodeUri", "."))))
     handler = str(properties.get("Handler", defaults.get("Handler", "")))
     module_name, _, attribute = handler.rpartition(".")

@@ -9,7 +9,9 @@ from bakery_gateway.settings import get_settings
 from bakery_gateway.tokens import TokenVerifier
 
 settings = get_settings()
-authorizer = Authorizer(TokenVerifier(load_public_keys(settings.jwt), settings.jwt), sync_redis(settings.redis))
+authorizer = Authorizer(
+    TokenVerifier(load_public_keys(settings.jwt), settings.jwt), sync_redis(settings.redis)
+)
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from typing import Any
 
 from mangum import Mangum
+from mangum.adapter import DEFAULT_TEXT_MIME_TYPES
 
 from bakery_gateway.clients import PerEventLoop, async_redis_factory, http_client_factory
 from bakery_gateway.events import strip_stage
@@ -16,8 +17,8 @@ app = create_app(
     http_clients=PerEventLoop(http_client_factory(settings)),
 )
 # lifespan="off": Mangum would otherwise run startup and shutdown on every invocation.
-# Problem documents are text: without this Mangum would base64-encode them.
-adapter = Mangum(app, lifespan="off", text_mime_types=["application/problem+json"])
+# Problem documents are text too: without them here Mangum would base64-encode them.
+adapter = Mangum(app, lifespan="off", text_mime_types=[*DEFAULT_TEXT_MIME_TYPES, "application/problem+json"])
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

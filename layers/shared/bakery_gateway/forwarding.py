@@ -123,7 +123,9 @@ async def forward(
         raise BadDownstreamResponseError(f"the {service} service sent an invalid answer") from None
     return DownstreamResponse(
         status=response.status_code,
-        headers=[(name.decode("latin-1").lower(), value.decode("latin-1")) for name, value in response.headers.raw],
+        headers=[
+            (name.decode("latin-1").lower(), value.decode("latin-1")) for name, value in response.headers.raw
+        ],
         body=content,
     )
 

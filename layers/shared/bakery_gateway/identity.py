@@ -53,7 +53,7 @@ class Identity:
     @classmethod
     def from_context(cls, context: Mapping[str, Any]) -> Identity:
         """Rebuild the identity from an authenticated authorizer context."""
-        account_type = context.get("demo_account_type")
+        is_demo = _truthy(context.get("is_demo"))
         return cls(
             user_id=str(context["user_id"]),
             tenant_id=str(context.get("tenant_id") or "") or None,
@@ -62,8 +62,8 @@ class Identity:
             jti=str(context["jti"]),
             issued_at=int(context.get("iat") or 0),
             expires_at=int(context["exp"]),
-            demo_session_id=str(context["demo_session_id"]) if _truthy(context.get("is_demo")) else None,
-            demo_account_type=DemoAccountType(account_type) if _truthy(context.get("is_demo")) else None,
+            demo_session_id=str(context["demo_session_id"]) if is_demo else None,
+            demo_account_type=DemoAccountType(str(context["demo_account_type"])) if is_demo else None,
         )
 
 

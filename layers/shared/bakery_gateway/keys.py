@@ -54,7 +54,9 @@ def parse_key_material(material: str, source: str) -> dict[str, Any]:
     if isinstance(document, dict) and isinstance(document.get("keys"), list):
         return _load_jwks(document["keys"], source)
     if isinstance(document, dict) and all(isinstance(value, str) for value in document.values()):
-        return {str(kid): _load_pem(pem.replace("\\n", "\n"), f"{source}[{kid}]") for kid, pem in document.items()}
+        return {
+            str(kid): _load_pem(pem.replace("\\n", "\n"), f"{source}[{kid}]") for kid, pem in document.items()
+        }
     raise ConfigurationError(f"{source}: JSON must map each kid to a PEM key, or be a JWKS")
 
 
@@ -73,7 +75,7 @@ def _load_pem(pem: str, source: str) -> Any:
 
 def _load_jwks(entries: list[Any], source: str) -> dict[str, Any]:
     from jwt import PyJWK
-    from jwt.exceptions import PyJWKError
+    from jwt.exceptions import PyJWTError
 
     keys: dict[str, Any] = {}
     for position, entry in enumerate(entries):
@@ -83,7 +85,7 @@ def _load_jwks(entries: list[Any], source: str) -> dict[str, Any]:
             raise ConfigurationError(f"{source}: key {position} is a private key; give public keys only")
         try:
             jwk = PyJWK(dict(entry))
-        except PyJWKError as error:
+        except PyJWTError as error:  # PyJWKError, and InvalidKeyError for a malformed key
             raise ConfigurationError(f"{source}: key {position}: {error}") from None
         keys[str(entry.get("kid", DEFAULT_KEY_ID))] = jwk.key
     return keys

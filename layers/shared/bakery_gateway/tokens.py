@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import jwt
+from jwt.types import Options
 
 from bakery_gateway.demo import VALID_DEMO_ACCOUNT_TYPES, parse_demo_account_type
 from bakery_gateway.errors import InvalidTokenError
@@ -17,7 +18,7 @@ from bakery_gateway.settings import JwtSettings
 # Far above any real access token, far below API Gateway's 10 KB header limit: a cheap early refusal.
 MAX_TOKEN_LENGTH = 8192
 REQUIRED_CLAIMS = ("sub", "exp", "iat", "jti", "type")
-ACCESS_TOKEN_TYPE = "access"
+ACCESS_TOKEN_TYPE = "access"  # noqa: S105 - a claim value, not a secret
 
 
 class TokenVerifier:
@@ -29,7 +30,7 @@ class TokenVerifier:
         self._keys = dict(keys)
         self._settings = settings
         self._clock = clock
-        self._options: dict[str, Any] = {
+        self._options: Options = {
             "require": list(REQUIRED_CLAIMS),
             "verify_aud": settings.audience is not None,
             "verify_iss": settings.issuer is not None,
@@ -84,6 +85,8 @@ class TokenVerifier:
                 key = next(iter(self._keys.values()))
         elif isinstance(kid, str):
             key = self._keys.get(kid)
+            if key is None and list(self._keys) == [DEFAULT_KEY_ID]:
+                key = self._keys[DEFAULT_KEY_ID]  # one PEM key verifies whatever kid a token names
         else:
             key = None
         if key is None:

@@ -1,0 +1,101 @@
+# Bakery-IA gateway: one entry point for developers and CI (.ci/run calls `make test`).
+# GNU make. Every recipe runs in bash with -euo pipefail: a failing command fails the target.
+
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+.DELETE_ON_ERROR:
+.NOTPARALLEL:
+
+PYTHON      ?= python3.11
+VENV        := .venv
+SAM_VENV    := .venv-sam
+SAM_VERSION := 1.170.0
+# Stamps: a virtualenv is (re)installed only when what it was built from changed.
+APP_STAMP   := $(VENV)/.installed
+SAM_STAMP   := $(SAM_VENV)/.installed-aws-sam-cli-$(SAM_VERSION)
+PIP         := --disable-pip-version-check --quiet
+SAM         := $(SAM_VENV)/bin/sam
+# mypy cannot follow setuptools' package-dir mapping (bakery_local -> local/, bakery_functions ->
+# functions/): it checks them through a folder of symlinks named like the packages, so its messages
+# say build/mypy-path/bakery_local/x.py for local/x.py. bakery_gateway is found through
+# mypy_path = layers/shared in pyproject.toml.
+MYPY_PATH   := build/mypy-path
+# Test and bench code is type-checked too, once those folders hold Python files.
+MYPY_DIRS   = $(foreach dir,tests bench,$(if $(shell find $(dir) -name '*.py' -print -quit 2>/dev/null),$(dir)))
+# apt-get as root (CI, these machines), through sudo otherwise.
+SUDO        := $(if $(filter 0,$(shell id -u)),,sudo)
+APT_GET     := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get
+
+# sam validate needs a region (no credentials); nothing here deploys. No telemetry from SAM.
+export AWS_DEFAULT_REGION ?= eu-west-1
+export SAM_CLI_TELEMETRY := 0
+
+.PHONY: help venv run lint build test bench clean ensure-redis ensure-chromium
+
+# help: list the targets.
+help:
+	@echo "make venv     create/refresh .venv (app + dev tools) and .venv-sam (aws-sam-cli $(SAM_VERSION))"
+	@echo "make run      serve template.yaml's API locally (bakery-gateway local \$$ARGS)"
+	@echo "make lint     ruff, ruff format --check, mypy, cfn-lint, sam validate --lint"
+	@echo "make build    sam build (no container) into .aws-sam/"
+	@echo "make test     venv, redis-server, chromium, lint, build, then pytest"
+	@echo "make bench    bench/overhead.py (\$$ARGS passed on)"
+	@echo "make clean    remove build output and caches (not the virtualenvs)"
+
+# venv: both virtualenvs, each reinstalled only when its inputs changed.
+venv: $(APP_STAMP) $(SAM_STAMP)
+
+$(APP_STAMP): pyproject.toml layers/shared/requirements.txt
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install $(PIP) -e '.[dev]'
+	touch $@
+
+# aws-sam-cli pins older boto3, click and pydantic: it lives apart from the app's dependencies.
+$(SAM_STAMP):
+	test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install $(PIP) 'aws-sam-cli==$(SAM_VERSION)'
+	rm -f $(SAM_VENV)/.installed-aws-sam-cli-*
+	touch $@
+
+# run: the local runtime (HTTP API + authorizer cache + Redis) on localhost; e.g. make run ARGS='--port 8080'.
+run: venv
+	$(VENV)/bin/bakery-gateway local $(ARGS)
+
+# lint: style, types and the template; fails on the first complaint.
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	mkdir -p $(MYPY_PATH)
+	ln -sfn ../../functions $(MYPY_PATH)/bakery_functions
+	ln -sfn ../../local $(MYPY_PATH)/bakery_local
+	MYPYPATH=$(MYPY_PATH) $(VENV)/bin/mypy layers/shared/bakery_gateway \
+	    $(MYPY_PATH)/bakery_functions $(MYPY_PATH)/bakery_local $(MYPY_DIRS)
+	$(VENV)/bin/cfn-lint template.yaml
+	$(SAM) validate --lint
+
+# build: the layer (requirements + bakery_gateway in python/) and the functions, into .aws-sam/build.
+# No container: needs python3.11 on PATH, and builds the x86_64 wheels the template asks for.
+build: venv
+	$(SAM) build
+
+# ensure-redis: the tests start their own redis-server when none answers; this makes sure there is one.
+ensure-redis:
+	command -v redis-server >/dev/null || { $(APT_GET) update && $(APT_GET) install -y redis-server; }
+
+# ensure-chromium: Debian's Chromium for the browser tests (playwright drives it; never `playwright install`).
+ensure-chromium:
+	test -x /usr/bin/chromium || { $(APT_GET) update && $(APT_GET) install -y chromium; }
+
+# test: everything CI checks, in order; pytest's own exit code decides (5 = no tests = failure).
+test: venv ensure-redis ensure-chromium lint build
+	$(VENV)/bin/pytest
+
+# bench: per-request overhead and cold-start figures (prints, never asserts).
+bench: venv
+	$(VENV)/bin/python bench/overhead.py $(ARGS)
+
+# clean: build output and tool caches; the virtualenvs stay (rm -rf .venv .venv-sam to rebuild them).
+clean:
+	rm -rf .aws-sam build .pytest_cache .mypy_cache .ruff_cache
+	find . -path ./.venv -prune -o -path ./.venv-sam -prune -o -name __pycache__ -type d -exec rm -rf {} +

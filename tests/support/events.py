@@ -1,0 +1,130 @@
+"""The one loader of recorded API Gateway events (``tests/events/*.json``).
+
+Recordings are never edited to suit a test: a test loads a fresh copy and adapts it here, through
+``load_event``'s keyword overrides, so every deviation from the recording is visible in the test.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Mapping, Sequence
+from enum import Enum
+from functools import cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl
+
+EVENTS_DIR = Path(__file__).resolve().parent.parent / "events"
+
+# The recordings the suite uses, by role.
+HTTP_API_PROXY = "http_api_proxy"  # payload 2.0 event for the proxy, behind the Lambda authorizer
+HTTP_API_PROXY_SAM = "http_api_proxy_sam"  # `sam local generate-event apigateway http-api-proxy`, verbatim
+AUTHORIZER_REQUEST = "authorizer_request"  # payload 2.0 REQUEST authorizer event
+
+_API_PREFIX = "/api/v1/"
+
+
+class _Recorded(Enum):
+    AS_RECORDED = "as recorded"
+
+
+AS_RECORDED = _Recorded.AS_RECORDED
+
+
+@cache
+def _recording(name: str) -> str:
+    return (EVENTS_DIR / f"{name}.json").read_text()
+
+
+def load_event(
+    name: str,
+    *,
+    method: str | None = None,
+    path: str | None = None,
+    stage: str | None = None,
+    route_key: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    extra_headers: Mapping[str, str] | None = None,
+    token: str | None = None,
+    query: str | None = None,
+    cookies: Sequence[str] | None = None,
+    body: bytes | str | None = None,
+    authorizer: Mapping[str, Any] | None | _Recorded = AS_RECORDED,
+    request_id: str | None = None,
+    **fields: Any,
+) -> dict[str, Any]:
+    """A fresh copy of ``tests/events/{name}.json`` with overrides applied.
+
+    - ``method``, ``route_key``, ``request_id``: set where API Gateway puts them (top level and context).
+    - ``path``: ``rawPath`` and ``requestContext.http.path`` (and ``pathParameters.proxy``);
+      ``stage``: the stage name, put in front of the path as HTTP API does for a named stage.
+    - ``headers`` replaces the headers, ``extra_headers`` adds to them (names lower-cased, as HTTP API
+      sends them); ``token`` sets ``Authorization: Bearer`` (and ``identitySource`` when recorded).
+    - ``query``: ``rawQueryString`` and its ``queryStringParameters`` (repeated keys comma-joined).
+    - ``body``: bytes travel base64 with ``isBase64Encoded``; text travels as is (a recorded
+      ``content-length`` header follows the new body).
+    - ``authorizer``: the Lambda authorizer context (``requestContext.authorizer.lambda``); None removes it.
+    - any other keyword replaces a top-level field of the recording (None removes it).
+    """
+    event: dict[str, Any] = json.loads(_recording(name))
+    context: dict[str, Any] = event.setdefault("requestContext", {})
+    http: dict[str, Any] = context.setdefault("http", {})
+
+    if headers is not None:
+        event["headers"] = {key.lower(): value for key, value in headers.items()}
+    if extra_headers is not None:
+        event.setdefault("headers", {}).update({key.lower(): value for key, value in extra_headers.items()})
+    if token is not None:
+        event.setdefault("headers", {})["authorization"] = f"Bearer {token}"
+        if "identitySource" in event:
+            event["identitySource"] = [f"Bearer {token}"]
+    if method is not None:
+        http["method"] = method
+    if route_key is not None:
+        event["routeKey"] = route_key
+        context["routeKey"] = route_key
+    if path is not None:
+        event["rawPath"] = path
+        http["path"] = path
+        if path.startswith(_API_PREFIX):
+            event["pathParameters"] = {"proxy": path[len(_API_PREFIX) :]}
+        else:
+            event.pop("pathParameters", None)
+    if stage is not None:
+        context["stage"] = stage
+        if stage != "$default":
+            event["rawPath"] = f"/{stage}{event['rawPath']}"
+            http["path"] = f"/{stage}{http['path']}"
+    if query is not None:
+        event["rawQueryString"] = query
+        parameters: dict[str, str] = {}
+        for key, value in parse_qsl(query, keep_blank_values=True):
+            parameters[key] = f"{parameters[key]},{value}" if key in parameters else value
+        if parameters:
+            event["queryStringParameters"] = parameters
+        else:
+            event.pop("queryStringParameters", None)
+    if cookies is not None:
+        event["cookies"] = list(cookies)
+    if body is not None:
+        raw = body if isinstance(body, bytes) else body.encode()
+        event["body"] = base64.b64encode(raw).decode() if isinstance(body, bytes) else body
+        event["isBase64Encoded"] = isinstance(body, bytes)
+        if "content-length" in event.get("headers", {}):
+            event["headers"]["content-length"] = str(len(raw))
+    if authorizer is None:
+        context.pop("authorizer", None)
+    elif not isinstance(authorizer, _Recorded):
+        context["authorizer"] = {"lambda": dict(authorizer)}
+    if request_id is not None:
+        context["requestId"] = request_id
+
+    for key, value in fields.items():
+        if key not in event:
+            raise KeyError(f"{name}.json has no top-level field {key!r}; use a named override")
+        if value is None:
+            del event[key]
+        else:
+            event[key] = value
+    return event

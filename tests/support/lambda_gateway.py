@@ -1,0 +1,146 @@
+"""API Gateway's part, played in process: authorizer event → context → proxy event → response.
+
+Every response passes the checks the brief makes of all of them: a request id is echoed, and
+nothing contains a stack trace or the caller's token.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from bakery_gateway.constants import PROBLEM_CONTENT_TYPE
+from bakery_gateway.problems import PROBLEM_TYPE_BASE
+from bakery_gateway.proxy_app import PUBLIC_ROUTE_KEYS
+from tests.support.events import AUTHORIZER_REQUEST, HTTP_API_PROXY, load_event
+from tests.support.lambda_runtime import LambdaContext
+
+Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+PROXY_ROUTE_KEY = "ANY /api/v1/{proxy+}"
+LOGOUT_ROUTE_KEY = "POST /api/v1/auth/logout"
+STACK_TRACE_MARKERS = ("Traceback (most recent call last)", 'File "/')
+
+
+@dataclass(frozen=True)
+class ProxyResponse:
+    """A payload 2.0 Lambda response, read the way API Gateway reads it."""
+
+    raw: dict[str, Any]
+
+    @property
+    def status(self) -> int:
+        return int(self.raw["statusCode"])
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return dict(self.raw.get("headers") or {})
+
+    @property
+    def cookies(self) -> list[str]:
+        return list(self.raw.get("cookies") or [])
+
+    @property
+    def is_base64(self) -> bool:
+        return bool(self.raw.get("isBase64Encoded"))
+
+    @property
+    def body(self) -> bytes:
+        body = self.raw.get("body") or ""
+        return base64.b64decode(body) if self.is_base64 else body.encode()
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+def route_key_for(method: str, path: str) -> str:
+    """The route key of our HTTP API that a request matches (public routes have their own)."""
+    key = f"{method} {path}"
+    return key if key in PUBLIC_ROUTE_KEYS or key == LOGOUT_ROUTE_KEY else PROXY_ROUTE_KEY
+
+
+class LambdaGateway:
+    def __init__(self, authorizer: Handler, proxy: Handler) -> None:
+        self._authorizer = authorizer
+        self._proxy = proxy
+
+    def authorize(self, token: str | None, **overrides: Any) -> dict[str, Any]:
+        """The authorizer's answer to the recorded REQUEST event carrying ``token``."""
+        if token is None:
+            event = load_event(AUTHORIZER_REQUEST, **overrides)
+            event["headers"].pop("authorization", None)
+            event["identitySource"] = []
+        else:
+            event = load_event(AUTHORIZER_REQUEST, token=token, **overrides)
+        answer = self._authorizer(event, LambdaContext())
+        assert_nothing_leaks(json.dumps(answer), token)
+        return answer
+
+    def context_for(self, token: str) -> dict[str, Any]:
+        return dict(self.authorize(token)["context"])
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        token: str | None = None,
+        context: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        body: bytes | str | None = None,
+        query: str | None = None,
+        stage: str | None = None,
+        cookies: Sequence[str] | None = None,
+        event_name: str = HTTP_API_PROXY,
+        **overrides: Any,
+    ) -> ProxyResponse:
+        """Send one request through the proxy handler.
+
+        The authorizer context is ``context`` when given (a cached verdict), else the authorizer's
+        verdict on ``token``; public routes and token-less requests carry none.
+        """
+        route_key = route_key_for(method, path)
+        authorizer: Mapping[str, Any] | None = context
+        if authorizer is None and token is not None and route_key not in PUBLIC_ROUTE_KEYS:
+            authorizer = self.context_for(token)
+        event = load_event(
+            event_name,
+            method=method,
+            path=path,
+            stage=stage,
+            route_key=route_key,
+            extra_headers=headers,
+            token=token,
+            query=query,
+            cookies=cookies,
+            body=body,
+            authorizer=authorizer,
+            **overrides,
+        )
+        response = ProxyResponse(self._proxy(event, LambdaContext()))
+        assert_nothing_leaks(json.dumps(response.raw) + response.body.decode("latin-1"), token)
+        assert response.headers.get("x-request-id"), "every response echoes a request id"
+        return response
+
+
+def assert_nothing_leaks(text: str, token: str | None) -> None:
+    for marker in STACK_TRACE_MARKERS:
+        assert marker not in text, f"a response contains a stack trace: {text[:500]}"
+    if token:
+        assert token not in text, "a response echoes the caller's token"
+
+
+def assert_problem(response: ProxyResponse, status: int, problem_type: str) -> dict[str, Any]:
+    """The response is an RFC 9457 problem of this status and type; returns its document."""
+    assert response.status == status, response.raw
+    assert response.headers["content-type"] == PROBLEM_CONTENT_TYPE
+    problem: dict[str, Any] = response.json()
+    assert problem["type"] == PROBLEM_TYPE_BASE + problem_type
+    assert problem["status"] == status
+    assert problem["title"]
+    assert problem["detail"]
+    assert problem["instance"] == response.headers["x-request-id"]
+    return problem

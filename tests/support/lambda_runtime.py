@@ -1,0 +1,89 @@
+"""Lambda's life cycle, in process: a cold start from an environment, then invocations on one loop.
+
+A handler module reads its settings and builds its clients at import, as on Lambda. ``cold_start``
+sets the environment, forgets the cached settings and clients, and (re)imports the module. Every
+invocation then runs on one persistent event loop, as Mangum does on Lambda; ``close`` closes the
+async clients the handler made on it, so no connection outlives its test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import sys
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from bakery_gateway import clients
+from bakery_gateway import constants as names
+from bakery_gateway.settings import get_settings
+
+AUTHORIZER_MODULE = "bakery_functions.authorizer.app"
+PROXY_MODULE = "bakery_functions.proxy.app"
+
+# Every variable the gateway reads: cleared before a cold start so the host's environment never leaks in.
+GATEWAY_VARIABLES = tuple(
+    value for key, value in vars(names).items() if key.isupper() and isinstance(value, str) and key == value
+) + tuple(names.service_url_variable(service) for service in names.SERVICES)
+
+
+@dataclass
+class LambdaContext:
+    """The parts of Lambda's context object that handlers and Mangum may read."""
+
+    function_name: str = "bakery-gateway-test"
+    function_version: str = "$LATEST"
+    invoked_function_arn: str = "arn:aws:lambda:eu-west-1:123456789012:function:bakery-gateway-test"
+    memory_limit_in_mb: int = 512
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    log_group_name: str = "/aws/lambda/bakery-gateway-test"
+    log_stream_name: str = "2024/03/09/[$LATEST]0123456789abcdef"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 30_000
+
+
+class LambdaRuntime:
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self._monkeypatch = monkeypatch
+        self._async_clients: list[Any] = []
+        self.loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(self.loop)
+        original = clients.PerEventLoop
+
+        def tracked(factory: Callable[[], Any]) -> clients.PerEventLoop[Any]:
+            def create() -> Any:
+                client = factory()
+                self._async_clients.append(client)
+                return client
+
+            return original(create)
+
+        monkeypatch.setattr(clients, "PerEventLoop", tracked)
+
+    def cold_start(self, module_name: str, environ: Mapping[str, str]) -> ModuleType:
+        """Import ``module_name`` afresh with exactly ``environ`` as the gateway's environment."""
+        for variable in GATEWAY_VARIABLES:
+            self._monkeypatch.delenv(variable, raising=False)
+        for variable, value in environ.items():
+            self._monkeypatch.setenv(variable, value)
+        get_settings.cache_clear()
+        clients.sync_redis.cache_clear()
+        if module_name in sys.modules:
+            return importlib.reload(sys.modules[module_name])
+        return importlib.import_module(module_name)
+
+    def close(self) -> None:
+        for client in self._async_clients:
+            self.loop.run_until_complete(client.aclose())
+        self._async_clients.clear()
+        self.loop.run_until_complete(self.loop.shutdown_asyncgens())
+        self.loop.close()
+        asyncio.set_event_loop(None)
+        get_settings.cache_clear()
+        clients.sync_redis.cache_clear()

@@ -1,0 +1,222 @@
+"""A downstream service on a real socket: records what it receives, answers what it is told to.
+
+By default it echoes the request as JSON. It can instead answer a canned response, be slow, close
+connections without answering, or answer bytes that are not HTTP, to exercise the gateway's
+502/503/504 paths over real TCP.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """One request as the service received it, bytes for bytes."""
+
+    method: str
+    path: str  # the request target before "?", still percent-encoded
+    query: str
+    headers: list[tuple[str, str]]  # names lower-cased, in arrival order, repeats kept
+    body: bytes
+
+    def header(self, name: str) -> str | None:
+        values = self.header_values(name)
+        return values[0] if values else None
+
+    def header_values(self, name: str) -> list[str]:
+        return [value for key, value in self.headers if key == name.lower()]
+
+    @property
+    def header_names(self) -> set[str]:
+        return {key for key, _ in self.headers}
+
+
+@dataclass(frozen=True)
+class CannedResponse:
+    status: int = 200
+    headers: Sequence[tuple[str, str]] = ()
+    body: bytes = b""
+
+
+class Behaviour(Enum):
+    ANSWER = "answer"  # echo, or the canned response when one is set
+    SLOW = "slow"  # wait ``delay_seconds`` before answering
+    CLOSE = "close"  # read the request, close the connection without a byte
+    GARBAGE = "garbage"  # answer bytes that are not an HTTP response
+
+
+GARBAGE = b"SURPRISE! this is not an HTTP response\r\n\r\n"
+
+
+@dataclass
+class _Script:
+    behaviour: Behaviour = Behaviour.ANSWER
+    delay_seconds: float = 0.0
+    canned: CannedResponse | None = None
+    requests: list[RecordedRequest] = field(default_factory=list)
+
+
+class StubService:
+    """A threaded HTTP/1.1 server on 127.0.0.1 and an ephemeral port."""
+
+    def __init__(self) -> None:
+        self._script = _Script()
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._connections: set[socket.socket] = set()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, name="stub-service", daemon=True)
+
+    # --- lifecycle ---------------------------------------------------------------------------
+    def start(self) -> StubService:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()  # releases slow answers
+        self._server.shutdown()
+        self._server.server_close()
+        with self._lock:
+            connections = list(self._connections)
+        for connection in connections:  # idle keep-alive connections would block their threads
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        self._thread.join(timeout=5)
+
+    def __enter__(self) -> StubService:
+        return self.start()
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    # --- what a test tells it ----------------------------------------------------------------
+    def reply(self, status: int = 200, headers: Sequence[tuple[str, str]] = (), body: bytes = b"") -> None:
+        """Answer every following request with this response."""
+        with self._lock:
+            self._script.behaviour = Behaviour.ANSWER
+            self._script.canned = CannedResponse(status, tuple(headers), body)
+
+    def be_slow(self, seconds: float) -> None:
+        with self._lock:
+            self._script.behaviour = Behaviour.SLOW
+            self._script.delay_seconds = seconds
+
+    def close_connections(self) -> None:
+        with self._lock:
+            self._script.behaviour = Behaviour.CLOSE
+
+    def send_garbage(self) -> None:
+        with self._lock:
+            self._script.behaviour = Behaviour.GARBAGE
+
+    # --- what a test reads -------------------------------------------------------------------
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        with self._lock:
+            return list(self._script.requests)
+
+    @property
+    def last_request(self) -> RecordedRequest:
+        requests = self.requests
+        assert requests, "the stub service received no request"
+        return requests[-1]
+
+    # --- the server side ---------------------------------------------------------------------
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        stub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def setup(self) -> None:
+                super().setup()
+                with stub._lock:
+                    stub._connections.add(self.connection)
+
+            def finish(self) -> None:
+                with stub._lock:
+                    stub._connections.discard(self.connection)
+                try:
+                    super().finish()
+                except OSError:
+                    pass
+
+            def log_message(self, format: str, *args: object) -> None:  # quiet
+                return
+
+            def _handle(self) -> None:
+                length = int(self.headers.get("content-length") or 0)
+                body = self.rfile.read(length) if length else b""
+                path, _, query = self.path.partition("?")
+                recorded = RecordedRequest(
+                    method=self.command,
+                    path=path,
+                    query=query,
+                    headers=[(key.lower(), value) for key, value in self.headers.items()],
+                    body=body,
+                )
+                with stub._lock:
+                    stub._script.requests.append(recorded)
+                    script = _Script(
+                        stub._script.behaviour, stub._script.delay_seconds, stub._script.canned
+                    )
+                if script.behaviour is Behaviour.CLOSE:
+                    self.close_connection = True
+                    return
+                if script.behaviour is Behaviour.GARBAGE:
+                    self.wfile.write(GARBAGE)
+                    self.close_connection = True
+                    return
+                if script.behaviour is Behaviour.SLOW and stub._stopping.wait(script.delay_seconds):
+                    self.close_connection = True
+                    return
+                self._answer(script.canned or _echo(recorded))
+
+            def _answer(self, response: CannedResponse) -> None:
+                try:
+                    self.send_response(response.status)
+                    for name, value in response.headers:
+                        self.send_header(name, value)
+                    self.send_header("Content-Length", str(len(response.body)))
+                    self.end_headers()
+                    if self.command != "HEAD":
+                        self.wfile.write(response.body)
+                except OSError:  # the gateway gave up on a slow answer
+                    self.close_connection = True
+
+            do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _handle
+
+        return Handler
+
+
+def _echo(request: RecordedRequest) -> CannedResponse:
+    """The request as JSON; credentials are not echoed (tests read them from ``requests``)."""
+    document = {
+        "method": request.method,
+        "path": request.path,
+        "query": request.query,
+        "headers": [(name, "<redacted>" if name == "authorization" else value) for name, value in request.headers],
+        "body_bytes": len(request.body),
+    }
+    return CannedResponse(200, (("Content-Type", "application/json"),), json.dumps(document).encode())

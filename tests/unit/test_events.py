@@ -1,0 +1,58 @@
+"""Reading API Gateway events: named stages, request ids, the authorizer context."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from bakery_gateway.events import authorizer_context, request_id, strip_stage
+from tests.support.events import HTTP_API_PROXY, HTTP_API_PROXY_SAM, load_event
+
+
+def test_a_named_stage_is_taken_off_the_path() -> None:
+    event = load_event(HTTP_API_PROXY, path="/api/v1/sales/products", stage="prod")
+    assert event["rawPath"] == "/prod/api/v1/sales/products"
+
+    stripped = strip_stage(event)
+
+    assert stripped["rawPath"] == "/api/v1/sales/products"
+    assert stripped["requestContext"]["http"]["path"] == "/api/v1/sales/products"
+    assert event["rawPath"] == "/prod/api/v1/sales/products", "the caller's event is not changed"
+
+
+def test_the_default_stage_leaves_the_path_alone() -> None:
+    event = load_event(HTTP_API_PROXY)
+
+    assert strip_stage(event) is event
+
+
+def test_a_path_that_only_starts_like_the_stage_is_left_alone() -> None:
+    event = load_event(HTTP_API_PROXY, path="/production/api/v1/sales", route_key="$default")
+    event["requestContext"]["stage"] = "prod"
+
+    assert strip_stage(event)["rawPath"] == "/production/api/v1/sales"
+
+
+@pytest.mark.parametrize("value", ["abc-123", "a" * 128, "req.1:2_3", str(uuid.uuid4())])
+def test_a_sane_client_request_id_is_kept(value: str) -> None:
+    assert request_id(value) == value
+
+
+@pytest.mark.parametrize("value", [None, "", "a" * 129, "has space", "semi;colon", "new\nline", "-leading", "<script>", "Root=1-abc"])
+def test_an_unsafe_client_request_id_is_replaced_by_a_uuid(value: str | None) -> None:
+    generated = request_id(value)
+
+    assert generated != value
+    assert uuid.UUID(generated).version == 4
+
+
+def test_the_lambda_authorizer_context_is_read_from_the_request_context() -> None:
+    assert authorizer_context(load_event(HTTP_API_PROXY, authorizer={"authenticated": False})) == {
+        "authenticated": False
+    }
+
+
+def test_an_event_without_a_lambda_authorizer_has_no_context() -> None:
+    assert authorizer_context(load_event(HTTP_API_PROXY, authorizer=None)) is None
+    assert authorizer_context(load_event(HTTP_API_PROXY_SAM)) is None  # a JWT authorizer's shape

@@ -44,9 +44,10 @@ from typing import Any
 
 import httpx
 import redis
-from bakery_local.dev_tokens import DevKeyPair
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+from bakery_local.dev_tokens import DevKeyPair
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_ROOT = BENCH_DIR.parent
@@ -174,7 +175,8 @@ def function_environment(redis_host: str, redis_port: int, keys: DevKeyPair, stu
 def stub_service(port: int) -> Iterator[str]:
     """The stub service in its own process (its own GIL), listening on loopback."""
     process = subprocess.Popen(
-        [sys.executable, str(STUB_SCRIPT), "--port", str(port)],
+        [sys.executable, str(STUB_SCRIPT), "--port", str(port), "--exit-on-stdin-eof"],
+        stdin=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
@@ -184,6 +186,8 @@ def stub_service(port: int) -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(timeout=10)
+        if process.stdin:
+            process.stdin.close()
 
 
 def _wait_listening(process: subprocess.Popen[bytes], port: int, timeout: float = 15.0) -> None:
@@ -640,7 +644,9 @@ def cold_start_table(results: Sequence[ColdStart], runs: int) -> list[str]:
     return lines
 
 
-def header_lines(args: argparse.Namespace, loop: asyncio.AbstractEventLoop) -> list[str]:
+def header_lines(
+    args: argparse.Namespace, loop: asyncio.AbstractEventLoop, load: tuple[float, float]
+) -> list[str]:
     return [
         "# Gateway overhead benchmark",
         "",
@@ -648,6 +654,9 @@ def header_lines(args: argparse.Namespace, loop: asyncio.AbstractEventLoop) -> l
         f"{platform.machine()}, {os.cpu_count()} CPUs; event loop {type(loop).__name__} (Mangum's); "
         f"Redis {args.redis_host}:{args.redis_port} db {REDIS_DB}; stub: uvicorn + uvloop + httptools "
         "in its own process, over loopback.",
+        "",
+        f"1-minute load average {load[0]:.2f} at the start, {load[1]:.2f} at the end: anything else "
+        "running on the machine shows up in these figures.",
         "",
         "Request logging at **WARNING** (`LOG_LEVEL=WARNING` set before import) except the `b@INFO` row.",
         "",
@@ -700,7 +709,9 @@ def measure_requests(args: argparse.Namespace, harness: Harness) -> tuple[list[s
 def measure_authorizer(args: argparse.Namespace, harness: Harness) -> list[str]:
     arms = authorizer_arms(harness, args.auth_iterations + 50)
     warm_up(arms, 50)  # consumes 50 of the fresh tokens and their verify inputs
+    before = cache_counts()
     samples = run_interleaved(arms, args.auth_iterations, min(args.batch, 100))
+    hits, misses = (after - earlier for after, earlier in zip(cache_counts(), before, strict=True))
     summaries = {name: summarize(s) for name, s in samples.items()}
     return [
         "## Authorizer handler per call (real Redis)",
@@ -708,8 +719,18 @@ def measure_authorizer(args: argparse.Namespace, harness: Harness) -> list[str]:
         *timing_table(summaries),
         "",
         *authorizer_lines(summaries),
+        f"- the authorizer counted {hits:.0f} cache hits and {misses:.0f} misses during the run "
+        f"(expected {args.auth_iterations} each; fewer hits means something flushed db {REDIS_DB})",
         "",
     ]
+
+
+def cache_counts() -> tuple[float, float]:
+    from bakery_gateway.observability import registry
+
+    hits = registry.get_sample_value("gateway_auth_cache_hits_total") or 0.0
+    misses = registry.get_sample_value("gateway_auth_cache_misses_total") or 0.0
+    return hits, misses
 
 
 def measure_cold_starts(args: argparse.Namespace, environ: Mapping[str, str]) -> list[str]:
@@ -731,6 +752,7 @@ def profile_requests(setup: RequestSetup, calls: int) -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    load_at_start = os.getloadavg()[0]
     bench_redis = redis.Redis(host=args.redis_host, port=args.redis_port, db=REDIS_DB)
     bench_redis.ping()
     keys = DevKeyPair.generate()
@@ -747,7 +769,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         finally:
             harness.loop.run_until_complete(harness.client.aclose())
             deleted = delete_claims_keys(bench_redis, harness.tokens)
-    report = [*header_lines(args, harness.loop), *request_lines, *auth_lines, *cold_lines]
+    load = (load_at_start, os.getloadavg()[0])
+    report = [*header_lines(args, harness.loop, load), *request_lines, *auth_lines, *cold_lines]
     if profiled:
         report += ["## Profile: where (b) spends more than (a)", "", *profiled, ""]
     report.append(f"Cleanup: deleted {deleted} claims-cache keys this run created in Redis db {REDIS_DB}.")

@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import sys
+import threading
 
 import uvicorn
 from starlette.types import Receive, Scope, Send
@@ -32,11 +35,24 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+def exit_when_stdin_closes() -> None:
+    """Stop when the parent goes away, even if it is killed: it holds our stdin open until then."""
+
+    def watch() -> None:
+        sys.stdin.buffer.read()
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--exit-on-stdin-eof", action="store_true", help="stop when stdin closes")
     args = parser.parse_args()
+    if args.exit_on_stdin_eof:
+        exit_when_stdin_closes()
     uvicorn.run(
         app,
         host=args.host,

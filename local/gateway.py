@@ -25,6 +25,8 @@ from bakery_local.template import CorsSpec, HttpApiSpec
 log = logging.getLogger("bakery_local")
 
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # HTTP API's payload limit
+# The runtime's own status, outside the API's route space (no template route starts with /_local).
+STATUS_PATH = "/_local/status"
 Headers = list[tuple[bytes, bytes]]
 
 
@@ -42,9 +44,19 @@ class LocalHttpApi:
             return
         if scope["type"] != "http":
             return
-        status, headers, body = await self.respond(scope, receive)
+        if scope["path"] == STATUS_PATH:
+            status, headers, body = _json(200, self.status())
+        else:
+            status, headers, body = await self.respond(scope, receive)
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+
+    def status(self) -> dict[str, Any]:
+        """Invocation counts: how tests see that API Gateway's authorizer cache did its work."""
+        return {
+            "authorizer_invocations": self.authorizer_invocations,
+            "function_invocations": dict(self.invoker.invocations),
+        }
 
     async def respond(self, scope: Scope, receive: Receive) -> tuple[int, Headers, bytes]:
         request_headers = [
@@ -148,12 +160,7 @@ def _simple_response(answer: Any) -> tuple[bool, dict[str, Any]]:
 def _http_response(result: Any) -> tuple[int, Headers, bytes]:
     """A payload 2.0 function result as HTTP, including HTTP API's shorthand for plain results."""
     if not isinstance(result, Mapping) or "statusCode" not in result:
-        body = json.dumps(result).encode()
-        return (
-            200,
-            [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
-            body,
-        )
+        return _json(200, result)
     raw_body = result.get("body") or ""
     body = base64.b64decode(raw_body) if result.get("isBase64Encoded") else str(raw_body).encode()
     headers: Headers = [
@@ -167,7 +174,12 @@ def _http_response(result: Any) -> tuple[int, Headers, bytes]:
 
 
 def _message(status: int, message: str) -> tuple[int, Headers, bytes]:
-    body = json.dumps({"message": message}).encode()
+    """API Gateway's own answers: a JSON object with a message."""
+    return _json(status, {"message": message})
+
+
+def _json(status: int, document: object) -> tuple[int, Headers, bytes]:
+    body = json.dumps(document).encode()
     return (
         status,
         [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],

@@ -11,7 +11,7 @@ import pytest
 import redis
 
 from bakery_gateway import constants as names
-from local.dev_tokens import DevKeyPair
+from bakery_local.dev_tokens import DevKeyPair
 from tests.support.redis_server import RedisEndpoint, free_port, redis_for_tests
 from tests.support.stub_service import StubService
 

@@ -15,7 +15,7 @@ from bakery_gateway.clients import sync_redis
 from bakery_gateway.keys import parse_key_material
 from bakery_gateway.settings import JwtSettings, RedisSettings
 from bakery_gateway.tokens import TokenVerifier
-from local.dev_tokens import DevKeyPair
+from bakery_local.dev_tokens import DevKeyPair
 from tests.conftest import MetricReader
 from tests.support.events import AUTHORIZER_REQUEST, load_event
 from tests.support.redis_server import RedisEndpoint
@@ -34,7 +34,9 @@ def authorizer(verifier: TokenVerifier, redis_server: RedisEndpoint, redis_clien
 
 
 def context_for(authorizer: Authorizer, token: str) -> dict[str, Any]:
-    context: dict[str, Any] = authorize_http_event(authorizer, load_event(AUTHORIZER_REQUEST, token=token))["context"]
+    context: dict[str, Any] = authorize_http_event(authorizer, load_event(AUTHORIZER_REQUEST, token=token))[
+        "context"
+    ]
     return context
 
 

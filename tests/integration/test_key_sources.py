@@ -13,9 +13,9 @@ from bakery_gateway.errors import KeySourceError
 from bakery_gateway.keys import DEFAULT_KEY_ID, load_public_keys
 from bakery_gateway.settings import JwtSettings
 from bakery_gateway.tokens import TokenVerifier
-from local.dev_tokens import DevKeyPair
-from tests.support.lambda_runtime import AUTHORIZER_MODULE, LambdaContext, LambdaRuntime
+from bakery_local.dev_tokens import DevKeyPair
 from tests.support.events import AUTHORIZER_REQUEST, load_event
+from tests.support.lambda_runtime import AUTHORIZER_MODULE, LambdaContext, LambdaRuntime
 
 PARAMETER = "/bakery/prod/jwt-public-keys"
 SECRET = "bakery/prod/jwt-public-keys"
@@ -41,9 +41,14 @@ def verifies(keys: dict[str, object], pair: DevKeyPair) -> bool:
 
 
 @pytest.mark.usefixtures("aws")
-def test_keys_are_read_from_an_encrypted_ssm_parameter(dev_keys: DevKeyPair, second_dev_keys: DevKeyPair) -> None:
+def test_keys_are_read_from_an_encrypted_ssm_parameter(
+    dev_keys: DevKeyPair, second_dev_keys: DevKeyPair
+) -> None:
     material = json.dumps(
-        {dev_keys.key_id: dev_keys.public_pem.decode(), second_dev_keys.key_id: second_dev_keys.public_pem.decode()}
+        {
+            dev_keys.key_id: dev_keys.public_pem.decode(),
+            second_dev_keys.key_id: second_dev_keys.public_pem.decode(),
+        }
     )
     boto3.client("ssm").put_parameter(Name=PARAMETER, Value=material, Type="SecureString")
 
@@ -78,7 +83,9 @@ def test_keys_from_every_configured_source_are_trusted_together(
 
 @pytest.mark.usefixtures("aws")
 def test_a_missing_ssm_parameter_fails_with_a_key_source_error() -> None:
-    with pytest.raises(KeySourceError, match=f"SSM parameter {PARAMETER} could not be read: ParameterNotFound"):
+    with pytest.raises(
+        KeySourceError, match=f"SSM parameter {PARAMETER} could not be read: ParameterNotFound"
+    ):
         load_public_keys(JwtSettings(ssm_parameter=PARAMETER))
 
 

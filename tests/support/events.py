@@ -50,7 +50,7 @@ def load_event(
     query: str | None = None,
     cookies: Sequence[str] | None = None,
     body: bytes | str | None = None,
-    authorizer: Mapping[str, Any] | None | _Recorded = AS_RECORDED,
+    authorizer: Mapping[str, Any] | _Recorded | None = AS_RECORDED,
     request_id: str | None = None,
     **fields: Any,
 ) -> dict[str, Any]:

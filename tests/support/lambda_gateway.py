@@ -120,7 +120,13 @@ class LambdaGateway:
             authorizer=authorizer,
             **overrides,
         )
+        return self.invoke(event)
+
+    def invoke(self, event: dict[str, Any]) -> ProxyResponse:
+        """Send a prepared proxy event (see ``load_event``) to the proxy handler."""
         response = ProxyResponse(self._proxy(event, LambdaContext()))
+        authorization = str((event.get("headers") or {}).get("authorization", ""))
+        token = authorization.partition(" ")[2] or None
         assert_nothing_leaks(json.dumps(response.raw) + response.body.decode("latin-1"), token)
         assert response.headers.get("x-request-id"), "every response echoes a request id"
         return response

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 TEST_REDIS_HOST = "TEST_REDIS_HOST"
 TEST_REDIS_PORT = "TEST_REDIS_PORT"
@@ -45,7 +47,13 @@ def free_port() -> int:
 
 
 def answers_ping(host: str, port: int, timeout: float = 0.5) -> bool:
-    client = redis.Redis(host=host, port=port, socket_timeout=timeout, socket_connect_timeout=timeout)
+    client = redis.Redis(
+        host=host,
+        port=port,
+        socket_timeout=timeout,
+        socket_connect_timeout=timeout,
+        retry=Retry(NoBackoff(), 0),  # redis-py's default retries a refused connection for seconds
+    )
     try:
         return bool(client.ping())
     except redis.RedisError:

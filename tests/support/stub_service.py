@@ -7,6 +7,7 @@ connections without answering, or answer bytes that are not HTTP, to exercise th
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
@@ -74,7 +75,13 @@ class StubService:
         self._connections: set[socket.socket] = set()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="stub-service", daemon=True)
+        self._server.block_on_close = False
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.02},
+            name="stub-service",
+            daemon=True,
+        )
 
     # --- lifecycle ---------------------------------------------------------------------------
     def start(self) -> StubService:
@@ -84,14 +91,12 @@ class StubService:
     def stop(self) -> None:
         self._stopping.set()  # releases slow answers
         self._server.shutdown()
-        self._server.server_close()
         with self._lock:
             connections = list(self._connections)
-        for connection in connections:  # idle keep-alive connections would block their threads
-            try:
+        for connection in connections:  # ends the threads waiting on idle keep-alive connections
+            with contextlib.suppress(OSError):
                 connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+        self._server.server_close()
         self._thread.join(timeout=5)
 
     def __enter__(self) -> StubService:
@@ -116,6 +121,11 @@ class StubService:
         with self._lock:
             self._script.behaviour = Behaviour.ANSWER
             self._script.canned = CannedResponse(status, tuple(headers), body)
+
+    def reset(self) -> None:
+        """Forget what was received, and echo again."""
+        with self._lock:
+            self._script = _Script()
 
     def be_slow(self, seconds: float) -> None:
         with self._lock:
@@ -157,10 +167,8 @@ class StubService:
             def finish(self) -> None:
                 with stub._lock:
                     stub._connections.discard(self.connection)
-                try:
+                with contextlib.suppress(OSError):
                     super().finish()
-                except OSError:
-                    pass
 
             def log_message(self, format: str, *args: object) -> None:  # quiet
                 return
@@ -178,9 +186,7 @@ class StubService:
                 )
                 with stub._lock:
                     stub._script.requests.append(recorded)
-                    script = _Script(
-                        stub._script.behaviour, stub._script.delay_seconds, stub._script.canned
-                    )
+                    script = _Script(stub._script.behaviour, stub._script.delay_seconds, stub._script.canned)
                 if script.behaviour is Behaviour.CLOSE:
                     self.close_connection = True
                     return
@@ -205,7 +211,8 @@ class StubService:
                 except OSError:  # the gateway gave up on a slow answer
                     self.close_connection = True
 
-            do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _handle
+            # http.server's names for the method handlers.
+            do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _handle  # noqa: N815
 
         return Handler
 
@@ -216,7 +223,9 @@ def _echo(request: RecordedRequest) -> CannedResponse:
         "method": request.method,
         "path": request.path,
         "query": request.query,
-        "headers": [(name, "<redacted>" if name == "authorization" else value) for name, value in request.headers],
+        "headers": [
+            (name, "<redacted>" if name == "authorization" else value) for name, value in request.headers
+        ],
         "body_bytes": len(request.body),
     }
     return CannedResponse(200, (("Content-Type", "application/json"),), json.dumps(document).encode())

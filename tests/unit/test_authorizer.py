@@ -15,7 +15,7 @@ from bakery_gateway.authorizer import Authorizer, authorize_http_event, bearer_t
 from bakery_gateway.keys import parse_key_material
 from bakery_gateway.settings import JwtSettings
 from bakery_gateway.tokens import TokenVerifier
-from local.dev_tokens import DevKeyPair
+from bakery_local.dev_tokens import DevKeyPair
 from tests.conftest import MetricReader
 from tests.support.events import AUTHORIZER_REQUEST, load_event
 
@@ -132,7 +132,9 @@ def test_an_invalid_token_passes_through_as_unauthenticated_with_its_reason(
     }
 
 
-@pytest.mark.parametrize("authorization", [None, "", "Basic dXNlcjpwYXNz", "Bearer", "Bearer   ", "Token abc"])
+@pytest.mark.parametrize(
+    "authorization", [None, "", "Basic dXNlcjpwYXNz", "Bearer", "Bearer   ", "Token abc"]
+)
 def test_a_missing_or_non_bearer_authorization_is_unauthenticated(
     authorizer: Authorizer, authorization: str | None
 ) -> None:
@@ -151,7 +153,12 @@ def test_a_missing_or_non_bearer_authorization_is_unauthenticated(
 
 @pytest.mark.parametrize(
     ("header", "token"),
-    [("Bearer abc.def.ghi", "abc.def.ghi"), ("bearer abc", "abc"), ("BEARER  abc ", "abc"), ("Basic abc", None)],
+    [
+        ("Bearer abc.def.ghi", "abc.def.ghi"),
+        ("bearer abc", "abc"),
+        ("BEARER  abc ", "abc"),
+        ("Basic abc", None),
+    ],
 )
 def test_the_bearer_token_is_read_case_insensitively(header: str, token: str | None) -> None:
     assert bearer_token({"authorization": header}) == token
@@ -169,7 +176,7 @@ def test_claims_are_cached_under_a_hash_of_the_token_never_the_token(
     assert keys == [redis_keys.claims_cache_key(token)]
     signature = token.rsplit(".", 1)[1]
     for key in keys:
-        stored = f"{key} {fake_redis.get(key)}"
+        stored = f"{key!s} {fake_redis.get(key)!s}"
         assert token not in stored
         assert signature not in stored
         assert token.split(".")[1] not in stored
@@ -220,7 +227,10 @@ def test_the_second_authorization_of_a_token_is_a_cache_hit(
 
 
 def test_a_cache_hit_does_not_verify_the_token_again(
-    verifier: TokenVerifier, fake_redis: fakeredis.FakeRedis, dev_keys: DevKeyPair, monkeypatch: pytest.MonkeyPatch
+    verifier: TokenVerifier,
+    fake_redis: fakeredis.FakeRedis,
+    dev_keys: DevKeyPair,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     authorizer = Authorizer(verifier, fake_redis)
     token = dev_keys.mint(user_id="user-1")
@@ -295,7 +305,9 @@ def test_with_redis_down_a_valid_token_is_still_verified(
     assert metric("gateway_redis_errors_total", operation="authorizer_lookup") == errors + 1
 
 
-def test_with_redis_down_an_invalid_token_is_still_refused(verifier: TokenVerifier, dev_keys: DevKeyPair) -> None:
+def test_with_redis_down_an_invalid_token_is_still_refused(
+    verifier: TokenVerifier, dev_keys: DevKeyPair
+) -> None:
     token = dev_keys.mint(user_id="user-1", token_type="refresh")
 
     context = authorize(Authorizer(verifier, DownRedis()), token)["context"]

@@ -39,7 +39,10 @@ def test_a_sane_client_request_id_is_kept(value: str) -> None:
     assert request_id(value) == value
 
 
-@pytest.mark.parametrize("value", [None, "", "a" * 129, "has space", "semi;colon", "new\nline", "-leading", "<script>", "Root=1-abc"])
+@pytest.mark.parametrize(
+    "value",
+    [None, "", "a" * 129, "has space", "semi;colon", "new\nline", "-leading", "<script>", "Root=1-abc"],
+)
 def test_an_unsafe_client_request_id_is_replaced_by_a_uuid(value: str | None) -> None:
     generated = request_id(value)
 

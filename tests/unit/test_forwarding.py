@@ -9,7 +9,11 @@ import httpx
 import pytest
 
 from bakery_gateway.demo import DemoAccountType
-from bakery_gateway.errors import BadDownstreamResponseError, DownstreamTimeoutError, DownstreamUnavailableError
+from bakery_gateway.errors import (
+    BadDownstreamResponseError,
+    DownstreamTimeoutError,
+    DownstreamUnavailableError,
+)
 from bakery_gateway.forwarding import (
     ClientOrigin,
     DownstreamResponse,
@@ -88,7 +92,9 @@ def test_hop_by_hop_request_headers_are_dropped(name: str) -> None:
 
 
 def test_headers_listed_in_connection_are_dropped() -> None:
-    headers = forwarded([("connection", "keep-alive, X-Session-Hop"), ("x-session-hop", "1"), ("x-kept", "2")])
+    headers = forwarded(
+        [("connection", "keep-alive, X-Session-Hop"), ("x-session-hop", "1"), ("x-kept", "2")]
+    )
 
     assert values(headers, "x-session-hop") == []
     assert values(headers, "x-kept") == ["2"]
@@ -127,7 +133,9 @@ def test_without_an_identity_no_identity_header_reaches_the_service() -> None:
     headers = forwarded(FORGED_IDENTITY, identity=None, tenant_id=None)
 
     names = {name for name, _ in headers}
-    assert names.isdisjoint({"x-user-id", "x-tenant-id", "x-user-roles", "x-demo-session-id", "x-demo-account-type"})
+    assert names.isdisjoint(
+        {"x-user-id", "x-tenant-id", "x-user-roles", "x-demo-session-id", "x-demo-account-type"}
+    )
     assert values(headers, "x-request-id") == ["gateway-request-id"]
 
 
@@ -140,7 +148,9 @@ def test_the_tokens_active_tenant_is_sent_when_none_was_selected() -> None:
 
 
 def test_authorization_is_forwarded_end_to_end() -> None:
-    assert values(forwarded([("authorization", "Bearer abc.def.ghi")]), "authorization") == ["Bearer abc.def.ghi"]
+    assert values(forwarded([("authorization", "Bearer abc.def.ghi")]), "authorization") == [
+        "Bearer abc.def.ghi"
+    ]
 
 
 def test_end_to_end_headers_keep_their_order_and_repeats() -> None:
@@ -176,7 +186,11 @@ def test_hop_by_hop_response_headers_are_dropped_and_the_request_id_is_the_gatew
 
 
 def test_every_set_cookie_of_the_service_is_kept() -> None:
-    downstream = [("set-cookie", "a=1; Path=/"), ("set-cookie", "b=2; HttpOnly"), ("content-encoding", "gzip")]
+    downstream = [
+        ("set-cookie", "a=1; Path=/"),
+        ("set-cookie", "b=2; HttpOnly"),
+        ("content-encoding", "gzip"),
+    ]
 
     headers = response_headers(downstream, "rid")
 
@@ -185,7 +199,9 @@ def test_every_set_cookie_of_the_service_is_kept() -> None:
 
 
 # --- forward() -----------------------------------------------------------------------------------
-async def send_through(transport: httpx.AsyncBaseTransport, deadline_seconds: float = 5.0) -> DownstreamResponse:
+async def send_through(
+    transport: httpx.AsyncBaseTransport, deadline_seconds: float = 5.0
+) -> DownstreamResponse:
     async with httpx.AsyncClient(transport=transport) as client:
         return await forward(
             client,

@@ -48,7 +48,10 @@ def test_a_non_demo_context_names_no_demo_session() -> None:
 
 
 def test_a_context_whose_booleans_arrived_as_strings_is_read_the_same() -> None:
-    context = {key: str(value).lower() if isinstance(value, bool) else value for key, value in DEMO_USER.to_context().items()}
+    context = {
+        key: str(value).lower() if isinstance(value, bool) else value
+        for key, value in DEMO_USER.to_context().items()
+    }
 
     assert Identity.from_context(context) == DEMO_USER
 

@@ -14,11 +14,12 @@ from bakery_gateway.errors import ConfigurationError
 from bakery_gateway.keys import DEFAULT_KEY_ID, load_public_keys, parse_key_material
 from bakery_gateway.settings import JwtSettings
 from bakery_gateway.tokens import TokenVerifier
-from local.dev_tokens import DevKeyPair
+from bakery_local.dev_tokens import DevKeyPair
 
 
 def public_jwk(pair: DevKeyPair) -> dict[str, Any]:
     key = serialization.load_pem_public_key(pair.public_pem)
+    assert isinstance(key, rsa.RSAPublicKey)
     jwk: dict[str, Any] = json.loads(RSAAlgorithm.to_jwk(key))
     return {**jwk, "kid": pair.key_id, "use": "sig", "alg": "RS256"}
 
@@ -47,7 +48,10 @@ def test_a_pem_with_escaped_newlines_is_accepted(dev_keys: DevKeyPair) -> None:
 
 def test_a_json_object_maps_each_kid_to_its_pem(dev_keys: DevKeyPair, second_dev_keys: DevKeyPair) -> None:
     material = json.dumps(
-        {dev_keys.key_id: dev_keys.public_pem.decode(), second_dev_keys.key_id: second_dev_keys.public_pem.decode()}
+        {
+            dev_keys.key_id: dev_keys.public_pem.decode(),
+            second_dev_keys.key_id: second_dev_keys.public_pem.decode(),
+        }
     )
 
     keys = parse_key_material(material, "JWT_PUBLIC_KEYS")
@@ -57,7 +61,9 @@ def test_a_json_object_maps_each_kid_to_its_pem(dev_keys: DevKeyPair, second_dev
     assert verifies(keys, second_dev_keys)
 
 
-def test_a_jwks_document_gives_each_key_under_its_kid(dev_keys: DevKeyPair, second_dev_keys: DevKeyPair) -> None:
+def test_a_jwks_document_gives_each_key_under_its_kid(
+    dev_keys: DevKeyPair, second_dev_keys: DevKeyPair
+) -> None:
     material = json.dumps({"keys": [public_jwk(dev_keys), public_jwk(second_dev_keys)]})
 
     keys = parse_key_material(material, "JWT_PUBLIC_KEYS")
@@ -68,8 +74,10 @@ def test_a_jwks_document_gives_each_key_under_its_kid(dev_keys: DevKeyPair, seco
 
 
 def test_an_ec_public_key_is_accepted() -> None:
-    pem = ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    pem = (
+        ec.generate_private_key(ec.SECP256R1())
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     )
 
     keys = parse_key_material(pem.decode(), "JWT_PUBLIC_KEY")
@@ -82,7 +90,7 @@ def test_a_private_jwk_is_refused() -> None:
     jwk = {**json.loads(RSAAlgorithm.to_jwk(private_key)), "kid": "leaked"}
     assert "d" in jwk
 
-    with pytest.raises(ConfigurationError, match="^JWT_PUBLIC_KEYS: key 0 is a private key"):
+    with pytest.raises(ConfigurationError, match=r"^JWT_PUBLIC_KEYS: key 0 is a private key"):
         parse_key_material(json.dumps({"keys": [jwk]}), "JWT_PUBLIC_KEYS")
 
 
@@ -94,13 +102,15 @@ def test_a_symmetric_jwk_is_refused() -> None:
 
 
 def test_a_private_pem_is_refused(dev_keys: DevKeyPair) -> None:
-    with pytest.raises(ConfigurationError, match="^JWT_PUBLIC_KEY: not a valid PEM public key"):
+    with pytest.raises(ConfigurationError, match=r"^JWT_PUBLIC_KEY: not a valid PEM public key"):
         parse_key_material(dev_keys.private_pem.decode(), "JWT_PUBLIC_KEY")
 
 
 def test_an_ed25519_key_is_refused() -> None:
-    pem = ed25519.Ed25519PrivateKey.generate().public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    pem = (
+        ed25519.Ed25519PrivateKey.generate()
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     )
 
     with pytest.raises(ConfigurationError, match="only RSA and EC"):
@@ -120,7 +130,7 @@ def test_an_ed25519_key_is_refused() -> None:
     ],
 )
 def test_garbage_key_material_is_refused_naming_its_source(material: str) -> None:
-    with pytest.raises(ConfigurationError, match="^JWT_PUBLIC_KEYS"):
+    with pytest.raises(ConfigurationError, match=r"^JWT_PUBLIC_KEYS"):
         parse_key_material(material, "JWT_PUBLIC_KEYS")
 
 
@@ -130,7 +140,9 @@ def test_no_configured_key_fails_the_cold_start() -> None:
 
 
 def test_keys_from_several_settings_are_merged(dev_keys: DevKeyPair, second_dev_keys: DevKeyPair) -> None:
-    jwt_settings = JwtSettings(public_key=dev_keys.public_pem.decode(), public_keys=second_dev_keys.public_keys_json)
+    jwt_settings = JwtSettings(
+        public_key=dev_keys.public_pem.decode(), public_keys=second_dev_keys.public_keys_json
+    )
 
     keys = load_public_keys(jwt_settings)
 

@@ -40,4 +40,7 @@ def test_a_401_problem_carries_a_bearer_challenge() -> None:
 def test_a_challenge_cannot_be_broken_out_of_by_its_description() -> None:
     headers = problem_headers(AuthenticationError('bad "quoted" \\ detail'), "req-1")
 
-    assert headers["www-authenticate"] == 'Bearer error="invalid_token", error_description="bad \'quoted\'  detail"'
+    assert (
+        headers["www-authenticate"]
+        == 'Bearer error="invalid_token", error_description="bad \'quoted\'  detail"'
+    )

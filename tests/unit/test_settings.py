@@ -45,7 +45,9 @@ def test_well_formed_values_are_read_into_their_types() -> None:
         }
     )
 
-    assert settings.redis == RedisSettings(host="cache.internal", port=6380, db=3, tls=True, timeout_seconds=0.25)
+    assert settings.redis == RedisSettings(
+        host="cache.internal", port=6380, db=3, tls=True, timeout_seconds=0.25
+    )
     assert settings.jwt.algorithms == ("RS256", "ES256")
     assert settings.jwt.leeway_seconds == 5
     assert settings.cors_origins == ("https://app.bakery-ia.com", "https://admin.bakery-ia.com")
@@ -89,7 +91,7 @@ def test_a_malformed_value_fails_with_an_error_naming_its_variable(variable: str
 
 @pytest.mark.parametrize("algorithms", ["HS256", "none", "RS256,HS512", "HS384", "None"])
 def test_hmac_and_none_algorithms_are_refused(algorithms: str) -> None:
-    with pytest.raises(ConfigurationError, match="^JWT_ALGORITHM:"):
+    with pytest.raises(ConfigurationError, match=r"^JWT_ALGORITHM:"):
         Settings.from_environ({"JWT_ALGORITHM": algorithms})
 
 
@@ -109,7 +111,9 @@ def test_service_urls_are_read_from_the_spec_variable_names(service: str, variab
     assert settings.service_urls == {service: f"http://{service}-service:8000"}
 
 
-@pytest.mark.parametrize("variable", ["NOTIFICATIONS_SERVICE_URL", "TENANTS_SERVICE_URL", "AI-INSIGHTS_SERVICE_URL"])
+@pytest.mark.parametrize(
+    "variable", ["NOTIFICATIONS_SERVICE_URL", "TENANTS_SERVICE_URL", "AI-INSIGHTS_SERVICE_URL"]
+)
 def test_service_url_variables_that_are_not_the_spec_names_are_ignored(variable: str) -> None:
     assert Settings.from_environ({variable: "http://somewhere:8000"}).service_urls == {}
 

@@ -1,4 +1,4 @@
-"""Tenant selection: the path's tenant, else the client's X-Tenant-ID, else the token's; always one it lists."""
+"""Tenant selection: the path's, else X-Tenant-ID's, else the token's tenant; always one the token lists."""
 
 from __future__ import annotations
 
@@ -34,7 +34,9 @@ def test_the_path_tenant_wins_then_the_header_then_the_token(
 
 
 @pytest.mark.parametrize(("path_tenant", "header_tenant"), [("tenant-z", None), (None, "tenant-z")])
-def test_a_tenant_the_token_does_not_list_is_forbidden(path_tenant: str | None, header_tenant: str | None) -> None:
+def test_a_tenant_the_token_does_not_list_is_forbidden(
+    path_tenant: str | None, header_tenant: str | None
+) -> None:
     with pytest.raises(TenantAccessError) as caught:
         select_tenant(USER, path_tenant, header_tenant)
 

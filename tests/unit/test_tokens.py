@@ -18,7 +18,7 @@ from bakery_gateway.errors import InvalidTokenError
 from bakery_gateway.keys import parse_key_material
 from bakery_gateway.settings import JwtSettings
 from bakery_gateway.tokens import MAX_TOKEN_LENGTH, TokenVerifier
-from local.dev_tokens import DevKeyPair
+from bakery_local.dev_tokens import DevKeyPair
 
 VerifierFactory = Callable[..., TokenVerifier]
 
@@ -58,7 +58,9 @@ def valid_claims(token: str) -> dict[str, Any]:
 def test_a_valid_access_token_becomes_the_identity_it_carries(
     dev_keys: DevKeyPair, verifier: TokenVerifier
 ) -> None:
-    token = dev_keys.mint(user_id="user-1", tenant_id="tenant-a", tenant_ids=["tenant-b"], roles=["admin", "baker"])
+    token = dev_keys.mint(
+        user_id="user-1", tenant_id="tenant-a", tenant_ids=["tenant-b"], roles=["admin", "baker"]
+    )
 
     identity = verifier.verify(token)
 
@@ -71,7 +73,9 @@ def test_a_valid_access_token_becomes_the_identity_it_carries(
     assert identity.is_demo is False
 
 
-def test_the_active_tenant_is_listed_once_in_tenant_ids(dev_keys: DevKeyPair, verifier: TokenVerifier) -> None:
+def test_the_active_tenant_is_listed_once_in_tenant_ids(
+    dev_keys: DevKeyPair, verifier: TokenVerifier
+) -> None:
     token = dev_keys.mint(user_id="user-1", tenant_id="tenant-a", tenant_ids=["tenant-b", "tenant-a"])
 
     assert verifier.verify(token).tenant_ids == ("tenant-b", "tenant-a")
@@ -105,7 +109,10 @@ def test_keys_are_chosen_by_kid_so_two_keys_can_be_trusted_during_a_rotation(
     dev_keys: DevKeyPair, second_dev_keys: DevKeyPair, verifier_for: VerifierFactory
 ) -> None:
     both = json.dumps(
-        {dev_keys.key_id: dev_keys.public_pem.decode(), second_dev_keys.key_id: second_dev_keys.public_pem.decode()}
+        {
+            dev_keys.key_id: dev_keys.public_pem.decode(),
+            second_dev_keys.key_id: second_dev_keys.public_pem.decode(),
+        }
     )
     verifier = verifier_for(both)
 
@@ -121,7 +128,9 @@ def test_a_single_pem_key_verifies_tokens_whatever_their_kid(
     assert verifier.verify(dev_keys.mint(user_id="user-1")).user_id == "user-1"
 
 
-def test_a_token_without_kid_uses_the_only_configured_key(dev_keys: DevKeyPair, verifier: TokenVerifier) -> None:
+def test_a_token_without_kid_uses_the_only_configured_key(
+    dev_keys: DevKeyPair, verifier: TokenVerifier
+) -> None:
     token = jwt.encode(valid_claims(dev_keys.mint(user_id="user-1")), dev_keys.private_pem, algorithm="RS256")
 
     assert verifier.verify(token).user_id == "user-1"
@@ -143,7 +152,9 @@ def test_expiry_past_the_leeway_is_refused(dev_keys: DevKeyPair, verifier_for: V
 def test_issuer_and_audience_are_accepted_when_they_match(
     dev_keys: DevKeyPair, verifier_for: VerifierFactory
 ) -> None:
-    token = dev_keys.mint(user_id="user-1", extra_claims={"iss": "https://auth.bakery-ia.com", "aud": "gateway"})
+    token = dev_keys.mint(
+        user_id="user-1", extra_claims={"iss": "https://auth.bakery-ia.com", "aud": "gateway"}
+    )
 
     identity = verifier_for(issuer="https://auth.bakery-ia.com", audience="gateway").verify(token)
 
@@ -202,7 +213,10 @@ def test_a_token_without_kid_is_refused_when_several_keys_are_trusted(
     dev_keys: DevKeyPair, second_dev_keys: DevKeyPair, verifier_for: VerifierFactory
 ) -> None:
     both = json.dumps(
-        {dev_keys.key_id: dev_keys.public_pem.decode(), second_dev_keys.key_id: second_dev_keys.public_pem.decode()}
+        {
+            dev_keys.key_id: dev_keys.public_pem.decode(),
+            second_dev_keys.key_id: second_dev_keys.public_pem.decode(),
+        }
     )
     token = jwt.encode(valid_claims(dev_keys.mint(user_id="user-1")), dev_keys.private_pem, algorithm="RS256")
 
@@ -295,7 +309,9 @@ def test_a_token_with_a_valid_header_but_garbage_payload_is_refused(
         verifier.verify(f"{header}.{b64url(b'not json')}.{signature}")
 
 
-def test_a_token_over_8_kb_is_refused_before_any_parsing(dev_keys: DevKeyPair, verifier: TokenVerifier) -> None:
+def test_a_token_over_8_kb_is_refused_before_any_parsing(
+    dev_keys: DevKeyPair, verifier: TokenVerifier
+) -> None:
     token = dev_keys.mint(user_id="user-1", extra_claims={"padding": "x" * MAX_TOKEN_LENGTH})
     assert len(token) > 8192
 
@@ -337,7 +353,9 @@ def test_a_demo_token_with_an_old_account_type_name_is_refused(
 
 
 def test_a_demo_token_without_a_session_is_refused(dev_keys: DevKeyPair, verifier: TokenVerifier) -> None:
-    token = dev_keys.mint(user_id="demo-user", extra_claims={"is_demo": True, "demo_account_type": "professional"})
+    token = dev_keys.mint(
+        user_id="demo-user", extra_claims={"is_demo": True, "demo_account_type": "professional"}
+    )
 
     with pytest.raises(InvalidTokenError, match="demo_session_id"):
         verifier.verify(token)

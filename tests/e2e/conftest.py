@@ -1,0 +1,73 @@
+"""The end-to-end tier: the local runtime in its own process, real sockets, real Redis."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from bakery_gateway import constants as names
+from bakery_local.dev_tokens import DevKeyPair
+from tests.conftest import service_base_url
+from tests.e2e.runtime import RunningGateway, local_gateway
+from tests.support.redis_server import RedisEndpoint, free_port
+from tests.support.stub_service import StubService
+
+ALLOWED_ORIGIN = "https://app.bakery.example"
+READ_TIMEOUT_SECONDS = 1.0
+DEAD_SERVICE = "orchestrator"  # configured on a port nothing listens on
+SLOW_SERVICE = "external"  # configured on a stub that answers too late
+
+
+@pytest.fixture(scope="session")
+def services() -> Iterator[StubService]:
+    """The downstream services: one stub, each service under its own base path."""
+    with StubService() as stub:
+        yield stub
+
+
+@pytest.fixture(scope="session")
+def slow_service() -> Iterator[StubService]:
+    with StubService() as stub:
+        stub.be_slow(READ_TIMEOUT_SECONDS * 5)
+        yield stub
+
+
+@pytest.fixture(scope="session")
+def gateway(
+    tmp_path_factory: pytest.TempPathFactory,
+    redis_server: RedisEndpoint,
+    dev_keys: DevKeyPair,
+    services: StubService,
+    slow_service: StubService,
+) -> Iterator[RunningGateway]:
+    """The local runtime configured like a deployment: real Redis, real keys, real services."""
+    environ = {
+        names.REDIS_HOST: redis_server.host,
+        names.REDIS_PORT: str(redis_server.port),
+        names.REDIS_DB: str(redis_server.db),
+        names.JWT_PUBLIC_KEYS: dev_keys.public_keys_json,
+        names.CORS_ORIGINS: ALLOWED_ORIGIN,
+        names.DOWNSTREAM_CONNECT_TIMEOUT_SECONDS: "1",
+        names.DOWNSTREAM_READ_TIMEOUT_SECONDS: str(READ_TIMEOUT_SECONDS),
+        names.MAX_REQUEST_BYTES: str(64 * 1024),
+        "LOG_LEVEL": "WARNING",
+    }
+    for service in names.SERVICES:
+        environ[names.service_url_variable(service)] = service_base_url(services, service)
+    environ[names.service_url_variable(DEAD_SERVICE)] = f"http://127.0.0.1:{free_port()}"
+    environ[names.service_url_variable(SLOW_SERVICE)] = slow_service.url
+    log_path = tmp_path_factory.mktemp("gateway") / "gateway.log"
+    with local_gateway(environ, log_path) as running:
+        yield running
+
+
+@pytest.fixture
+def received(services: StubService) -> StubService:
+    """The services' stub, with what it received so far forgotten and echoing again."""
+    services.reset()
+    return services
+
+
+def tenant_headers(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}

@@ -1,0 +1,82 @@
+"""The local runtime as a separate process, on a free port: what a developer runs with ``make run``."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from tests.support.redis_server import free_port
+
+STARTUP_SECONDS = 30
+
+
+@dataclass(frozen=True)
+class RunningGateway:
+    url: str
+    process: subprocess.Popen[str]
+    log_path: Path
+
+    def status(self) -> dict[str, object]:
+        """The runtime's invocation counts (``/_local/status``)."""
+        return dict(httpx.get(f"{self.url}/_local/status", timeout=5).json())
+
+    def log(self) -> str:
+        return self.log_path.read_text()
+
+
+@contextmanager
+def local_gateway(
+    environ: Mapping[str, str], log_path: Path, *extra_arguments: str, unset: tuple[str, ...] = ()
+) -> Iterator[RunningGateway]:
+    """``bakery-gateway local --no-reload``, ``environ`` added and ``unset`` removed, while in the block."""
+    port = free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "bakery_local.cli",
+        "local",
+        "--no-reload",
+        "--port",
+        str(port),
+        *extra_arguments,
+    ]
+    with log_path.open("w") as log:
+        process = subprocess.Popen(  # noqa: S603 - our own CLI
+            command,
+            env={name: value for name, value in {**os.environ, **environ}.items() if name not in unset},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+    gateway = RunningGateway(f"http://127.0.0.1:{port}", process, log_path)
+    try:
+        _wait_until_listening(gateway)
+        yield gateway
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _wait_until_listening(gateway: RunningGateway) -> None:
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        if gateway.process.poll() is not None:
+            raise RuntimeError(f"the local runtime exited at start-up:\n{gateway.log()}")
+        try:
+            httpx.get(f"{gateway.url}/_local/status", timeout=1)
+            return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise RuntimeError(f"the local runtime did not listen within {STARTUP_SECONDS} s:\n{gateway.log()}")

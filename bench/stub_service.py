@@ -1,8 +1,10 @@
 """A minimal downstream service for the benchmarks: a raw ASGI app on uvicorn (uvloop + httptools).
 
-It answers every request with the same small JSON document, except a path ending in
-``/__echo_headers``, which answers with the request's headers (so a benchmark can send its baseline
-request with exactly the headers the gateway sends downstream).
+It answers every request with the same small JSON document, except:
+- a path ending in ``/__echo_headers``: the request's headers (so a benchmark can send its baseline
+  request with exactly the headers the gateway sends downstream);
+- a path ending in ``/subscription``: an active subscription, as the tenant service answers the
+  gateway's subscription lookup.
 
 Run: ``.venv/bin/python bench/stub_service.py --port 8901``
 """
@@ -20,6 +22,10 @@ from starlette.types import Receive, Scope, Send
 
 ITEMS_BODY = json.dumps({"items": [{"id": 1, "name": "baguette", "quantity": 12}]}).encode()
 ECHO_HEADERS_SUFFIX = "/__echo_headers"
+SUBSCRIPTION_SUFFIX = "/subscription"
+SUBSCRIPTION_BODY = json.dumps(
+    {"status": "active", "plan": "professional", "current_period_end": 4_102_444_800, "grace_period_days": 7}
+).encode()
 
 
 async def app(scope: Scope, receive: Receive, send: Send) -> None:
@@ -28,6 +34,8 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
     if scope["path"].endswith(ECHO_HEADERS_SUFFIX):
         pairs = [[name.decode("latin-1"), value.decode("latin-1")] for name, value in scope["headers"]]
         body = json.dumps(pairs).encode()
+    elif scope["path"].endswith(SUBSCRIPTION_SUFFIX):
+        body = SUBSCRIPTION_BODY
     else:
         body = ITEMS_BODY
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]

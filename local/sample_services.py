@@ -2,6 +2,8 @@
 
 Each service listens on its own loopback port; the echo names the service, and returns the method,
 path, query, headers and body it received (the body as text, or base64 when it is not UTF-8).
+The sample tenant service also answers the gateway's subscription look-up: every tenant is on an
+active ``professional`` plan, so a newcomer's writes are not refused for want of a subscription.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import re
 import socket
 import threading
 import time
@@ -20,6 +23,15 @@ from starlette.types import Receive, Scope, Send
 
 if TYPE_CHECKING:
     import uvicorn
+
+
+SUBSCRIPTION_PATH = re.compile(r"/api/v1/tenants/[^/]+/subscription")
+SAMPLE_SUBSCRIPTION = {
+    "status": "active",
+    "plan": "professional",
+    "current_period_end": "2099-12-31T00:00:00Z",
+    "grace_period_days": 7,
+}
 
 
 class EchoApp:
@@ -39,11 +51,16 @@ class EchoApp:
             text: str | None = body.decode("utf-8")
         except UnicodeDecodeError:
             text = None
+        path = scope.get("raw_path", b"").decode("latin-1") or scope["path"]
+        service = self._services_by_port.get(scope["server"][1], "unknown")
+        if service == "tenants" and scope["method"] == "GET" and SUBSCRIPTION_PATH.fullmatch(path):
+            await _send_json(send, SAMPLE_SUBSCRIPTION)
+            return
         query = scope["query_string"].decode("latin-1")
         echo = {
-            "service": self._services_by_port.get(scope["server"][1], "unknown"),
+            "service": service,
             "method": scope["method"],
-            "path": scope.get("raw_path", b"").decode("latin-1") or scope["path"],
+            "path": path,
             "query": query,
             "query_params": [[key, value] for key, value in parse_qsl(query, keep_blank_values=True)],
             "headers": [
@@ -52,18 +69,14 @@ class EchoApp:
             "body": text if text is not None else base64.b64encode(body).decode(),
             "body_base64": text is None,
         }
-        payload = json.dumps(echo).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 200,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(payload)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": payload})
+        await _send_json(send, echo)
+
+
+async def _send_json(send: Send, document: object) -> None:
+    payload = json.dumps(document).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": payload})
 
 
 class SampleServices:

@@ -11,6 +11,8 @@ import pytest
 import redis
 
 from bakery_gateway import constants as names
+from bakery_gateway import redis_keys
+from bakery_gateway.policy.subscription import Subscription
 from bakery_local.dev_tokens import DevKeyPair
 from tests.support.redis_server import RedisEndpoint, free_port, redis_for_tests
 from tests.support.stub_service import StubService
@@ -68,6 +70,18 @@ def service_base_url(stub: StubService, service: str) -> str:
     return f"{stub.url}/{service}-svc"
 
 
+# The tenants the request-path tests act on; they pay, so subscriptions never get in the way there.
+PAYING_TENANTS = ("tenant-a", "tenant-b", "tenant-z", "tenant-7", "bakery-1", "bakery-2", "demo-tenant")
+
+
+def mark_paying(client: redis.Redis, *tenant_ids: str) -> None:
+    """Record active subscriptions for ``tenant_ids`` where the gateway caches them."""
+    fields = Subscription("active", "professional", 0, 0).to_hash()
+    for tenant_id in tenant_ids:
+        for field, value in fields.items():
+            client.hset(redis_keys.subscription_key(tenant_id), field, value)
+
+
 @pytest.fixture
 def gateway_environment(
     redis_server: RedisEndpoint, redis_client: redis.Redis, dev_keys: DevKeyPair, stub_service: StubService
@@ -84,6 +98,7 @@ def gateway_environment(
     }
     for service in names.SERVICES:
         environ[names.service_url_variable(service)] = service_base_url(stub_service, service)
+    mark_paying(redis_client, *PAYING_TENANTS)
     return environ
 
 

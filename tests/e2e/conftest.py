@@ -8,7 +8,7 @@ import pytest
 
 from bakery_gateway import constants as names
 from bakery_local.dev_tokens import DevKeyPair
-from tests.conftest import service_base_url
+from tests.conftest import PAYING_TENANTS, mark_paying, service_base_url
 from tests.e2e.runtime import RunningGateway, local_gateway
 from tests.support.redis_server import RedisEndpoint, free_port
 from tests.support.stub_service import StubService
@@ -60,6 +60,14 @@ def gateway(
     log_path = tmp_path_factory.mktemp("gateway") / "gateway.log"
     with local_gateway(environ, log_path) as running:
         yield running
+
+
+@pytest.fixture(autouse=True)
+def paying_tenants(redis_server: RedisEndpoint) -> None:
+    """The tenants these tests act on pay: subscriptions are the policy tests' business."""
+    client = redis_server.client()
+    mark_paying(client, *PAYING_TENANTS)
+    client.close()
 
 
 @pytest.fixture

@@ -122,3 +122,21 @@ class TenantAccessError(GatewayError):
     status = 403
     problem_type = "tenant-forbidden"
     title = "Tenant not accessible"
+
+
+class SubscriptionRequiredError(GatewayError):
+    status = 402
+    problem_type = "subscription-required"
+    title = "Subscription required"
+
+
+class ReadOnlyTenantError(GatewayError):
+    status = 403
+    problem_type = "tenant-read-only"
+    title = "Tenant is read-only"
+
+
+class RateLimitedError(GatewayError):
+    status = 429
+    problem_type = "rate-limited"
+    title = "Too many requests"

@@ -45,3 +45,12 @@ AUTH_CACHE_MISSES = Counter(
 REDIS_ERRORS = Counter(
     "gateway_redis_errors_total", "Redis calls that failed or timed out", ("operation",), registry=registry
 )
+RATE_LIMIT_EXCEEDED = Counter(
+    "gateway_rate_limit_exceeded_total", "Requests refused by a rate limit", ("endpoint",), registry=registry
+)
+POLICY_FALLBACKS = Counter(
+    "gateway_policy_fallback_total",
+    "Requests whose policies were decided without Redis, by decision",
+    ("decision",),
+    registry=registry,
+)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,7 +29,7 @@ from bakery_gateway.errors import (
 )
 from bakery_gateway.identity import Identity
 from bakery_gateway.middleware import RequestContextMiddleware
-from bakery_gateway.observability import logger
+from bakery_gateway.policy.engine import LOGIN_ROUTE_KEYS, PolicyEngine, PolicyRequest
 from bakery_gateway.problems import problem_headers, problem_json
 from bakery_gateway.settings import Settings
 from bakery_gateway.tenancy import select_tenant
@@ -43,7 +44,7 @@ PUBLIC_ROUTE_KEYS = frozenset(
     }
 )
 PROXY_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+LOGIN_NAME_FIELDS = ("email", "username", "login")
 
 
 def create_app(
@@ -57,6 +58,7 @@ def create_app(
     app = FastAPI(title="Bakery-IA API Gateway", version=__version__)
     app.add_middleware(RequestContextMiddleware)
     leeway = settings.jwt.leeway_seconds
+    policies = PolicyEngine(settings, redis_clients=redis_clients, http_clients=http_clients, clock=clock)
 
     def authenticate(request: Request) -> Identity | None:
         """The caller's identity; None on public routes. Refuses what the authorizer refused."""
@@ -78,37 +80,29 @@ def create_app(
         request.state.user_id = identity.user_id
         return identity
 
-    async def refuse_if_revoked(identity: Identity, method: str) -> None:
-        try:
-            revoked = await revocation.is_revoked(redis_clients.get(), identity.jti)
-        except RedisUnavailableError:
-            # Without the revocation list: let reads through, refuse changes (fail closed for writes).
-            if method in SAFE_METHODS:
-                logger.warning("revocation unknown, read allowed", extra={"jti_known": True})
-                return
-            raise StateUnavailableError(
-                "the gateway cannot confirm this token is still valid; retry shortly",
-                headers={"Retry-After": "5"},
-            ) from None
-        if revoked:
-            raise TokenRevokedError("token revoked")
+    def too_large() -> PayloadTooLargeError:
+        limit = settings.max_request_bytes
+        return PayloadTooLargeError(
+            f"request bodies are limited to {limit} bytes", extensions={"max_bytes": limit}
+        )
 
     async def read_body(request: Request) -> bytes:
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > settings.max_request_bytes:
-            raise PayloadTooLargeError(
-                f"request bodies are limited to {settings.max_request_bytes} bytes",
-                extensions={"max_bytes": settings.max_request_bytes},
-            )
+            raise too_large()
         body = await request.body()
         if len(body) > settings.max_request_bytes:
-            raise PayloadTooLargeError(
-                f"request bodies are limited to {settings.max_request_bytes} bytes",
-                extensions={"max_bytes": settings.max_request_bytes},
-            )
+            raise too_large()
         return body
 
-    async def forward(request: Request, identity: Identity | None, route: routing.Route) -> Response:
+    async def handle(
+        request: Request,
+        identity: Identity | None,
+        route: routing.Route,
+        *,
+        before_forwarding: Callable[[], Awaitable[None]] | None = None,
+    ) -> Response:
+        """Tenant access, body size and every policy (one Redis round trip); then forward."""
         event = request.scope["aws.event"]
         state = request.state
         tenant_id = None
@@ -116,6 +110,33 @@ def create_app(
             tenant_id = select_tenant(identity, route.tenant_id, request.headers.get(TENANT_ID_HEADER))
             state.tenant_id = tenant_id
         body = await read_body(request)
+        route_key = event.get("routeKey", "")
+        policy_headers = await policies.enforce(
+            PolicyRequest(
+                identity=identity,
+                tenant_id=tenant_id,
+                method=request.method,
+                path=route.path,
+                route_key=route_key,
+                route_template=route.template,
+                source_ip=event["requestContext"].get("http", {}).get("sourceIp", ""),
+                request_id=state.request_id,
+                login_name=login_name(body) if route_key in LOGIN_ROUTE_KEYS else None,
+            )
+        )
+        if before_forwarding is not None:
+            await before_forwarding()
+        response = await forward(request, identity, route, tenant_id, body)
+        response.raw_headers += [
+            (name.encode("latin-1"), value.encode("latin-1")) for name, value in policy_headers
+        ]
+        return response
+
+    async def forward(
+        request: Request, identity: Identity | None, route: routing.Route, tenant_id: str | None, body: bytes
+    ) -> Response:
+        event = request.scope["aws.event"]
+        state = request.state
         http = event["requestContext"].get("http", {})
         origin = forwarding.ClientOrigin(
             source_ip=http.get("sourceIp", ""),
@@ -178,7 +199,10 @@ def create_app(
         """Revoke the caller's token until it expires, then let the auth service end its session."""
         identity = authenticate(request)
         route = route_for(request)
-        if identity is not None:
+
+        async def revoke() -> None:
+            if identity is None:
+                return
             try:
                 await revocation.revoke(
                     redis_clients.get(),
@@ -191,19 +215,33 @@ def create_app(
                 raise StateUnavailableError(
                     "logout could not be recorded; retry shortly", headers={"Retry-After": "5"}
                 ) from None
-        return await forward(request, identity, route)
+
+        return await handle(request, identity, route, before_forwarding=revoke)
 
     @app.api_route("/api/v1/{path:path}", methods=PROXY_METHODS)
     async def proxy(request: Request) -> Response:
         """Every other /api/v1 path: authenticated, checked, and forwarded to its service."""
         identity = authenticate(request)
         route = route_for(request)
-        if identity is not None:
-            await refuse_if_revoked(identity, request.method)
-        return await forward(request, identity, route)
+        return await handle(request, identity, route)
 
     install_problem_handlers(app)
     return app
+
+
+def login_name(body: bytes) -> str | None:
+    """The account a login or registration is for, to limit attempts per account."""
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(document, dict):
+        return None
+    for field in LOGIN_NAME_FIELDS:
+        value = document.get(field)
+        if isinstance(value, str) and value.strip():
+            return value.strip().lower()[:256]
+    return None
 
 
 def install_problem_handlers(app: FastAPI) -> None:

@@ -32,3 +32,43 @@ def revoked_key(jti: str) -> str:
 def revocation_ttl(expires_at: int, now: float, leeway_seconds: int) -> int:
     """Keep a revocation until the token is past its expiry and the verifier's leeway."""
     return max(1, int(expires_at - now) + leeway_seconds + 1)
+
+
+# --- Tenant policies (policy/) ---------------------------------------------------------------
+# A tenant's subscription as the tenant service last told it (hash), for SUBSCRIPTION_CACHE_SECONDS.
+SUBSCRIPTION_PREFIX = "gw:tenant:subscription:"
+# The tenant service's answer "no such subscription", kept briefly so a storm does not ask again.
+SUBSCRIPTION_UNKNOWN_TTL_SECONDS = 60
+# An operator's override of a tenant's subscription (hash, no TTL): wins over the cached one.
+SUBSCRIPTION_OVERRIDE_PREFIX = "gw:tenant:subscription-override:"
+# A tenant's read-only flag (hash: reason, set_by, set_at), until lifted.
+READ_ONLY_PREFIX = "gw:tenant:read-only:"
+# A tenant's rate-limit overrides (hash: scope -> "requests:window_ms"), until removed.
+RATE_LIMIT_OVERRIDES_PREFIX = "gw:tenant:rate-limits:"
+# One rate-limit bucket's theoretical arrival time (GCRA); expires when the bucket is full again.
+RATE_LIMIT_PREFIX = "gw:rl:"
+# The audit trail of policy changes (stream), capped at about AUDIT_MAX_ENTRIES.
+AUDIT_STREAM = "gw:audit:policy"
+AUDIT_MAX_ENTRIES = 10_000
+# Placeholder for a key a request has no use for (no token, no tenant): never written.
+UNUSED_KEY = "gw:unused"
+
+
+def subscription_key(tenant_id: str) -> str:
+    return SUBSCRIPTION_PREFIX + tenant_id
+
+
+def subscription_override_key(tenant_id: str) -> str:
+    return SUBSCRIPTION_OVERRIDE_PREFIX + tenant_id
+
+
+def read_only_key(tenant_id: str) -> str:
+    return READ_ONLY_PREFIX + tenant_id
+
+
+def rate_limit_overrides_key(tenant_id: str) -> str:
+    return RATE_LIMIT_OVERRIDES_PREFIX + tenant_id
+
+
+def rate_limit_key(suffix: str) -> str:
+    return RATE_LIMIT_PREFIX + suffix

@@ -13,6 +13,7 @@ from functools import lru_cache
 
 from bakery_gateway import constants as names
 from bakery_gateway.errors import ConfigurationError
+from bakery_gateway.policy.rules import RateLimitRule, Scope, parse_rules
 
 # Asymmetric algorithms only: "none" and HMAC would let anyone holding the public key sign tokens.
 ALLOWED_ALGORITHMS = frozenset(
@@ -42,6 +43,47 @@ class JwtSettings:
     leeway_seconds: int = 30
 
 
+RATE_LIMIT_FALLBACKS = ("memory", "open", "closed")
+# Routes a tenant needs to pay and recover: open whatever its subscription or read-only state.
+DEFAULT_EXEMPT_PATHS = (
+    "/api/v1/auth/*",
+    "/api/v1/tenants/*/subscription",
+    "/api/v1/tenants/*/subscription/*",
+    "/api/v1/tenants/*/billing",
+    "/api/v1/tenants/*/billing/*",
+)
+
+
+DEFAULT_USER_LIMIT = RateLimitRule("default", Scope.USER, 300, 60)
+DEFAULT_TENANT_LIMIT = RateLimitRule("default", Scope.TENANT, 3000, 60)
+DEFAULT_IP_LIMIT = RateLimitRule("default", Scope.IP, 300, 60)
+DEFAULT_LOGIN_IP_LIMIT = RateLimitRule("default", Scope.LOGIN_IP, 20, 60)
+DEFAULT_LOGIN_NAME_LIMIT = RateLimitRule("default", Scope.LOGIN_NAME, 5, 300)
+
+
+@dataclass(frozen=True, slots=True)
+class PolicySettings:
+    user_limit: RateLimitRule = DEFAULT_USER_LIMIT
+    tenant_limit: RateLimitRule = DEFAULT_TENANT_LIMIT
+    ip_limit: RateLimitRule = DEFAULT_IP_LIMIT
+    login_ip_limit: RateLimitRule = DEFAULT_LOGIN_IP_LIMIT
+    login_name_limit: RateLimitRule = DEFAULT_LOGIN_NAME_LIMIT
+    rules: tuple[RateLimitRule, ...] = ()
+    rate_limit_when_redis_down: str = "memory"
+    stale_seconds: int = 60
+    exempt_paths: tuple[str, ...] = DEFAULT_EXEMPT_PATHS
+    subscription_cache_seconds: int = 300
+
+    def default_for(self, scope: Scope) -> RateLimitRule:
+        return {
+            Scope.USER: self.user_limit,
+            Scope.TENANT: self.tenant_limit,
+            Scope.IP: self.ip_limit,
+            Scope.LOGIN_IP: self.login_ip_limit,
+            Scope.LOGIN_NAME: self.login_name_limit,
+        }[scope]
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     environment: str = "dev"
@@ -57,6 +99,7 @@ class Settings:
     downstream_connect_timeout_seconds: float = 2.0
     downstream_read_timeout_seconds: float = 25.0
     downstream_max_connections: int = 100
+    policy: PolicySettings = field(default_factory=PolicySettings)
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -108,7 +151,43 @@ class Settings:
                 names.DOWNSTREAM_READ_TIMEOUT_SECONDS, 25.0, minimum=0.01, maximum=29.0
             ),
             downstream_max_connections=reader.integer(names.DOWNSTREAM_MAX_CONNECTIONS, 100, minimum=1),
+            policy=_policy_settings(reader),
         )
+
+
+def _policy_settings(reader: _Reader) -> PolicySettings:
+    def limit(default: RateLimitRule, requests: str, window: str) -> RateLimitRule:
+        return RateLimitRule(
+            default.name,
+            default.scope,
+            reader.integer(requests, default.requests, minimum=1),
+            reader.integer(window, default.window_seconds, minimum=1),
+        )
+
+    return PolicySettings(
+        user_limit=limit(DEFAULT_USER_LIMIT, names.RATE_LIMIT_REQUESTS, names.RATE_LIMIT_WINDOW_SECONDS),
+        tenant_limit=limit(
+            DEFAULT_TENANT_LIMIT, names.RATE_LIMIT_TENANT_REQUESTS, names.RATE_LIMIT_TENANT_WINDOW_SECONDS
+        ),
+        ip_limit=limit(DEFAULT_IP_LIMIT, names.RATE_LIMIT_REQUESTS, names.RATE_LIMIT_WINDOW_SECONDS),
+        login_ip_limit=limit(
+            DEFAULT_LOGIN_IP_LIMIT,
+            names.LOGIN_RATE_LIMIT_IP_REQUESTS,
+            names.LOGIN_RATE_LIMIT_IP_WINDOW_SECONDS,
+        ),
+        login_name_limit=limit(
+            DEFAULT_LOGIN_NAME_LIMIT,
+            names.LOGIN_RATE_LIMIT_NAME_REQUESTS,
+            names.LOGIN_RATE_LIMIT_NAME_WINDOW_SECONDS,
+        ),
+        rules=parse_rules(reader.text(names.RATE_LIMIT_RULES), names.RATE_LIMIT_RULES),
+        rate_limit_when_redis_down=reader.choice(
+            names.RATE_LIMIT_WHEN_REDIS_DOWN, tuple(name.upper() for name in RATE_LIMIT_FALLBACKS), "MEMORY"
+        ).lower(),
+        stale_seconds=reader.integer(names.POLICY_STALE_SECONDS, 60, minimum=0, maximum=3600),
+        exempt_paths=reader.csv(names.POLICY_EXEMPT_PATHS) or DEFAULT_EXEMPT_PATHS,
+        subscription_cache_seconds=reader.integer(names.SUBSCRIPTION_CACHE_SECONDS, 300, minimum=1),
+    )
 
 
 class _Reader:

@@ -1,0 +1,270 @@
+"""The policy engine: one Redis round trip per request, then the decision, in the spec's order.
+
+Order of refusals: a revoked token (401), a rate limit (429), the subscription (402), read-only
+mode (403). Tenant access (403) is decided before, without Redis, by ``tenancy.select_tenant``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from typing import Any
+
+from bakery_gateway import redis_keys
+from bakery_gateway.clients import PerEventLoop
+from bakery_gateway.constants import RATE_LIMIT_HEADER, RATE_LIMIT_POLICY_HEADER, SUBSCRIPTION_GRACE_HEADER
+from bakery_gateway.errors import (
+    GatewayError,
+    RateLimitedError,
+    ReadOnlyTenantError,
+    StateUnavailableError,
+    SubscriptionRequiredError,
+    TokenRevokedError,
+)
+from bakery_gateway.identity import Identity
+from bakery_gateway.observability import POLICY_FALLBACKS, RATE_LIMIT_EXCEEDED, REDIS_ERRORS, logger
+from bakery_gateway.policy import subscription as subscriptions
+from bakery_gateway.policy.fallback import LastKnown, LocalRateLimiter
+from bakery_gateway.policy.rules import BucketSpec, Scope, select_bucket
+from bakery_gateway.policy.script import BucketState, PolicyKeys, PolicyScript, PolicySnapshot
+from bakery_gateway.settings import Settings
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+LOGIN_ROUTE_KEYS = frozenset({"POST /api/v1/auth/login", "POST /api/v1/auth/register"})
+OUTAGE_LOG_INTERVAL_SECONDS = 60
+Headers = list[tuple[str, str]]
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyRequest:
+    identity: Identity | None
+    tenant_id: str | None
+    method: str
+    path: str
+    route_key: str
+    route_template: str
+    source_ip: str
+    request_id: str
+    login_name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _TenantState:
+    subscription: dict[str, str] | None
+    read_only: dict[str, str] | None
+
+
+class PolicyEngine:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        redis_clients: PerEventLoop[Any],
+        http_clients: PerEventLoop[Any],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._settings = settings
+        self._policy = settings.policy
+        self._scripts = PerEventLoop(lambda: PolicyScript(redis_clients.get()))
+        self._redis_clients = redis_clients
+        self._http_clients = http_clients
+        self._clock = clock
+        self._local_limiter = LocalRateLimiter()
+        self._revocations: LastKnown[bool] = LastKnown(self._policy.stale_seconds)
+        self._tenants: LastKnown[_TenantState] = LastKnown(self._policy.stale_seconds)
+        self._outage_logged_at = 0.0
+
+    async def enforce(self, request: PolicyRequest) -> Headers:
+        """The headers the response gets; raises the problem error of the first policy that refuses."""
+        buckets = self.buckets(request)
+        keys = PolicyKeys(request.identity.jti if request.identity else None, request.tenant_id)
+        try:
+            snapshot = await self._scripts.get().run(keys, buckets)
+        except Exception as error:  # redis-py raises several unrelated types for one outage
+            REDIS_ERRORS.labels("policy").inc()
+            self._log_outage(error)
+            snapshot = self._without_redis(request, buckets)
+        else:
+            self._remember(keys, snapshot)
+        headers = rate_limit_headers(snapshot.buckets)
+        try:
+            grace = await self._decide(request, snapshot)
+        except GatewayError as refusal:
+            # Clients pace themselves by these fields on refusals too.
+            refusal.headers.update(headers)
+            raise
+        if grace is not None:
+            headers.append((SUBSCRIPTION_GRACE_HEADER, str(grace)))
+        return headers
+
+    async def _decide(self, request: PolicyRequest, snapshot: PolicySnapshot) -> int | None:
+        """Refuse in the spec's order; the grace days left when the tenant is paying late."""
+        if snapshot.revoked:
+            raise TokenRevokedError("token revoked")
+        if not snapshot.rate_allowed:
+            RATE_LIMIT_EXCEEDED.labels(request.route_template).inc()
+            retry_after = max(bucket.retry_after_ms for bucket in snapshot.buckets)
+            raise RateLimitedError(
+                "too many requests; retry after the time in Retry-After",
+                headers={"Retry-After": str(max(1, math.ceil(retry_after / 1000)))},
+            )
+        if not request.tenant_id or self._exempt(request):
+            return None
+        grace = await self._check_subscription(request, snapshot)
+        if snapshot.read_only and request.method not in SAFE_METHODS:
+            reason = snapshot.read_only.get("reason", "")
+            raise ReadOnlyTenantError(
+                f"the tenant is read-only ({reason}): changes are refused until the hold is lifted",
+                extensions={"reason": reason},
+            )
+        return grace
+
+    def buckets(self, request: PolicyRequest) -> list[BucketSpec]:
+        """The rate-limit budgets this request draws on."""
+
+        def bucket(scope: Scope, subject: str) -> BucketSpec:
+            return select_bucket(
+                scope,
+                subject,
+                self._policy.rules,
+                self._policy.default_for(scope),
+                tenant_id=request.tenant_id,
+                path=request.path,
+                method=request.method,
+            )
+
+        if request.identity is not None:
+            buckets = [bucket(Scope.USER, request.identity.user_id)]
+            if request.tenant_id:
+                buckets.append(bucket(Scope.TENANT, request.tenant_id))
+            return buckets
+        buckets = [bucket(Scope.IP, request.source_ip)]
+        if request.route_key in LOGIN_ROUTE_KEYS:
+            buckets.append(bucket(Scope.LOGIN_IP, request.source_ip))
+            if request.login_name:
+                buckets.append(bucket(Scope.LOGIN_NAME, request.login_name))
+        return buckets
+
+    def _exempt(self, request: PolicyRequest) -> bool:
+        return any(fnmatchcase(request.path, pattern) for pattern in self._policy.exempt_paths)
+
+    async def _check_subscription(self, request: PolicyRequest, snapshot: PolicySnapshot) -> int | None:
+        """The grace days left (None when paid up); 402 when the tenant may not use the platform."""
+        tenant_id = request.tenant_id or ""
+        if snapshot.subscription is not None:
+            record: subscriptions.Subscription | None = subscriptions.Subscription.from_hash(
+                snapshot.subscription
+            )
+        else:
+            record = await self._look_up_subscription(request, tenant_id)
+        if record is None:
+            return None
+        verdict = subscriptions.judge(record, self._clock())
+        if not verdict.allowed:
+            raise SubscriptionRequiredError(
+                f"{verdict.reason}; billing routes stay open",
+                extensions={"subscription_status": record.status},
+            )
+        return verdict.grace_days_remaining
+
+    async def _look_up_subscription(
+        self, request: PolicyRequest, tenant_id: str
+    ) -> subscriptions.Subscription | None:
+        """Ask the tenant service on a cache miss and cache the answer; None (reads only) if it cannot say."""
+        tenant_service = self._settings.service_urls.get("tenants")
+        try:
+            if tenant_service is None:
+                raise subscriptions.SubscriptionLookupError("TENANT_SERVICE_URL is not configured")
+            record = await subscriptions.fetch(
+                self._http_clients.get(),
+                tenant_service,
+                tenant_id,
+                request_id=request.request_id,
+                deadline_seconds=self._settings.downstream_connect_timeout_seconds + 3,
+            )
+        except subscriptions.SubscriptionLookupError as error:
+            logger.warning("subscription unknown", extra={"tenant_id": tenant_id, "reason": str(error)})
+            if request.method in SAFE_METHODS:
+                return None
+            raise StateUnavailableError(
+                "the tenant's subscription cannot be confirmed; retry shortly", headers={"Retry-After": "5"}
+            ) from None
+        await self._cache_subscription(tenant_id, record)
+        return record
+
+    async def _cache_subscription(self, tenant_id: str, record: subscriptions.Subscription) -> None:
+        ttl = (
+            redis_keys.SUBSCRIPTION_UNKNOWN_TTL_SECONDS
+            if record.status == subscriptions.NO_SUBSCRIPTION
+            else self._policy.subscription_cache_seconds
+        )
+        key = redis_keys.subscription_key(tenant_id)
+        try:
+            async with self._redis_clients.get().pipeline(transaction=True) as pipeline:
+                pipeline.delete(key).hset(key, mapping=record.to_hash()).expire(key, ttl)
+                await pipeline.execute()
+        except Exception:
+            REDIS_ERRORS.labels("subscription_cache").inc()
+
+    def _remember(self, keys: PolicyKeys, snapshot: PolicySnapshot) -> None:
+        if keys.jti:
+            self._revocations.remember(keys.jti, snapshot.revoked)
+        if keys.tenant_id:
+            self._tenants.remember(keys.tenant_id, _TenantState(snapshot.subscription, snapshot.read_only))
+
+    def _without_redis(self, request: PolicyRequest, buckets: list[BucketSpec]) -> PolicySnapshot:
+        """Decide from what this container remembers; unknown state refuses writes, lets reads pass."""
+        identity, tenant_id = request.identity, request.tenant_id
+        revocation_known, revoked = self._revocations.recall(identity.jti) if identity else (True, False)
+        tenant_known, tenant = self._tenants.recall(tenant_id) if tenant_id else (True, None)
+        if not (revocation_known and tenant_known) and request.method not in SAFE_METHODS:
+            POLICY_FALLBACKS.labels("refused_write").inc()
+            raise StateUnavailableError(
+                "the gateway cannot confirm this request's policies; retry shortly",
+                headers={"Retry-After": "5"},
+            )
+        POLICY_FALLBACKS.labels("last_known" if tenant is not None or revoked else "allowed_read").inc()
+        plan = (tenant.subscription or {}).get("plan") if tenant else None
+        mode = self._policy.rate_limit_when_redis_down
+        if mode == "closed":
+            raise StateUnavailableError(
+                "rate limits cannot be checked; retry shortly", headers={"Retry-After": "5"}
+            )
+        if mode == "memory":
+            allowed, states = self._local_limiter.check(buckets, plan)
+        else:
+            allowed, states = True, ()
+        return PolicySnapshot(
+            revoked=bool(revoked),
+            # Without a remembered subscription there is nothing to judge: skip the check.
+            subscription=tenant.subscription if tenant else None,
+            subscription_source="last-known",
+            read_only=tenant.read_only if tenant else None,
+            rate_allowed=allowed,
+            buckets=states,
+        )
+
+    def _log_outage(self, error: Exception) -> None:
+        """Once per interval, not once per request: an outage must not flood the logs."""
+        now = time.monotonic()
+        if now - self._outage_logged_at >= OUTAGE_LOG_INTERVAL_SECONDS:
+            self._outage_logged_at = now
+            logger.error(
+                "Redis unavailable: policies run on this container's last known values",
+                extra={
+                    "error": type(error).__name__,
+                    "rate_limit_mode": self._policy.rate_limit_when_redis_down,
+                },
+            )
+
+
+def rate_limit_headers(buckets: tuple[BucketState, ...]) -> Headers:
+    """IETF ``RateLimit-Policy`` and ``RateLimit`` fields, one list item per bucket."""
+    if not buckets:
+        return []
+    policy = ", ".join(f'"{b.scope.value}";q={b.limit};w={b.window_ms // 1000}' for b in buckets)
+    state = ", ".join(f'"{b.scope.value}";r={b.remaining};t={math.ceil(b.reset_ms / 1000)}' for b in buckets)
+    return [(RATE_LIMIT_POLICY_HEADER, policy), (RATE_LIMIT_HEADER, state)]

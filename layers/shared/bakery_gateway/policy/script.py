@@ -1,0 +1,121 @@
+"""The one Redis round trip of a request: ``policy.lua`` run with the request's keys and limits."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any, Protocol
+
+from bakery_gateway import redis_keys
+from bakery_gateway.policy.rules import BucketSpec, Scope
+
+SCRIPT_SOURCE = resources.files("bakery_gateway.policy").joinpath("policy.lua").read_text()
+
+
+class ScriptingRedis(Protocol):
+    async def script_load(self, script: str) -> str: ...
+    async def evalsha(self, sha: str, numkeys: int, *keys_and_args: str | int) -> Any: ...
+
+
+@dataclass(frozen=True, slots=True)
+class BucketState:
+    scope: Scope
+    limit: int
+    window_ms: int
+    remaining: int
+    reset_ms: int
+    retry_after_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class PolicySnapshot:
+    """What Redis knows about one request, and whether its rate-limit buckets let it through."""
+
+    revoked: bool
+    subscription: dict[str, str] | None
+    subscription_source: str  # "override" or "cache"
+    read_only: dict[str, str] | None
+    rate_allowed: bool
+    buckets: tuple[BucketState, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyKeys:
+    jti: str | None
+    tenant_id: str | None
+
+
+def script_arguments(keys: PolicyKeys, buckets: Sequence[BucketSpec]) -> tuple[list[str], list[str | int]]:
+    """KEYS and ARGV for ``policy.lua`` (its header documents the layout)."""
+    unused = redis_keys.UNUSED_KEY
+    tenant = keys.tenant_id
+    script_keys = [
+        redis_keys.revoked_key(keys.jti) if keys.jti else unused,
+        redis_keys.subscription_override_key(tenant) if tenant else unused,
+        redis_keys.subscription_key(tenant) if tenant else unused,
+        redis_keys.read_only_key(tenant) if tenant else unused,
+        redis_keys.rate_limit_overrides_key(tenant) if tenant else unused,
+        *(redis_keys.rate_limit_key(bucket.key_suffix) for bucket in buckets),
+    ]
+    arguments: list[str | int] = [len(buckets)]
+    for bucket in buckets:
+        arguments += [bucket.scope.value, len(bucket.candidates)]
+        for candidate in bucket.candidates:
+            arguments += [candidate.plan or "", candidate.requests, candidate.window_seconds * 1000]
+    return script_keys, arguments
+
+
+def parse_answer(answer: Sequence[Any]) -> PolicySnapshot:
+    revoked, subscription, source, read_only, allowed, *flat = answer
+    buckets = tuple(
+        BucketState(
+            scope=Scope(_text(flat[index])),
+            limit=int(flat[index + 1]),
+            window_ms=int(flat[index + 2]),
+            remaining=int(flat[index + 3]),
+            reset_ms=int(flat[index + 4]),
+            retry_after_ms=int(flat[index + 5]),
+        )
+        for index in range(0, len(flat), 6)
+    )
+    return PolicySnapshot(
+        revoked=bool(revoked),
+        subscription=_hash(subscription),
+        subscription_source=_text(source),
+        read_only=_hash(read_only),
+        rate_allowed=bool(allowed),
+        buckets=buckets,
+    )
+
+
+class PolicyScript:
+    """``policy.lua`` by EVALSHA; loaded on first use, and again if the server lost it (failover)."""
+
+    def __init__(self, redis: ScriptingRedis) -> None:
+        self._redis = redis
+        self._sha: str | None = None
+
+    async def run(self, keys: PolicyKeys, buckets: Sequence[BucketSpec]) -> PolicySnapshot:
+        from redis.exceptions import NoScriptError
+
+        script_keys, arguments = script_arguments(keys, buckets)
+        if self._sha is None:
+            self._sha = await self._redis.script_load(SCRIPT_SOURCE)
+        try:
+            answer = await self._redis.evalsha(self._sha, len(script_keys), *script_keys, *arguments)
+        except NoScriptError:
+            self._sha = await self._redis.script_load(SCRIPT_SOURCE)
+            answer = await self._redis.evalsha(self._sha, len(script_keys), *script_keys, *arguments)
+        return parse_answer(answer)
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _hash(flat: Any) -> dict[str, str] | None:
+    if not flat:
+        return None
+    items = [_text(item) for item in flat]
+    return dict(zip(items[::2], items[1::2], strict=True))

@@ -12,12 +12,12 @@ from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 
-from bakery_gateway import __version__, events, forwarding, revocation, routing
+from bakery_gateway import __version__, forwarding, revocation, routing
+from bakery_gateway.authentication import caller_identity
 from bakery_gateway.authorizer import bearer_token
 from bakery_gateway.clients import PerEventLoop
 from bakery_gateway.constants import TENANT_ID_HEADER
 from bakery_gateway.errors import (
-    AuthenticationError,
     BadRequestError,
     GatewayError,
     MethodNotAllowedError,
@@ -25,7 +25,6 @@ from bakery_gateway.errors import (
     RedisUnavailableError,
     RouteNotFoundError,
     StateUnavailableError,
-    TokenRevokedError,
 )
 from bakery_gateway.identity import Identity
 from bakery_gateway.middleware import RequestContextMiddleware
@@ -65,18 +64,7 @@ def create_app(
         event = request.scope["aws.event"]
         if event.get("routeKey") in PUBLIC_ROUTE_KEYS:
             return None
-        context = events.authorizer_context(event)
-        if context is None:
-            raise AuthenticationError("no bearer token in the Authorization header")
-        if context.get("authenticated") is not True:
-            reason = str(context.get("reason") or "token refused")
-            if context.get("problem_type") == TokenRevokedError.problem_type:
-                raise TokenRevokedError(reason)
-            raise AuthenticationError(reason)
-        identity = Identity.from_context(context)
-        # API Gateway may answer from a cached authorizer result: expiry is checked here, every time.
-        if identity.expires_at + leeway < clock():
-            raise AuthenticationError("token expired")
+        identity = caller_identity(event, leeway_seconds=leeway, clock=clock)
         request.state.user_id = identity.user_id
         return identity
 

@@ -45,6 +45,7 @@ from typing import Any
 
 import httpx
 import redis
+import round_trips
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
@@ -720,9 +721,13 @@ def warm_up(arms: Sequence[Arm], calls: int) -> None:
             arm.call()
 
 
-def measure_requests(args: argparse.Namespace, harness: Harness) -> tuple[list[str], RequestSetup]:
+def measure_requests(
+    args: argparse.Namespace, harness: Harness, bench_redis: redis.Redis
+) -> tuple[list[str], RequestSetup]:
     setup = proxy_arms(harness)
     warm_up(setup.arms, 300)
+    proxy_arm = next(arm for arm in setup.arms if arm.name == PROXY)
+    cost = round_trips.measure(bench_redis, proxy_arm.call)
     samples = run_interleaved(setup.arms, args.iterations, args.batch)
     summaries = {name: summarize(values) for name, values in samples.items()}
     record = one_info_record(harness, setup.event)
@@ -732,6 +737,14 @@ def measure_requests(args: argparse.Namespace, harness: Harness) -> tuple[list[s
         f"- (a) sends the {len(setup.downstream_headers)} headers the proxy sends downstream, to the "
         "same URL, with a client from the proxy's own factory, on the same loop; each call is one "
         "run_until_complete, as each Mangum invocation is",
+        f"- Redis per proxied request (token, tenant, every policy on): "
+        f"**{cost.round_trips_per_request:g} round trip(s)**, {cost.per_request('evalsha'):g} EVALSHA; "
+        "inside the script, per request: "
+        + ", ".join(
+            f"{name.upper()} x{cost.per_request(name):g}"
+            for name in sorted(cost.commands)
+            if name != "evalsha"
+        ),
         f"- one INFO request record is {len(record)} bytes of JSON",
         f"- the proxy's application/json answer is base64-encoded by Mangum: {setup.body_base64}",
         "",
@@ -796,7 +809,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with stub_service(port) as stub_url:
         harness = build_harness(keys, stub_url)
         try:
-            request_lines, setup = measure_requests(args, harness)
+            request_lines, setup = measure_requests(args, harness, bench_redis)
             auth_lines = measure_authorizer(args, harness)
             profiled = profile_requests(setup, min(args.iterations, 2000)) if args.profile else []
         finally:

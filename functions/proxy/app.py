@@ -13,7 +13,8 @@ from bakery_gateway.settings import get_settings
 settings = get_settings()
 app = create_app(
     settings,
-    redis_clients=PerEventLoop(async_redis_factory(settings.redis)),
+    # The proxy reads no text from Redis: undecoded replies cost it less on every request.
+    redis_clients=PerEventLoop(async_redis_factory(settings.redis, decode_responses=False)),
     http_clients=PerEventLoop(http_client_factory(settings)),
 )
 # lifespan="off": Mangum would otherwise run startup and shutdown on every invocation.

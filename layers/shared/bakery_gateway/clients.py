@@ -43,7 +43,7 @@ class PerEventLoop(Generic[ClientT]):
         return client
 
 
-def _redis_options(settings: RedisSettings) -> dict[str, object]:
+def _redis_options(settings: RedisSettings, *, decode_responses: bool = True) -> dict[str, object]:
     from redis.backoff import NoBackoff
     from redis.exceptions import ConnectionError as RedisConnectionError
 
@@ -64,7 +64,7 @@ def _redis_options(settings: RedisSettings) -> dict[str, object]:
         # command may still have run on the server, and must not run twice.
         "retry_on_error": [RedisConnectionError],
         "retry": _single_retry(NoBackoff()),
-        "decode_responses": True,
+        "decode_responses": decode_responses,
     }
 
 
@@ -74,11 +74,16 @@ def _single_retry(backoff: object) -> object:
     return Retry(backoff, 1)  # type: ignore[arg-type]
 
 
-def async_redis_factory(settings: RedisSettings) -> Callable[[], redis.asyncio.Redis]:
+def async_redis_factory(
+    settings: RedisSettings, *, decode_responses: bool = True
+) -> Callable[[], redis.asyncio.Redis]:
+    """Async clients; ``decode_responses=False`` saves decoding replies the caller reads as bytes."""
+
     def create() -> redis.asyncio.Redis:
         import redis.asyncio
 
-        return redis.asyncio.Redis(**_redis_options(settings))  # type: ignore[arg-type]
+        options = _redis_options(settings, decode_responses=decode_responses)
+        return redis.asyncio.Redis(**options)  # type: ignore[arg-type]
 
     return create
 

@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
+from starlette.routing import Route
 
 from bakery_gateway import __version__, forwarding, revocation, routing
 from bakery_gateway.authentication import caller_identity
@@ -206,12 +207,15 @@ def create_app(
 
         return await handle(request, identity, route, before_forwarding=revoke)
 
-    @app.api_route("/api/v1/{path:path}", methods=PROXY_METHODS)
     async def proxy(request: Request) -> Response:
         """Every other /api/v1 path: authenticated, checked, and forwarded to its service."""
         identity = authenticate(request)
         route = route_for(request)
         return await handle(request, identity, route)
+
+    # A plain Starlette route: the catch-all needs no parameter parsing or dependency solving, and
+    # FastAPI's would cost about 30 µs on every proxied request.
+    app.router.routes.append(Route("/api/v1/{path:path}", proxy, methods=PROXY_METHODS))
 
     install_problem_handlers(app)
     return app

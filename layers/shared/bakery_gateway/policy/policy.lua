@@ -3,8 +3,9 @@
 -- KEYS[1] revoked token id     KEYS[2] subscription override   KEYS[3] cached subscription
 -- KEYS[4] read-only flag       KEYS[5] tenant's rate-limit overrides
 -- KEYS[6..] one key per rate-limit bucket
--- ARGV[1] number of buckets, then per bucket: scope, candidate count, and per candidate
---         plan ('' = any plan), requests, window in milliseconds (most specific first)
+-- ARGV[i] one per bucket: "scope|plan,requests,window_ms|plan,requests,window_ms..." with the
+--         candidate limits most specific first (an empty plan matches any plan). One argument per
+--         bucket rather than one per number: each argument costs the client an encoding step.
 --
 -- Returns { revoked, subscription (flat hash or false), subscription source, read-only (flat hash
 -- or false), allowed, then per bucket: scope, limit, window ms, remaining, reset ms, retry-after ms }.
@@ -26,13 +27,11 @@ for index = 1, #subscription, 2 do
 end
 local read_only = redis.call('HGETALL', KEYS[4])
 
-local bucket_count = tonumber(ARGV[1])
-local position = 2
 local buckets = {}
-for bucket = 1, bucket_count do
-  local scope = ARGV[position]
-  local candidates = tonumber(ARGV[position + 1])
-  position = position + 2
+for bucket = 1, #ARGV do
+  local spec = ARGV[bucket]
+  local first = string.find(spec, '|', 1, true)
+  local scope = string.sub(spec, 1, first - 1)
   local limit, window = nil, nil
   local override = redis.call('HGET', KEYS[5], scope)
   if override then
@@ -40,13 +39,11 @@ for bucket = 1, bucket_count do
     limit = tonumber(string.sub(override, 1, separator - 1))
     window = tonumber(string.sub(override, separator + 1))
   end
-  for _ = 1, candidates do
-    local wanted_plan = ARGV[position]
+  for wanted_plan, requests, window_ms in string.gmatch(string.sub(spec, first), '|([^,|]*),(%d+),(%d+)') do
     if limit == nil and (wanted_plan == '' or wanted_plan == plan) then
-      limit = tonumber(ARGV[position + 1])
-      window = tonumber(ARGV[position + 2])
+      limit = tonumber(requests)
+      window = tonumber(window_ms)
     end
-    position = position + 3
   end
   buckets[bucket] = { key = KEYS[5 + bucket], scope = scope, limit = limit, window = window }
 end
@@ -67,7 +64,8 @@ for _, bucket in ipairs(buckets) do
     bucket.reset = math.ceil(tat - now)
   else
     bucket.retry_after = 0
-    bucket.new_tat = new_tat
+    -- Whole milliseconds: an integer is stored and parsed faster than a float, and loses nothing here.
+    bucket.new_tat = math.ceil(new_tat)
     bucket.remaining = math.floor((now - allow_at) / interval)
     bucket.reset = math.ceil(new_tat - now)
   end

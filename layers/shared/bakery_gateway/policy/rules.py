@@ -131,6 +131,8 @@ def _parse_rule(entry: object, where: str) -> RateLimitRule:
     optional = {field: entry.get(field) for field in ("plan", "tenant", "route", "method")}
     if any(value is not None and not isinstance(value, str) for value in optional.values()):
         raise ConfigurationError(f"{where}: plan, tenant, route and method must be strings")
+    if any(character in (optional["plan"] or "") for character in ",|"):
+        raise ConfigurationError(f"{where}: plan must not contain ',' or '|'")
     method = optional["method"]
     return RateLimitRule(
         name=name,

@@ -58,11 +58,14 @@ def script_arguments(keys: PolicyKeys, buckets: Sequence[BucketSpec]) -> tuple[l
         redis_keys.rate_limit_overrides_key(tenant) if tenant else unused,
         *(redis_keys.rate_limit_key(bucket.key_suffix) for bucket in buckets),
     ]
-    arguments: list[str | int] = [len(buckets)]
-    for bucket in buckets:
-        arguments += [bucket.scope.value, len(bucket.candidates)]
-        for candidate in bucket.candidates:
-            arguments += [candidate.plan or "", candidate.requests, candidate.window_seconds * 1000]
+    arguments: list[str | int] = [
+        bucket.scope.value
+        + "".join(
+            f"|{candidate.plan or ''},{candidate.requests},{candidate.window_seconds * 1000}"
+            for candidate in bucket.candidates
+        )
+        for bucket in buckets
+    ]
     return script_keys, arguments
 
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
+from tests.conftest import PAYING_TENANTS, mark_paying
 from tests.support.lambda_gateway import LambdaGateway
-from tests.support.lambda_runtime import AUTHORIZER_MODULE, PROXY_MODULE, LambdaRuntime
+from tests.support.lambda_runtime import AUTHORIZER_MODULE, POLICY_MODULE, PROXY_MODULE, LambdaRuntime
+from tests.support.redis_server import RedisProcess
 
 GatewayStarter = Callable[..., LambdaGateway]
 
@@ -21,18 +24,40 @@ def lambda_runtime(monkeypatch: pytest.MonkeyPatch) -> Iterator[LambdaRuntime]:
 
 @pytest.fixture
 def start_gateway(lambda_runtime: LambdaRuntime, gateway_environment: dict[str, str]) -> GatewayStarter:
-    """Cold-start both handlers with the gateway environment plus ``overrides`` (variable=value)."""
+    """Cold-start every handler with the gateway environment plus ``overrides`` (variable=value)."""
 
     def start(**overrides: str) -> LambdaGateway:
         environ = {**gateway_environment, **overrides}
         authorizer = lambda_runtime.cold_start(AUTHORIZER_MODULE, environ)
         proxy = lambda_runtime.cold_start(PROXY_MODULE, environ)
-        return LambdaGateway(authorizer.handler, proxy.handler)
+        policy = lambda_runtime.cold_start(POLICY_MODULE, environ)
+        return LambdaGateway(authorizer.handler, proxy.handler, policy.handler)
 
     return start
 
 
 @pytest.fixture
 def gateway(start_gateway: GatewayStarter) -> LambdaGateway:
-    """Both handlers with the default test environment."""
+    """Every handler with the default test environment."""
     return start_gateway()
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[RedisProcess]:
+    """A ``redis-server`` of this test's own, that it may stop, pause and start again on the same port."""
+    server = RedisProcess(tmp_path).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def start_private_gateway(start_gateway: GatewayStarter, private_redis: RedisProcess) -> GatewayStarter:
+    """``start_gateway`` against ``private_redis`` (database 0), with the paying tenants recorded there."""
+    client = private_redis.endpoint().client()
+    mark_paying(client, *PAYING_TENANTS)
+    client.close()
+
+    def start(**overrides: str) -> LambdaGateway:
+        return start_gateway(**{"REDIS_PORT": str(private_redis.port), "REDIS_DB": "0", **overrides})
+
+    return start

@@ -52,11 +52,13 @@ def load_event(
     body: bytes | str | None = None,
     authorizer: Mapping[str, Any] | _Recorded | None = AS_RECORDED,
     request_id: str | None = None,
+    source_ip: str | None = None,
     **fields: Any,
 ) -> dict[str, Any]:
     """A fresh copy of ``tests/events/{name}.json`` with overrides applied.
 
     - ``method``, ``route_key``, ``request_id``: set where API Gateway puts them (top level and context).
+    - ``source_ip``: ``requestContext.http.sourceIp``, the address API Gateway saw (headers untouched).
     - ``path``: ``rawPath`` and ``requestContext.http.path`` (and ``pathParameters.proxy``);
       ``stage``: the stage name, put in front of the path as HTTP API does for a named stage.
     - ``headers`` replaces the headers, ``extra_headers`` adds to them (names lower-cased, as HTTP API
@@ -119,6 +121,8 @@ def load_event(
         context["authorizer"] = {"lambda": dict(authorizer)}
     if request_id is not None:
         context["requestId"] = request_id
+    if source_ip is not None:
+        http["sourceIp"] = source_ip
 
     for key, value in fields.items():
         if key not in event:

@@ -1,4 +1,7 @@
-"""API Gateway's part, played in process: authorizer event → context → proxy event → response.
+"""API Gateway's part, played in process: authorizer event → context → function event → response.
+
+The function is the one template.yaml routes the request to: the policy function for
+``/api/v1/admin/**`` and the subscription pushes, the proxy for everything else.
 
 Every response passes the checks the brief makes of all of them: a request id is echoed, and
 nothing contains a stack trace or the caller's token.
@@ -22,6 +25,9 @@ Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 PROXY_ROUTE_KEY = "ANY /api/v1/{proxy+}"
 LOGOUT_ROUTE_KEY = "POST /api/v1/auth/logout"
+ADMIN_ROUTE_KEY = "ANY /api/v1/admin/{proxy+}"
+SUBSCRIPTION_EVENTS_ROUTE_KEY = "POST /api/v1/internal/subscription-events"
+POLICY_ROUTE_KEYS = frozenset({ADMIN_ROUTE_KEY, SUBSCRIPTION_EVENTS_ROUTE_KEY})
 STACK_TRACE_MARKERS = ("Traceback (most recent call last)", 'File "/')
 
 
@@ -59,13 +65,16 @@ class ProxyResponse:
 def route_key_for(method: str, path: str) -> str:
     """The route key of our HTTP API that a request matches (public routes have their own)."""
     key = f"{method} {path}"
-    return key if key in PUBLIC_ROUTE_KEYS or key == LOGOUT_ROUTE_KEY else PROXY_ROUTE_KEY
+    if key in PUBLIC_ROUTE_KEYS or key in (LOGOUT_ROUTE_KEY, SUBSCRIPTION_EVENTS_ROUTE_KEY):
+        return key
+    return ADMIN_ROUTE_KEY if path.startswith("/api/v1/admin/") else PROXY_ROUTE_KEY
 
 
 class LambdaGateway:
-    def __init__(self, authorizer: Handler, proxy: Handler) -> None:
+    def __init__(self, authorizer: Handler, proxy: Handler, policy: Handler | None = None) -> None:
         self._authorizer = authorizer
         self._proxy = proxy
+        self._policy = policy
 
     def authorize(self, token: str | None, **overrides: Any) -> dict[str, Any]:
         """The authorizer's answer to the recorded REQUEST event carrying ``token``."""
@@ -97,7 +106,7 @@ class LambdaGateway:
         event_name: str = HTTP_API_PROXY,
         **overrides: Any,
     ) -> ProxyResponse:
-        """Send one request through the proxy handler.
+        """Send one request through the handler its route belongs to.
 
         The authorizer context is ``context`` when given (a cached verdict), else the authorizer's
         verdict on ``token``; public routes and token-less requests carry none.
@@ -123,8 +132,10 @@ class LambdaGateway:
         return self.invoke(event)
 
     def invoke(self, event: dict[str, Any]) -> ProxyResponse:
-        """Send a prepared proxy event (see ``load_event``) to the proxy handler."""
-        response = ProxyResponse(self._proxy(event, LambdaContext()))
+        """Send a prepared event (see ``load_event``) to the handler of its route key."""
+        handler = self._policy if event.get("routeKey") in POLICY_ROUTE_KEYS else self._proxy
+        assert handler is not None, f"no policy function started for {event.get('routeKey')}"
+        response = ProxyResponse(handler(event, LambdaContext()))
         authorization = str((event.get("headers") or {}).get("authorization", ""))
         token = authorization.partition(" ")[2] or None
         assert_nothing_leaks(json.dumps(response.raw) + response.body.decode("latin-1"), token)

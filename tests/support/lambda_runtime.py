@@ -25,6 +25,7 @@ from bakery_gateway.settings import get_settings
 
 AUTHORIZER_MODULE = "bakery_functions.authorizer.app"
 PROXY_MODULE = "bakery_functions.proxy.app"
+POLICY_MODULE = "bakery_functions.policy.app"
 
 # Every variable the gateway reads: cleared before a cold start so the host's environment never leaks in.
 GATEWAY_VARIABLES = tuple(

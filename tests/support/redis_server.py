@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -83,22 +84,65 @@ def redis_for_tests() -> Iterator[RedisEndpoint]:
 
 
 def _own_redis_server(binary: str, directory: Path, db: int) -> Iterator[RedisEndpoint]:
-    port = free_port()
-    command = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-    command += ["--dir", str(directory), "--logfile", str(directory / "redis.log")]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603
+    server = RedisProcess(directory, binary=binary)
     try:
-        deadline = time.monotonic() + 10
-        while not answers_ping("127.0.0.1", port, timeout=0.2):
-            if process.poll() is not None or time.monotonic() > deadline:
-                log = (directory / "redis.log").read_text() if (directory / "redis.log").exists() else ""
-                raise RuntimeError(f"redis-server did not start on port {port}:\n{log[-2000:]}")
-            time.sleep(0.02)
-        yield RedisEndpoint("127.0.0.1", port, db, started_here=True)
+        server.start()
+        yield RedisEndpoint("127.0.0.1", server.port, db, started_here=True)
     finally:
-        process.terminate()
+        server.stop()
+
+
+class RedisProcess:
+    """A private ``redis-server`` on one free port, that a test may stop, pause and start again.
+
+    The port stays the same across restarts, so a gateway configured with it finds the server again.
+    """
+
+    def __init__(self, directory: Path, *, binary: str | None = None, port: int | None = None) -> None:
+        found = binary or shutil.which("redis-server")
+        if found is None:
+            raise RuntimeError("`redis-server` is not installed (apt-get install redis-server)")
+        self.binary = found
+        self.directory = directory
+        self.port = port or free_port()
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def endpoint(self, db: int = 0) -> RedisEndpoint:
+        return RedisEndpoint("127.0.0.1", self.port, db, started_here=True)
+
+    def start(self) -> RedisProcess:
+        log = self.directory / "redis.log"
+        command = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
+        command += ["--appendonly", "no", "--dir", str(self.directory), "--logfile", str(log)]
+        self._process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603
+        deadline = time.monotonic() + 10
+        while not answers_ping("127.0.0.1", self.port, timeout=0.2):
+            if self._process.poll() is not None or time.monotonic() > deadline:
+                text = log.read_text() if log.exists() else ""
+                self.stop()
+                raise RuntimeError(f"redis-server did not start on port {self.port}:\n{text[-2000:]}")
+            time.sleep(0.02)
+        return self
+
+    def stop(self) -> None:
+        """Terminate the server (no save) and wait until it is gone; the port is free again."""
+        process, self._process = self._process, None
+        if process is None:
+            return
+        if process.poll() is None:
+            process.send_signal(signal.SIGCONT)  # a paused server cannot handle SIGTERM
+            process.terminate()
         try:
             process.wait(timeout=5)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+    def pause(self) -> None:
+        """Freeze the server (SIGSTOP): connections are accepted by the kernel, nothing answers."""
+        assert self._process is not None, "the server is not running"
+        self._process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self._process is not None, "the server is not running"
+        self._process.send_signal(signal.SIGCONT)

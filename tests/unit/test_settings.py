@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from bakery_gateway import constants as names
 from bakery_gateway.errors import ConfigurationError
+from bakery_gateway.policy.rules import Scope
 from bakery_gateway.settings import JwtSettings, RedisSettings, Settings, get_settings
 
 
@@ -145,3 +148,108 @@ def test_settings_are_read_once_per_container(monkeypatch: pytest.MonkeyPatch) -
         assert first.environment == "first"
     finally:
         get_settings.cache_clear()
+
+
+# --- tenant policies -----------------------------------------------------------------------------
+def test_policy_defaults_are_the_documented_ones() -> None:
+    policy = Settings.from_environ({}).policy
+
+    assert (policy.user_limit.requests, policy.user_limit.window_seconds) == (300, 60)
+    assert (policy.ip_limit.requests, policy.ip_limit.window_seconds) == (300, 60)
+    assert (policy.tenant_limit.requests, policy.tenant_limit.window_seconds) == (3000, 60)
+    assert (policy.login_ip_limit.requests, policy.login_ip_limit.window_seconds) == (20, 60)
+    assert (policy.login_name_limit.requests, policy.login_name_limit.window_seconds) == (5, 300)
+    assert policy.rules == ()
+    assert policy.rate_limit_when_redis_down == "memory"
+    assert policy.stale_seconds == 60
+    assert policy.subscription_cache_seconds == 300
+    assert "/api/v1/auth/*" in policy.exempt_paths
+    assert "/api/v1/tenants/*/billing/*" in policy.exempt_paths
+
+
+def test_rate_limit_requests_and_window_set_the_user_and_the_anonymous_address_limits() -> None:
+    policy = Settings.from_environ({"RATE_LIMIT_REQUESTS": "100", "RATE_LIMIT_WINDOW_SECONDS": "10"}).policy
+
+    assert (policy.user_limit.requests, policy.user_limit.window_seconds) == (100, 10)
+    assert (policy.ip_limit.requests, policy.ip_limit.window_seconds) == (100, 10)
+    assert policy.default_for(Scope.USER) is policy.user_limit
+    assert policy.default_for(Scope.IP) is policy.ip_limit
+
+
+@pytest.mark.parametrize(
+    ("requests_variable", "window_variable", "scope"),
+    [
+        ("RATE_LIMIT_TENANT_REQUESTS", "RATE_LIMIT_TENANT_WINDOW_SECONDS", Scope.TENANT),
+        ("LOGIN_RATE_LIMIT_IP_REQUESTS", "LOGIN_RATE_LIMIT_IP_WINDOW_SECONDS", Scope.LOGIN_IP),
+        ("LOGIN_RATE_LIMIT_NAME_REQUESTS", "LOGIN_RATE_LIMIT_NAME_WINDOW_SECONDS", Scope.LOGIN_NAME),
+    ],
+)
+def test_each_scope_has_its_own_limit_variables(
+    requests_variable: str, window_variable: str, scope: Scope
+) -> None:
+    policy = Settings.from_environ({requests_variable: "7", window_variable: "90"}).policy
+
+    chosen = policy.default_for(scope)
+    assert (chosen.scope, chosen.requests, chosen.window_seconds) == (scope, 7, 90)
+    assert policy.user_limit.requests == 300
+
+
+def test_rate_limit_rules_are_read_from_json() -> None:
+    rules = '[{"name": "exports", "scope": "tenant", "requests": 5, "window_seconds": 60, "route": "/x*"}]'
+
+    (rule,) = Settings.from_environ({"RATE_LIMIT_RULES": rules}).policy.rules
+
+    assert (rule.name, rule.scope, rule.requests, rule.route) == ("exports", Scope.TENANT, 5, "/x*")
+
+
+@pytest.mark.parametrize("mode", ["memory", "open", "closed", "OPEN", " Closed "])
+def test_the_mode_without_redis_is_read_case_insensitively(mode: str) -> None:
+    policy = Settings.from_environ({"RATE_LIMIT_WHEN_REDIS_DOWN": mode}).policy
+
+    assert policy.rate_limit_when_redis_down == mode.strip().lower()
+
+
+def test_exempt_paths_are_a_comma_separated_list_replacing_the_defaults() -> None:
+    policy = Settings.from_environ({"POLICY_EXEMPT_PATHS": "/api/v1/auth/*, /api/v1/status"}).policy
+
+    assert policy.exempt_paths == ("/api/v1/auth/*", "/api/v1/status")
+
+
+def test_stale_seconds_and_subscription_cache_seconds_are_read() -> None:
+    policy = Settings.from_environ({"POLICY_STALE_SECONDS": "0", "SUBSCRIPTION_CACHE_SECONDS": "30"}).policy
+
+    assert (policy.stale_seconds, policy.subscription_cache_seconds) == (0, 30)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("RATE_LIMIT_TENANT_REQUESTS", "0"),
+        ("RATE_LIMIT_TENANT_WINDOW_SECONDS", "soon"),
+        ("LOGIN_RATE_LIMIT_IP_REQUESTS", "-3"),
+        ("LOGIN_RATE_LIMIT_IP_WINDOW_SECONDS", "0"),
+        ("LOGIN_RATE_LIMIT_NAME_REQUESTS", "five"),
+        ("LOGIN_RATE_LIMIT_NAME_WINDOW_SECONDS", "1.5"),
+        ("RATE_LIMIT_RULES", "not json"),
+        ("RATE_LIMIT_RULES", '{"name": "a"}'),
+        ("RATE_LIMIT_WHEN_REDIS_DOWN", "maybe"),
+        ("POLICY_STALE_SECONDS", "-1"),
+        ("POLICY_STALE_SECONDS", "3601"),
+        ("SUBSCRIPTION_CACHE_SECONDS", "0"),
+    ],
+)
+def test_a_malformed_policy_value_fails_with_an_error_naming_its_variable(variable: str, value: str) -> None:
+    with pytest.raises(ConfigurationError, match=f"^{variable}"):
+        Settings.from_environ({variable: value})
+
+
+def test_a_malformed_rule_names_the_variable_and_the_rules_position() -> None:
+    rules = json.dumps(
+        [
+            {"name": "ok", "requests": 1, "window_seconds": 1},
+            {"name": "bad", "requests": 0, "window_seconds": 1},
+        ]
+    )
+
+    with pytest.raises(ConfigurationError, match=r"^RATE_LIMIT_RULES\[1\]: "):
+        Settings.from_environ({"RATE_LIMIT_RULES": rules})

@@ -111,3 +111,7 @@ RATE_LIMIT_HEADER: Final = "ratelimit"
 RATE_LIMIT_POLICY_HEADER: Final = "ratelimit-policy"
 
 PROBLEM_CONTENT_TYPE: Final = "application/problem+json"
+
+# --- Roles (the token's ``roles`` claim) ----------------------------------------------------------
+PLATFORM_ADMIN_ROLE: Final = "platform_admin"  # operators: tenant policy administration
+TENANT_SERVICE_ROLE: Final = "tenant-service"  # the tenant service's own token: subscription pushes

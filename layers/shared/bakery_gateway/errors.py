@@ -124,6 +124,14 @@ class TenantAccessError(GatewayError):
     title = "Tenant not accessible"
 
 
+class ForbiddenRoleError(GatewayError):
+    """The caller is authenticated but has none of the roles the route needs."""
+
+    status = 403
+    problem_type = "forbidden-role"
+    title = "Role required"
+
+
 class SubscriptionRequiredError(GatewayError):
     status = 402
     problem_type = "subscription-required"

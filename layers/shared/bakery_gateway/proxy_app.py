@@ -9,8 +9,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
-from fastapi.exceptions import RequestValidationError
-from starlette.exceptions import HTTPException
 from starlette.routing import Route
 
 from bakery_gateway import __version__, forwarding, revocation, routing
@@ -19,18 +17,14 @@ from bakery_gateway.authorizer import bearer_token
 from bakery_gateway.clients import PerEventLoop
 from bakery_gateway.constants import TENANT_ID_HEADER
 from bakery_gateway.errors import (
-    BadRequestError,
-    GatewayError,
-    MethodNotAllowedError,
     PayloadTooLargeError,
     RedisUnavailableError,
-    RouteNotFoundError,
     StateUnavailableError,
 )
 from bakery_gateway.identity import Identity
 from bakery_gateway.middleware import RequestContextMiddleware
 from bakery_gateway.policy.engine import LOGIN_ROUTE_KEYS, PolicyEngine, PolicyRequest
-from bakery_gateway.problems import problem_headers, problem_json
+from bakery_gateway.problem_handlers import install_problem_handlers
 from bakery_gateway.settings import Settings
 from bakery_gateway.tenancy import select_tenant
 
@@ -234,34 +228,3 @@ def login_name(body: bytes) -> str | None:
         if isinstance(value, str) and value.strip():
             return value.strip().lower()[:256]
     return None
-
-
-def install_problem_handlers(app: FastAPI) -> None:
-    """Answer every error the gateway produces as an RFC 9457 problem."""
-
-    def problem(request: Request, error: GatewayError) -> Response:
-        request_id = request.state.request_id
-        return Response(
-            content=problem_json(error, request_id),
-            status_code=error.status,
-            headers=problem_headers(error, request_id),
-        )
-
-    async def on_gateway_error(request: Request, error: Exception) -> Response:
-        assert isinstance(error, GatewayError)
-        return problem(request, error)
-
-    async def on_http_exception(request: Request, error: Exception) -> Response:
-        assert isinstance(error, HTTPException)
-        if error.status_code == 405:
-            return problem(request, MethodNotAllowedError(f"{request.method} is not allowed here"))
-        if error.status_code == 404:
-            return problem(request, RouteNotFoundError(f"no route for {request.url.path}"))
-        return problem(request, BadRequestError(str(error.detail)))
-
-    async def on_validation_error(request: Request, error: Exception) -> Response:
-        return problem(request, BadRequestError("the request is malformed"))
-
-    app.add_exception_handler(GatewayError, on_gateway_error)
-    app.add_exception_handler(HTTPException, on_http_exception)
-    app.add_exception_handler(RequestValidationError, on_validation_error)

@@ -39,6 +39,7 @@ def revocation_ttl(expires_at: int, now: float, leeway_seconds: int) -> int:
 SUBSCRIPTION_PREFIX = "gw:tenant:subscription:"
 # The tenant service's answer "no such subscription", kept briefly so a storm does not ask again.
 SUBSCRIPTION_UNKNOWN_TTL_SECONDS = 60
+NO_SUBSCRIPTION_STATUS = "none"
 # An operator's override of a tenant's subscription (hash, no TTL): wins over the cached one.
 SUBSCRIPTION_OVERRIDE_PREFIX = "gw:tenant:subscription-override:"
 # A tenant's read-only flag (hash: reason, set_by, set_at), until lifted.
@@ -56,6 +57,11 @@ UNUSED_KEY = "gw:unused"
 
 def subscription_key(tenant_id: str) -> str:
     return SUBSCRIPTION_PREFIX + tenant_id
+
+
+def subscription_ttl(status: str, cache_seconds: int) -> int:
+    """How long a subscription record is cached: "none" briefly, any real answer ``cache_seconds``."""
+    return SUBSCRIPTION_UNKNOWN_TTL_SECONDS if status == NO_SUBSCRIPTION_STATUS else cache_seconds
 
 
 def subscription_override_key(tenant_id: str) -> str:

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any
 
+from redis.exceptions import ResponseError
+
 from bakery_gateway import redis_keys
 from bakery_gateway.clients import PerEventLoop
 from bakery_gateway.constants import RATE_LIMIT_HEADER, RATE_LIMIT_POLICY_HEADER, SUBSCRIPTION_GRACE_HEADER
@@ -29,7 +31,7 @@ from bakery_gateway.observability import POLICY_FALLBACKS, RATE_LIMIT_EXCEEDED, 
 from bakery_gateway.policy import subscription as subscriptions
 from bakery_gateway.policy.fallback import LastKnown, LocalRateLimiter
 from bakery_gateway.policy.rules import BucketSpec, Scope, select_bucket
-from bakery_gateway.policy.script import BucketState, PolicyKeys, PolicyScript, PolicySnapshot
+from bakery_gateway.policy.script import LAST_KNOWN, BucketState, PolicyKeys, PolicyScript, PolicySnapshot
 from bakery_gateway.settings import Settings
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -83,6 +85,12 @@ class PolicyEngine:
         keys = PolicyKeys(request.identity.jti if request.identity else None, request.tenant_id)
         try:
             snapshot = await self._scripts.get().run(keys, buckets)
+        except ResponseError:
+            # Redis answered, but the script failed: a bug, not an outage. Say so every time, and
+            # keep serving from the fallback rather than refusing the tenant's traffic.
+            REDIS_ERRORS.labels("policy_script").inc()
+            logger.exception("policy script failed", extra={"tenant_id": request.tenant_id})
+            snapshot = self._without_redis(request, buckets)
         except Exception as error:  # redis-py raises several unrelated types for one outage
             REDIS_ERRORS.labels("policy").inc()
             self._log_outage(error)
@@ -154,11 +162,13 @@ class PolicyEngine:
     async def _check_subscription(self, request: PolicyRequest, snapshot: PolicySnapshot) -> int | None:
         """The grace days left (None when paid up); 402 when the tenant may not use the platform."""
         tenant_id = request.tenant_id or ""
+        record: subscriptions.Subscription | None = None
         if snapshot.subscription is not None:
-            record: subscriptions.Subscription | None = subscriptions.Subscription.from_hash(
-                snapshot.subscription
-            )
-        else:
+            record = subscriptions.Subscription.from_hash(snapshot.subscription)
+        elif snapshot.subscription_source != LAST_KNOWN:
+            # (Without Redis, a container that remembers no subscription skips the check: asking the
+            # tenant service on every request of an outage, and caching into a dead Redis, only adds
+            # latency.)
             record = await self._look_up_subscription(request, tenant_id)
         if record is None:
             return None
@@ -196,11 +206,7 @@ class PolicyEngine:
         return record
 
     async def _cache_subscription(self, tenant_id: str, record: subscriptions.Subscription) -> None:
-        ttl = (
-            redis_keys.SUBSCRIPTION_UNKNOWN_TTL_SECONDS
-            if record.status == subscriptions.NO_SUBSCRIPTION
-            else self._policy.subscription_cache_seconds
-        )
+        ttl = redis_keys.subscription_ttl(record.status, self._policy.subscription_cache_seconds)
         key = redis_keys.subscription_key(tenant_id)
         try:
             async with self._redis_clients.get().pipeline(transaction=True) as pipeline:
@@ -241,7 +247,7 @@ class PolicyEngine:
             revoked=bool(revoked),
             # Without a remembered subscription there is nothing to judge: skip the check.
             subscription=tenant.subscription if tenant else None,
-            subscription_source="last-known",
+            subscription_source=LAST_KNOWN,
             read_only=tenant.read_only if tenant else None,
             rate_allowed=allowed,
             buckets=states,

@@ -35,9 +35,12 @@ for bucket = 1, #ARGV do
   local limit, window = nil, nil
   local override = redis.call('HGET', KEYS[5], scope)
   if override then
-    local separator = string.find(override, ':', 1, true)
-    limit = tonumber(string.sub(override, 1, separator - 1))
-    window = tonumber(string.sub(override, separator + 1))
+    -- A malformed override is ignored, not fatal: one bad value must not stop a tenant's traffic.
+    local requests, window_ms = string.match(override, '^(%d+):(%d+)$')
+    if requests and tonumber(requests) > 0 and tonumber(window_ms) > 0 then
+      limit = tonumber(requests)
+      window = tonumber(window_ms)
+    end
   end
   for wanted_plan, requests, window_ms in string.gmatch(string.sub(spec, first), '|([^,|]*),(%d+),(%d+)') do
     if limit == nil and (wanted_plan == '' or wanted_plan == plan) then

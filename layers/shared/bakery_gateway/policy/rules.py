@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from fnmatch import fnmatchcase
+from typing import TypeGuard
 
 from bakery_gateway.errors import ConfigurationError
 
@@ -123,7 +124,7 @@ def _parse_rule(entry: object, where: str) -> RateLimitRule:
     except ValueError:
         raise ConfigurationError(f"{where}: scope must be one of {', '.join(Scope)}") from None
     requests, window = entry.get("requests"), entry.get("window_seconds")
-    if not isinstance(requests, int) or requests < 1 or not isinstance(window, int) or window < 1:
+    if not _whole_number(requests) or requests < 1 or not _whole_number(window) or window < 1:
         raise ConfigurationError(f"{where}: requests and window_seconds must be whole numbers above 0")
     name = entry.get("name")
     if not isinstance(name, str) or not name or ":" in name:
@@ -144,3 +145,8 @@ def _parse_rule(entry: object, where: str) -> RateLimitRule:
         route=optional["route"],
         method=method.upper() if method else None,
     )
+
+
+def _whole_number(value: object) -> TypeGuard[int]:
+    # bool is an int in Python: true must not pass for 1.
+    return isinstance(value, int) and not isinstance(value, bool)

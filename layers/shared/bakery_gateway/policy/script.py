@@ -28,13 +28,16 @@ class BucketState:
     retry_after_ms: int
 
 
+LAST_KNOWN = "last-known"
+
+
 @dataclass(frozen=True, slots=True)
 class PolicySnapshot:
     """What Redis knows about one request, and whether its rate-limit buckets let it through."""
 
     revoked: bool
     subscription: dict[str, str] | None
-    subscription_source: str  # "override" or "cache"
+    subscription_source: str  # "override", "cache", or LAST_KNOWN (decided without Redis)
     read_only: dict[str, str] | None
     rate_allowed: bool
     buckets: tuple[BucketState, ...]

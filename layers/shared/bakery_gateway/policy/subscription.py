@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from bakery_gateway import redis_keys
 from bakery_gateway.constants import REQUEST_ID_HEADER
 
 if TYPE_CHECKING:
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
 SECONDS_PER_DAY = 86_400
 PAYING_STATUSES = frozenset({"active", "trialing"})
 LAPSED_STATUSES = frozenset({"past_due", "unpaid"})  # still inside the grace period, if any
-NO_SUBSCRIPTION = "none"
+NO_SUBSCRIPTION = redis_keys.NO_SUBSCRIPTION_STATUS
 
 
 class SubscriptionLookupError(Exception):
@@ -54,7 +55,8 @@ class Subscription:
             raise ValueError("status is required")
         plan = document.get("plan") or ""
         grace = document.get("grace_period_days") or 0
-        if not isinstance(plan, str) or not isinstance(grace, int) or grace < 0:
+        # bool is an int in Python: true must not pass for one day.
+        if not isinstance(plan, str) or not isinstance(grace, int) or isinstance(grace, bool) or grace < 0:
             raise ValueError("plan must be a string and grace_period_days a whole number >= 0")
         return cls(status.lower(), plan, _epoch_seconds(document.get("current_period_end")), grace)
 

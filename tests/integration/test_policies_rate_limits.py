@@ -204,7 +204,7 @@ def test_a_tenants_override_of_the_tenant_budget_is_reported_in_the_fields(
 def test_a_route_rule_gives_its_routes_a_budget_of_their_own(
     start_gateway: GatewayStarter, mint: Callable[..., str]
 ) -> None:
-    rules = [{"name": "exports", "route": "/api/v1/sales/exports*", "requests": 2, "window_seconds": 600}]
+    rules = [{"name": "exports", "route": "/api/v1/sales/exports**", "requests": 2, "window_seconds": 600}]
     gateway = start_gateway(
         RATE_LIMIT_RULES=json.dumps(rules), RATE_LIMIT_REQUESTS="3", RATE_LIMIT_WINDOW_SECONDS=LONG_WINDOW
     )
@@ -219,7 +219,9 @@ def test_a_route_rule_gives_its_routes_a_budget_of_their_own(
 def test_a_method_rule_applies_to_that_method_only(
     start_gateway: GatewayStarter, mint: Callable[..., str]
 ) -> None:
-    rules = [{"name": "writes", "method": "post", "route": "/api/v1/*", "requests": 1, "window_seconds": 600}]
+    rules = [
+        {"name": "writes", "method": "post", "route": "/api/v1/**", "requests": 1, "window_seconds": 600}
+    ]
     gateway = start_gateway(RATE_LIMIT_RULES=json.dumps(rules))
     token = mint()
 

@@ -70,12 +70,20 @@ def test_a_rule_for_another_scope_does_not_apply() -> None:
     assert select([rule("tenant-wide", scope="tenant")], scope=Scope.USER)[1] == (Candidate(None, 300, 60),)
 
 
-def test_a_route_glob_star_matches_across_path_segments() -> None:
+def test_a_route_pattern_double_star_matches_across_path_segments() -> None:
     group, _ = select(
-        [rule("reports", route="/api/v1/tenants/*/reports*")], path="/api/v1/tenants/t1/reports/x/y"
+        [rule("reports", route="/api/v1/tenants/*/reports**")], path="/api/v1/tenants/t1/reports/x/y"
     )
 
     assert group == "reports"
+
+
+def test_a_route_pattern_single_star_matches_one_path_segment_only() -> None:
+    group, _ = select(
+        [rule("reports", route="/api/v1/tenants/*/reports")], path="/api/v1/tenants/t1/x/reports"
+    )
+
+    assert group == "all"
 
 
 def test_a_route_rule_that_does_not_match_the_path_does_not_apply() -> None:

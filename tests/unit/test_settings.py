@@ -163,8 +163,8 @@ def test_policy_defaults_are_the_documented_ones() -> None:
     assert policy.rate_limit_when_redis_down == "memory"
     assert policy.stale_seconds == 60
     assert policy.subscription_cache_seconds == 300
-    assert "/api/v1/auth/*" in policy.exempt_paths
-    assert "/api/v1/tenants/*/billing/*" in policy.exempt_paths
+    assert "/api/v1/auth/**" in policy.exempt_paths
+    assert "/api/v1/tenants/*/billing**" in policy.exempt_paths
 
 
 def test_rate_limit_requests_and_window_set_the_user_and_the_anonymous_address_limits() -> None:

@@ -148,3 +148,24 @@ class RateLimitedError(GatewayError):
     status = 429
     problem_type = "rate-limited"
     title = "Too many requests"
+
+
+class InvalidDemoAccountTypeError(GatewayError):
+    """An old or unknown demo account type: refused with the two valid names, never mapped."""
+
+    status = 400
+    problem_type = "invalid-demo-account-type"
+    title = "Unknown demo account type"
+
+
+class DemoSessionExpiredError(AuthenticationError):
+    """A demo token whose session is gone or over: the frontend can offer a new demo."""
+
+    problem_type = "demo-session-expired"
+    title = "Demo session expired"
+
+
+class DemoOperationForbiddenError(GatewayError):
+    status = 403
+    problem_type = "demo-operation-forbidden"
+    title = "Not available in a demo"

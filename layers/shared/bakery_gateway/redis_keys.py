@@ -78,3 +78,11 @@ def rate_limit_overrides_key(tenant_id: str) -> str:
 
 def rate_limit_key(suffix: str) -> str:
     return RATE_LIMIT_PREFIX + suffix
+
+
+# --- Demo sessions (written by the demo-session service; see demo.py) -------------------------
+DEMO_SESSION_PREFIX = "gw:demo:session:"
+
+
+def demo_session_key(session_id: str) -> str:
+    return DEMO_SESSION_PREFIX + session_id

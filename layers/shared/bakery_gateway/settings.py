@@ -46,11 +46,9 @@ class JwtSettings:
 RATE_LIMIT_FALLBACKS = ("memory", "open", "closed")
 # Routes a tenant needs to pay and recover: open whatever its subscription or read-only state.
 DEFAULT_EXEMPT_PATHS = (
-    "/api/v1/auth/*",
-    "/api/v1/tenants/*/subscription",
-    "/api/v1/tenants/*/subscription/*",
-    "/api/v1/tenants/*/billing",
-    "/api/v1/tenants/*/billing/*",
+    "/api/v1/auth/**",
+    "/api/v1/tenants/*/subscription**",
+    "/api/v1/tenants/*/billing**",
 )
 
 

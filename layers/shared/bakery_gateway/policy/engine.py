@@ -10,7 +10,6 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from fnmatch import fnmatchcase
 from typing import Any
 
 from redis.exceptions import ResponseError
@@ -28,6 +27,7 @@ from bakery_gateway.errors import (
 )
 from bakery_gateway.identity import Identity
 from bakery_gateway.observability import POLICY_FALLBACKS, RATE_LIMIT_EXCEEDED, REDIS_ERRORS, logger
+from bakery_gateway.path_patterns import path_matches
 from bakery_gateway.policy import subscription as subscriptions
 from bakery_gateway.policy.fallback import LastKnown, LocalRateLimiter
 from bakery_gateway.policy.rules import BucketSpec, Scope, select_bucket
@@ -157,7 +157,7 @@ class PolicyEngine:
         return buckets
 
     def _exempt(self, request: PolicyRequest) -> bool:
-        return any(fnmatchcase(request.path, pattern) for pattern in self._policy.exempt_paths)
+        return any(path_matches(request.path, pattern) for pattern in self._policy.exempt_paths)
 
     async def _check_subscription(self, request: PolicyRequest, snapshot: PolicySnapshot) -> int | None:
         """The grace days left (None when paid up); 402 when the tenant may not use the platform."""

@@ -12,10 +12,10 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from fnmatch import fnmatchcase
 from typing import TypeGuard
 
 from bakery_gateway.errors import ConfigurationError
+from bakery_gateway.path_patterns import path_matches
 
 
 class Scope(StrEnum):
@@ -36,7 +36,7 @@ class RateLimitRule:
     window_seconds: int
     plan: str | None = None
     tenant: str | None = None
-    route: str | None = None  # a glob over the request path: * matches any characters
+    route: str | None = None  # a path pattern (path_patterns.py): * one segment, ** any
     method: str | None = None
 
     @property
@@ -47,7 +47,7 @@ class RateLimitRule:
         """Whether the request-side matchers fit; the plan is checked in Redis, where it lives."""
         return (
             (self.tenant is None or self.tenant == tenant_id)
-            and (self.route is None or fnmatchcase(path, self.route))
+            and (self.route is None or path_matches(path, self.route))
             and (self.method is None or self.method == method)
         )
 

@@ -79,8 +79,9 @@ def test_a_demo_token_with_an_old_account_type_is_answered_401_naming_the_valid_
         extra_claims={"is_demo": True, "demo_session_id": "session-1", "demo_account_type": old_name},
     )
 
-    detail = assert_unauthorized(gateway.request("GET", "/api/v1/sales/", token=token))
+    response = gateway.request("GET", "/api/v1/sales/", token=token)
 
+    detail = assert_unauthorized(response, "invalid-demo-account-type")
     assert detail == "demo_account_type must be one of professional, enterprise"
     assert stub_service.requests == []
 

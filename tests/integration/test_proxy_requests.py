@@ -6,8 +6,10 @@ import os
 import uuid
 
 import pytest
+import redis
 
 from bakery_local.dev_tokens import DevKeyPair
+from tests.support.demo_sessions import start_demo_session
 from tests.support.lambda_gateway import LambdaGateway
 from tests.support.stub_service import StubService
 
@@ -168,8 +170,9 @@ def test_a_clients_identity_headers_never_reach_the_service(
 
 
 def test_a_demo_caller_sends_its_demo_headers(
-    gateway: LambdaGateway, stub_service: StubService, dev_keys: DevKeyPair
+    gateway: LambdaGateway, stub_service: StubService, dev_keys: DevKeyPair, redis_client: redis.Redis
 ) -> None:
+    start_demo_session(redis_client, "session-9", "enterprise", "demo-parent", ("demo-outlet-1",))
     token = dev_keys.mint(
         user_id="demo-user",
         tenant_id="demo-parent",

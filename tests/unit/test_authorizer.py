@@ -17,6 +17,7 @@ from bakery_gateway.settings import JwtSettings
 from bakery_gateway.tokens import TokenVerifier
 from bakery_local.dev_tokens import DevKeyPair
 from tests.conftest import MetricReader
+from tests.support.demo_sessions import start_demo_session
 from tests.support.events import AUTHORIZER_REQUEST, load_event
 
 CONTEXT_VALUE_TYPES = (str, int, bool)
@@ -93,8 +94,9 @@ def test_a_valid_token_is_authorized_with_the_identity_in_the_context(
 
 
 def test_a_demo_token_puts_its_session_and_account_type_in_the_context(
-    authorizer: Authorizer, dev_keys: DevKeyPair
+    authorizer: Authorizer, dev_keys: DevKeyPair, fake_redis: fakeredis.FakeRedis
 ) -> None:
+    start_demo_session(fake_redis, "session-1", "enterprise", "demo-tenant", ("demo-outlet",))
     token = dev_keys.mint(
         user_id="demo-user",
         tenant_id="demo-tenant",
@@ -110,8 +112,9 @@ def test_a_demo_token_puts_its_session_and_account_type_in_the_context(
 
 @pytest.mark.parametrize("demo", [False, True])
 def test_context_values_are_only_strings_numbers_or_booleans(
-    authorizer: Authorizer, dev_keys: DevKeyPair, demo: bool
+    authorizer: Authorizer, dev_keys: DevKeyPair, demo: bool, fake_redis: fakeredis.FakeRedis
 ) -> None:
+    start_demo_session(fake_redis, "s", "professional", "tenant-a")
     extra = {"is_demo": True, "demo_session_id": "s", "demo_account_type": "professional"} if demo else {}
     token = dev_keys.mint(user_id="user-1", tenant_id="tenant-a", extra_claims=extra)
 

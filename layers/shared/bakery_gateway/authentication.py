@@ -12,8 +12,20 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from bakery_gateway import events
-from bakery_gateway.errors import AuthenticationError, TokenRevokedError
+from bakery_gateway.errors import (
+    AuthenticationError,
+    DemoAccountTypeRefusedError,
+    DemoSessionExpiredError,
+    StateUnavailableError,
+    TokenRevokedError,
+)
 from bakery_gateway.identity import Identity
+
+# The authorizer's refusals by problem type: each keeps its own problem, so a client can tell them apart.
+REFUSALS: dict[str, type[AuthenticationError]] = {
+    error.problem_type: error
+    for error in (TokenRevokedError, DemoSessionExpiredError, DemoAccountTypeRefusedError)
+}
 
 
 def caller_identity(
@@ -26,10 +38,14 @@ def caller_identity(
         raise AuthenticationError("no bearer token in the Authorization header")
     if context.get("authenticated") is not True:
         reason = str(context.get("reason") or "token refused")
-        if context.get("problem_type") == TokenRevokedError.problem_type:
-            raise TokenRevokedError(reason)
-        raise AuthenticationError(reason)
+        problem_type = context.get("problem_type")
+        if problem_type == StateUnavailableError.problem_type:
+            raise StateUnavailableError(reason, headers={"Retry-After": "5"})
+        raise REFUSALS.get(str(problem_type), AuthenticationError)(reason)
     identity = Identity.from_context(context)
-    if identity.expires_at + leeway_seconds < clock():
+    now = clock()
+    if identity.expires_at + leeway_seconds < now:
         raise AuthenticationError("token expired")
+    if identity.is_demo and (identity.demo_expires_at or 0) <= now:
+        raise DemoSessionExpiredError("demo session expired")
     return identity

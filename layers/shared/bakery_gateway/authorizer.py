@@ -14,10 +14,18 @@ import base64
 import json
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from bakery_gateway import redis_keys
-from bakery_gateway.errors import InvalidTokenError
+from bakery_gateway.demo import DemoSession
+from bakery_gateway.errors import (
+    DemoAccountTypeRefusedError,
+    DemoSessionExpiredError,
+    InvalidDemoAccountTypeError,
+    InvalidTokenError,
+    TokenRevokedError,
+)
 from bakery_gateway.identity import Identity, Unauthenticated
 from bakery_gateway.observability import (
     AUTH_ATTEMPTS,
@@ -34,6 +42,7 @@ Verdict = Identity | Unauthenticated
 class SyncRedisPipeline(Protocol):
     def get(self, name: str) -> object: ...
     def exists(self, *names: str) -> object: ...
+    def hgetall(self, name: str) -> object: ...
     def execute(self) -> list[Any]: ...
 
 
@@ -61,38 +70,66 @@ class Authorizer:
 
     def _authorize(self, token: str) -> Verdict:
         cache_key = redis_keys.claims_cache_key(token)
-        cached, revoked = self._lookup(cache_key, _unverified_jti(token))
-        if revoked:
-            return Unauthenticated("token revoked", problem_type="token-revoked")
-        if cached is not None:
+        peeked = _unverified_claims(token)
+        found = self._lookup(cache_key, peeked)
+        if found.revoked:
+            return Unauthenticated("token revoked", problem_type=TokenRevokedError.problem_type)
+        if found.claims is not None:
             AUTH_CACHE_HITS.inc()
-            identity = Identity.from_context(cached)
+            identity = Identity.from_context(found.claims)
             if identity.expires_at + self._verifier.leeway_seconds < self._clock():
                 return Unauthenticated("token expired")
-            return identity
-        AUTH_CACHE_MISSES.inc()
-        try:
-            identity = self._verifier.verify(token)
-        except InvalidTokenError as error:
-            return Unauthenticated(error.detail)
-        self._store(cache_key, identity)
+        else:
+            AUTH_CACHE_MISSES.inc()
+            try:
+                identity = self._verifier.verify(token)
+            except InvalidTokenError as error:
+                return Unauthenticated(error.detail, problem_type=error.problem_type)
+            self._store(cache_key, identity)
+        if identity.is_demo:
+            return self._within_demo_session(identity, peeked, found)
         return identity
 
-    def _lookup(self, cache_key: str, jti: str | None) -> tuple[Mapping[str, Any] | None, bool]:
-        """Cached claims and revocation in one round trip; a Redis outage only skips the cache."""
+    def _within_demo_session(self, identity: Identity, peeked: _Peeked, found: _Found) -> Verdict:
+        """A demo identity narrowed to its session's tenants; refused when the session is not live."""
+        if found.unavailable:
+            return Unauthenticated("the demo session cannot be checked; retry shortly", "state-unavailable")
+        if not found.demo_session or peeked.demo_session_id != identity.demo_session_id:
+            return Unauthenticated("demo session expired or unknown", DemoSessionExpiredError.problem_type)
+        try:
+            session = DemoSession.from_hash(identity.demo_session_id or "", found.demo_session)
+        except InvalidDemoAccountTypeError as error:
+            return Unauthenticated(error.detail, DemoAccountTypeRefusedError.problem_type)
+        except ValueError:
+            return Unauthenticated("demo session record malformed", DemoSessionExpiredError.problem_type)
+        if session.expires_at <= self._clock():
+            return Unauthenticated("demo session expired", DemoSessionExpiredError.problem_type)
+        if session.account_type is not identity.demo_account_type:
+            return Unauthenticated("token and demo session disagree on the account type")
+        active = identity.tenant_id if identity.tenant_id in session.tenant_ids else session.parent_tenant_id
+        return replace(
+            identity, tenant_id=active, tenant_ids=session.tenant_ids, demo_expires_at=session.expires_at
+        )
+
+    def _lookup(self, cache_key: str, peeked: _Peeked) -> _Found:
+        """Cached claims, revocation and the demo session in one round trip.
+
+        A Redis outage only skips the cache: the proxy checks revocation on every request and fails
+        safe there. A demo token cannot be placed in its session then, and is refused.
+        """
         try:
             pipeline = self._redis.pipeline(transaction=False)
             pipeline.get(cache_key)
-            pipeline.exists(redis_keys.revoked_key(jti or ""))
-            cached, revoked = pipeline.execute()
+            pipeline.exists(redis_keys.revoked_key(peeked.jti or ""))
+            if peeked.demo_session_id:
+                pipeline.hgetall(redis_keys.demo_session_key(peeked.demo_session_id))
+            cached, revoked, *session = pipeline.execute()
         except Exception:
-            # The proxy checks revocation on every request and fails safe there.
             REDIS_ERRORS.labels("authorizer_lookup").inc()
-            return None, False
-        if jti is None:
-            revoked = 0
+            return _Found(None, False, None, unavailable=True)
         claims = json.loads(cached) if isinstance(cached, str) else None
-        return claims, bool(revoked)
+        demo_session = session[0] if session and isinstance(session[0], dict) else None
+        return _Found(claims, bool(revoked) and peeked.jti is not None, demo_session)
 
     def _store(self, cache_key: str, identity: Identity) -> None:
         ttl = redis_keys.claims_cache_ttl(identity.expires_at, self._clock())
@@ -124,12 +161,32 @@ def authorize_http_event(authorizer: Authorizer, event: Mapping[str, Any]) -> di
     return {"isAuthorized": True, "context": verdict.to_context()}
 
 
-def _unverified_jti(token: str) -> str | None:
-    """The token's ``jti`` before verification, only to look up its revocation in the same trip."""
+@dataclass(frozen=True, slots=True)
+class _Peeked:
+    """Claims read before verification, only to name Redis keys for the same round trip."""
+
+    jti: str | None = None
+    demo_session_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Found:
+    claims: Mapping[str, Any] | None
+    revoked: bool
+    demo_session: dict[str, str] | None
+    unavailable: bool = False
+
+
+def _unverified_claims(token: str) -> _Peeked:
+    """The token's ``jti`` and demo session id, unverified: they only name keys to fetch."""
     try:
         payload = token.split(".")[1]
         claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
     except (IndexError, ValueError):
-        return None
-    jti = claims.get("jti") if isinstance(claims, dict) else None
-    return jti if isinstance(jti, str) else None
+        return _Peeked()
+    if not isinstance(claims, dict):
+        return _Peeked()
+    jti, session = claims.get("jti"), claims.get("demo_session_id")
+    return _Peeked(
+        jti if isinstance(jti, str) else None, session if isinstance(session, str) and session else None
+    )

@@ -36,6 +36,11 @@ RATE_LIMIT_WHEN_REDIS_DOWN: Final = "RATE_LIMIT_WHEN_REDIS_DOWN"
 POLICY_STALE_SECONDS: Final = "POLICY_STALE_SECONDS"
 POLICY_EXEMPT_PATHS: Final = "POLICY_EXEMPT_PATHS"
 SUBSCRIPTION_CACHE_SECONDS: Final = "SUBSCRIPTION_CACHE_SECONDS"
+DEMO_RATE_LIMIT_REQUESTS: Final = "DEMO_RATE_LIMIT_REQUESTS"
+DEMO_RATE_LIMIT_WINDOW_SECONDS: Final = "DEMO_RATE_LIMIT_WINDOW_SECONDS"
+DEMO_SESSION_RATE_LIMIT_IP_REQUESTS: Final = "DEMO_SESSION_RATE_LIMIT_IP_REQUESTS"
+DEMO_SESSION_RATE_LIMIT_IP_WINDOW_SECONDS: Final = "DEMO_SESSION_RATE_LIMIT_IP_WINDOW_SECONDS"
+DEMO_BLOCKED_OPERATIONS: Final = "DEMO_BLOCKED_OPERATIONS"
 CORS_ORIGINS: Final = "CORS_ORIGINS"
 CORS_ALLOW_CREDENTIALS: Final = "CORS_ALLOW_CREDENTIALS"
 
@@ -63,6 +68,7 @@ SERVICES: Final[tuple[str, ...]] = (
     "ai-insights",
     "orchestrator",
     "tenants",
+    "demo",  # the demo-session service: public routes a visitor uses before having a token
 )
 
 # The variable names of the spec, which do not all follow the path segment.
@@ -70,12 +76,19 @@ SERVICE_URL_VARIABLES: Final[dict[str, str]] = {
     "notifications": "NOTIFICATION_SERVICE_URL",
     "tenants": "TENANT_SERVICE_URL",
     "ai-insights": "AI_INSIGHTS_SERVICE_URL",
+    "demo": "DEMO_SESSION_SERVICE_URL",
 }
+DEMO_SERVICE = "demo"
 
 
 def service_url_variable(service: str) -> str:
     """Name of the environment variable that holds a service's base URL."""
     return SERVICE_URL_VARIABLES.get(service) or service.upper().replace("-", "_") + SERVICE_URL_SUFFIX
+
+
+def demo_service_url_variable(service: str) -> str:
+    """Name of the variable that sends demo traffic for ``service`` to an isolated demo backend."""
+    return "DEMO_" + service_url_variable(service)
 
 
 # --- Headers -----------------------------------------------------------------------------------

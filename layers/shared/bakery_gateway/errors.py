@@ -58,6 +58,13 @@ class InvalidTokenError(AuthenticationError):
     """The token failed verification: signature, algorithm, claims or type."""
 
 
+class DemoAccountTypeRefusedError(InvalidTokenError):
+    """A demo token or session with an old or unknown account type: refused, never mapped."""
+
+    problem_type = "invalid-demo-account-type"
+    title = "Unknown demo account type"
+
+
 class BadRequestError(GatewayError):
     status = 400
     problem_type = "bad-request"

@@ -27,6 +27,7 @@ class Identity:
     expires_at: int
     demo_session_id: str | None = None
     demo_account_type: DemoAccountType | None = None
+    demo_expires_at: int | None = None  # the demo session's end, from its record in Redis
 
     @property
     def is_demo(self) -> bool:
@@ -48,6 +49,7 @@ class Identity:
         if self.demo_session_id is not None and self.demo_account_type is not None:
             context["demo_session_id"] = self.demo_session_id
             context["demo_account_type"] = self.demo_account_type.value
+            context["demo_expires_at"] = self.demo_expires_at or 0
         return context
 
     @classmethod
@@ -64,6 +66,7 @@ class Identity:
             expires_at=int(context["exp"]),
             demo_session_id=str(context["demo_session_id"]) if is_demo else None,
             demo_account_type=DemoAccountType(str(context["demo_account_type"])) if is_demo else None,
+            demo_expires_at=int(context.get("demo_expires_at") or 0) or None if is_demo else None,
         )
 
 
@@ -72,7 +75,7 @@ class Unauthenticated:
     """The authorizer's verdict on a token it refused: why, in a phrase safe to show the client."""
 
     reason: str
-    problem_type: str = "invalid-token"
+    problem_type: str = "invalid-token"  # the problem the functions answer: see authentication.py
 
     def to_context(self) -> dict[str, str | int | bool]:
         return {"authenticated": False, "reason": self.reason, "problem_type": self.problem_type}

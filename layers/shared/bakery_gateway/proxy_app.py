@@ -16,14 +16,16 @@ from bakery_gateway.authentication import caller_identity
 from bakery_gateway.authorizer import bearer_token
 from bakery_gateway.clients import PerEventLoop
 from bakery_gateway.constants import TENANT_ID_HEADER
+from bakery_gateway.demo import DemoAccountType, require_demo_account_type
 from bakery_gateway.errors import (
+    BadRequestError,
     PayloadTooLargeError,
     RedisUnavailableError,
     StateUnavailableError,
 )
 from bakery_gateway.identity import Identity
 from bakery_gateway.middleware import RequestContextMiddleware
-from bakery_gateway.policy.engine import LOGIN_ROUTE_KEYS, PolicyEngine, PolicyRequest
+from bakery_gateway.policy.engine import DEMO_SESSIONS_PATH, LOGIN_ROUTE_KEYS, PolicyEngine, PolicyRequest
 from bakery_gateway.problem_handlers import install_problem_handlers
 from bakery_gateway.settings import Settings
 from bakery_gateway.tenancy import select_tenant
@@ -35,6 +37,8 @@ PUBLIC_ROUTE_KEYS = frozenset(
         "POST /api/v1/auth/register",
         "POST /api/v1/auth/refresh",
         "GET /health",
+        # The demo-session service's routes a visitor uses before having a token.
+        "ANY /api/v1/demo/{proxy+}",
     }
 )
 PROXY_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
@@ -52,6 +56,7 @@ def create_app(
     app = FastAPI(title="Bakery-IA API Gateway", version=__version__)
     app.add_middleware(RequestContextMiddleware)
     leeway = settings.jwt.leeway_seconds
+    demo_service_urls = {**settings.service_urls, **settings.demo.service_urls}
     policies = PolicyEngine(settings, redis_clients=redis_clients, http_clients=http_clients, clock=clock)
 
     def authenticate(request: Request) -> Identity | None:
@@ -156,8 +161,10 @@ def create_app(
         ] + [(b"content-length", str(len(answer.body)).encode())]
         return response
 
-    def route_for(request: Request) -> routing.Route:
-        route = routing.resolve(request.scope["aws.event"]["rawPath"], settings.service_urls)
+    def route_for(request: Request, identity: Identity | None) -> routing.Route:
+        # Demo users' traffic goes to the isolated demo backends where they are configured.
+        urls = demo_service_urls if identity is not None and identity.is_demo else settings.service_urls
+        route = routing.resolve(request.scope["aws.event"]["rawPath"], urls)
         request.state.route_template = route.template
         request.state.service = route.service
         return route
@@ -181,7 +188,7 @@ def create_app(
     async def logout(request: Request) -> Response:
         """Revoke the caller's token until it expires, then let the auth service end its session."""
         identity = authenticate(request)
-        route = route_for(request)
+        route = route_for(request, identity)
 
         async def revoke() -> None:
             if identity is None:
@@ -204,7 +211,14 @@ def create_app(
     async def proxy(request: Request) -> Response:
         """Every other /api/v1 path: authenticated, checked, and forwarded to its service."""
         identity = authenticate(request)
-        route = route_for(request)
+        route = route_for(request, identity)
+        if request.method == "POST" and route.path == DEMO_SESSIONS_PATH:
+            body = await read_body(request)
+
+            async def check_account_type() -> None:
+                demo_account_type_of(body)
+
+            return await handle(request, identity, route, before_forwarding=check_account_type)
         return await handle(request, identity, route)
 
     # A plain Starlette route: the catch-all needs no parameter parsing or dependency solving, and
@@ -213,6 +227,17 @@ def create_app(
 
     install_problem_handlers(app)
     return app
+
+
+def demo_account_type_of(body: bytes) -> DemoAccountType:
+    """The account type a demo-session creation asks for; refused (400) unless one of the two."""
+    try:
+        document = json.loads(body)
+    except ValueError:
+        document = None
+    if not isinstance(document, dict):
+        raise BadRequestError("a demo session is created with a JSON object holding account_type")
+    return require_demo_account_type(document.get("account_type"), "account_type")
 
 
 def login_name(body: bytes) -> str | None:

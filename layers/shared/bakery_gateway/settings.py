@@ -57,6 +57,8 @@ DEFAULT_TENANT_LIMIT = RateLimitRule("default", Scope.TENANT, 3000, 60)
 DEFAULT_IP_LIMIT = RateLimitRule("default", Scope.IP, 300, 60)
 DEFAULT_LOGIN_IP_LIMIT = RateLimitRule("default", Scope.LOGIN_IP, 20, 60)
 DEFAULT_LOGIN_NAME_LIMIT = RateLimitRule("default", Scope.LOGIN_NAME, 5, 300)
+DEFAULT_DEMO_LIMIT = RateLimitRule("default", Scope.DEMO, 120, 60)
+DEFAULT_DEMO_CREATION_IP_LIMIT = RateLimitRule("default", Scope.DEMO_CREATION_IP, 10, 3600)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +68,8 @@ class PolicySettings:
     ip_limit: RateLimitRule = DEFAULT_IP_LIMIT
     login_ip_limit: RateLimitRule = DEFAULT_LOGIN_IP_LIMIT
     login_name_limit: RateLimitRule = DEFAULT_LOGIN_NAME_LIMIT
+    demo_limit: RateLimitRule = DEFAULT_DEMO_LIMIT
+    demo_creation_ip_limit: RateLimitRule = DEFAULT_DEMO_CREATION_IP_LIMIT
     rules: tuple[RateLimitRule, ...] = ()
     rate_limit_when_redis_down: str = "memory"
     stale_seconds: int = 60
@@ -79,7 +83,54 @@ class PolicySettings:
             Scope.IP: self.ip_limit,
             Scope.LOGIN_IP: self.login_ip_limit,
             Scope.LOGIN_NAME: self.login_name_limit,
+            Scope.DEMO: self.demo_limit,
+            Scope.DEMO_CREATION_IP: self.demo_creation_ip_limit,
         }[scope]
+
+
+# What a demo must not do: billing and subscription changes, deleting the tenant, inviting users,
+# sending email or WhatsApp. "METHODS PATTERN" entries; patterns per path_patterns.py.
+DEFAULT_DEMO_BLOCKED_OPERATIONS = (
+    "POST,PUT,PATCH,DELETE /api/v1/tenants/*/subscription**",
+    "POST,PUT,PATCH,DELETE /api/v1/tenants/*/billing**",
+    "DELETE /api/v1/tenants/*",
+    "POST /api/v1/tenants/*/invitations**",
+    "POST /api/v1/tenants/*/members**",
+    "POST /api/v1/notifications/**",
+    "POST /api/v1/tenants/*/notifications/**",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class BlockedOperation:
+    methods: frozenset[str]  # "*" for every method
+    pattern: str
+
+    def matches(self, method: str, path: str) -> bool:
+        from bakery_gateway.path_patterns import path_matches
+
+        return ("*" in self.methods or method in self.methods) and path_matches(path, self.pattern)
+
+
+@dataclass(frozen=True, slots=True)
+class DemoSettings:
+    blocked_operations: tuple[BlockedOperation, ...] = ()
+    # Isolated demo backends by service (DEMO_{SERVICE}_SERVICE_URL), used for demo users' traffic.
+    service_urls: Mapping[str, str] = field(default_factory=dict)
+
+
+def parse_blocked_operations(entries: tuple[str, ...], variable: str) -> tuple[BlockedOperation, ...]:
+    operations = []
+    for position, entry in enumerate(entries):
+        methods, _, pattern = entry.strip().partition(" ")
+        if not pattern.strip().startswith("/") or not methods:
+            raise ConfigurationError(f"{variable}[{position}]: {entry!r} is not 'METHODS /path/pattern'")
+        operations.append(
+            BlockedOperation(
+                frozenset(method.strip().upper() for method in methods.split(",")), pattern.strip()
+            )
+        )
+    return tuple(operations)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +149,11 @@ class Settings:
     downstream_read_timeout_seconds: float = 25.0
     downstream_max_connections: int = 100
     policy: PolicySettings = field(default_factory=PolicySettings)
+    demo: DemoSettings = field(
+        default_factory=lambda: DemoSettings(
+            parse_blocked_operations(DEFAULT_DEMO_BLOCKED_OPERATIONS, names.DEMO_BLOCKED_OPERATIONS)
+        )
+    )
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -150,7 +206,29 @@ class Settings:
             ),
             downstream_max_connections=reader.integer(names.DOWNSTREAM_MAX_CONNECTIONS, 100, minimum=1),
             policy=_policy_settings(reader),
+            demo=_demo_settings(reader),
         )
+
+
+def _demo_settings(reader: _Reader) -> DemoSettings:
+    # The blocked operations hold commas themselves: entries are separated by ";" or new lines.
+    text = reader.text(names.DEMO_BLOCKED_OPERATIONS)
+    entries = (
+        tuple(part.strip() for part in text.replace("\n", ";").split(";") if part.strip())
+        if text
+        else DEFAULT_DEMO_BLOCKED_OPERATIONS
+    )
+    service_urls = {}
+    for service in names.SERVICES:
+        if service == names.DEMO_SERVICE:
+            continue
+        url = reader.url(names.demo_service_url_variable(service))
+        if url:
+            service_urls[service] = url
+    return DemoSettings(
+        blocked_operations=parse_blocked_operations(entries, names.DEMO_BLOCKED_OPERATIONS),
+        service_urls=service_urls,
+    )
 
 
 def _policy_settings(reader: _Reader) -> PolicySettings:
@@ -177,6 +255,14 @@ def _policy_settings(reader: _Reader) -> PolicySettings:
             DEFAULT_LOGIN_NAME_LIMIT,
             names.LOGIN_RATE_LIMIT_NAME_REQUESTS,
             names.LOGIN_RATE_LIMIT_NAME_WINDOW_SECONDS,
+        ),
+        demo_limit=limit(
+            DEFAULT_DEMO_LIMIT, names.DEMO_RATE_LIMIT_REQUESTS, names.DEMO_RATE_LIMIT_WINDOW_SECONDS
+        ),
+        demo_creation_ip_limit=limit(
+            DEFAULT_DEMO_CREATION_IP_LIMIT,
+            names.DEMO_SESSION_RATE_LIMIT_IP_REQUESTS,
+            names.DEMO_SESSION_RATE_LIMIT_IP_WINDOW_SECONDS,
         ),
         rules=parse_rules(reader.text(names.RATE_LIMIT_RULES), names.RATE_LIMIT_RULES),
         rate_limit_when_redis_down=reader.choice(

@@ -10,7 +10,7 @@ import jwt
 from jwt.types import Options
 
 from bakery_gateway.demo import VALID_DEMO_ACCOUNT_TYPES, parse_demo_account_type
-from bakery_gateway.errors import InvalidTokenError
+from bakery_gateway.errors import DemoAccountTypeRefusedError, InvalidTokenError
 from bakery_gateway.identity import Identity
 from bakery_gateway.keys import DEFAULT_KEY_ID
 from bakery_gateway.settings import JwtSettings
@@ -116,7 +116,7 @@ class TokenVerifier:
                 raise InvalidTokenError("demo token lacks demo_session_id")
             demo_account_type = parse_demo_account_type(claims.get("demo_account_type"))
             if demo_account_type is None:
-                raise InvalidTokenError(
+                raise DemoAccountTypeRefusedError(
                     f"demo_account_type must be one of {', '.join(VALID_DEMO_ACCOUNT_TYPES)}"
                 )
         return Identity(

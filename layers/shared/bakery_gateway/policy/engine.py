@@ -18,6 +18,8 @@ from bakery_gateway import redis_keys
 from bakery_gateway.clients import PerEventLoop
 from bakery_gateway.constants import RATE_LIMIT_HEADER, RATE_LIMIT_POLICY_HEADER, SUBSCRIPTION_GRACE_HEADER
 from bakery_gateway.errors import (
+    DemoOperationForbiddenError,
+    DemoSessionExpiredError,
     GatewayError,
     RateLimitedError,
     ReadOnlyTenantError,
@@ -36,6 +38,7 @@ from bakery_gateway.settings import Settings
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 LOGIN_ROUTE_KEYS = frozenset({"POST /api/v1/auth/login", "POST /api/v1/auth/register"})
+DEMO_SESSIONS_PATH = "/api/v1/demo/sessions"
 OUTAGE_LOG_INTERVAL_SECONDS = 60
 Headers = list[tuple[str, str]]
 
@@ -81,8 +84,15 @@ class PolicyEngine:
 
     async def enforce(self, request: PolicyRequest) -> Headers:
         """The headers the response gets; raises the problem error of the first policy that refuses."""
+        identity = request.identity
+        if identity is not None and identity.is_demo:
+            self._refuse_blocked_demo_operation(request)
         buckets = self.buckets(request)
-        keys = PolicyKeys(request.identity.jti if request.identity else None, request.tenant_id)
+        keys = PolicyKeys(
+            identity.jti if identity else None,
+            request.tenant_id,
+            identity.demo_session_id if identity else None,
+        )
         try:
             snapshot = await self._scripts.get().run(keys, buckets)
         except ResponseError:
@@ -112,6 +122,8 @@ class PolicyEngine:
         """Refuse in the spec's order; the grace days left when the tenant is paying late."""
         if snapshot.revoked:
             raise TokenRevokedError("token revoked")
+        if request.identity is not None and request.identity.is_demo and not snapshot.demo_session_alive:
+            raise DemoSessionExpiredError("demo session ended")
         if not snapshot.rate_allowed:
             RATE_LIMIT_EXCEEDED.labels(request.route_template).inc()
             retry_after = max(bucket.retry_after_ms for bucket in snapshot.buckets)
@@ -121,7 +133,9 @@ class PolicyEngine:
             )
         if not request.tenant_id or self._exempt(request):
             return None
-        grace = await self._check_subscription(request, snapshot)
+        is_demo = request.identity is not None and request.identity.is_demo
+        # Demo tenants have no subscription: the demo session's own lifetime bounds them.
+        grace = None if is_demo else await self._check_subscription(request, snapshot)
         if snapshot.read_only and request.method not in SAFE_METHODS:
             reason = snapshot.read_only.get("reason", "")
             raise ReadOnlyTenantError(
@@ -144,17 +158,29 @@ class PolicyEngine:
                 method=request.method,
             )
 
+        if request.identity is not None and request.identity.demo_session_id:
+            return [bucket(Scope.DEMO, request.identity.demo_session_id)]
         if request.identity is not None:
             buckets = [bucket(Scope.USER, request.identity.user_id)]
             if request.tenant_id:
                 buckets.append(bucket(Scope.TENANT, request.tenant_id))
             return buckets
         buckets = [bucket(Scope.IP, request.source_ip)]
+        if request.method == "POST" and request.path == DEMO_SESSIONS_PATH:
+            buckets.append(bucket(Scope.DEMO_CREATION_IP, request.source_ip))
         if request.route_key in LOGIN_ROUTE_KEYS:
             buckets.append(bucket(Scope.LOGIN_IP, request.source_ip))
             if request.login_name:
                 buckets.append(bucket(Scope.LOGIN_NAME, request.login_name))
         return buckets
+
+    def _refuse_blocked_demo_operation(self, request: PolicyRequest) -> None:
+        for operation in self._settings.demo.blocked_operations:
+            if operation.matches(request.method, request.path):
+                raise DemoOperationForbiddenError(
+                    f"{request.method} {request.path} is not available in a demo session",
+                    extensions={"operation": f"{'/'.join(sorted(operation.methods))} {operation.pattern}"},
+                )
 
     def _exempt(self, request: PolicyRequest) -> bool:
         return any(path_matches(request.path, pattern) for pattern in self._policy.exempt_paths)
@@ -249,6 +275,7 @@ class PolicyEngine:
             subscription=tenant.subscription if tenant else None,
             subscription_source=LAST_KNOWN,
             read_only=tenant.read_only if tenant else None,
+            demo_session_alive=True,  # unknown: the authorizer checked it, expiry is checked per request
             rate_allowed=allowed,
             buckets=states,
         )

@@ -2,13 +2,15 @@
 --
 -- KEYS[1] revoked token id     KEYS[2] subscription override   KEYS[3] cached subscription
 -- KEYS[4] read-only flag       KEYS[5] tenant's rate-limit overrides
--- KEYS[6..] one key per rate-limit bucket
+-- KEYS[6] demo session (a demo token's; ended early, it refuses the token at once)
+-- KEYS[7..] one key per rate-limit bucket
 -- ARGV[i] one per bucket: "scope|plan,requests,window_ms|plan,requests,window_ms..." with the
 --         candidate limits most specific first (an empty plan matches any plan). One argument per
 --         bucket rather than one per number: each argument costs the client an encoding step.
 --
 -- Returns { revoked, subscription (flat hash or false), subscription source, read-only (flat hash
--- or false), allowed, then per bucket: scope, limit, window ms, remaining, reset ms, retry-after ms }.
+-- or false), demo session alive, allowed, then per bucket: scope, limit, window ms, remaining,
+-- reset ms, retry-after ms }.
 -- Rate buckets are all-or-nothing: a request refused by one bucket consumes none of the others.
 
 local now_parts = redis.call('TIME')
@@ -26,6 +28,7 @@ for index = 1, #subscription, 2 do
   if subscription[index] == 'plan' then plan = subscription[index + 1] end
 end
 local read_only = redis.call('HGETALL', KEYS[4])
+local demo_alive = redis.call('EXISTS', KEYS[6])
 
 local buckets = {}
 for bucket = 1, #ARGV do
@@ -48,7 +51,7 @@ for bucket = 1, #ARGV do
       window = tonumber(window_ms)
     end
   end
-  buckets[bucket] = { key = KEYS[5 + bucket], scope = scope, limit = limit, window = window }
+  buckets[bucket] = { key = KEYS[6 + bucket], scope = scope, limit = limit, window = window }
 end
 
 -- GCRA: each request moves the theoretical arrival time (TAT) on by window / limit; a request is
@@ -80,7 +83,7 @@ if allowed == 1 then
 end
 
 local answer = { revoked, #subscription > 0 and subscription or false, source,
-  #read_only > 0 and read_only or false, allowed }
+  #read_only > 0 and read_only or false, demo_alive, allowed }
 for _, bucket in ipairs(buckets) do
   table.insert(answer, bucket.scope)
   table.insert(answer, bucket.limit)

@@ -26,6 +26,8 @@ class Scope(StrEnum):
     IP = "ip"  # one source address, on routes without a token
     LOGIN_IP = "login-ip"  # login and registration attempts from one address
     LOGIN_NAME = "login-name"  # login and registration attempts for one account name
+    DEMO = "demo"  # one demo session (instead of the user and tenant budgets)
+    DEMO_CREATION_IP = "demo-creation-ip"  # demo sessions created from one address
 
 
 @dataclass(frozen=True, slots=True)

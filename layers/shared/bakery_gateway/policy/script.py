@@ -39,6 +39,7 @@ class PolicySnapshot:
     subscription: dict[str, str] | None
     subscription_source: str  # "override", "cache", or LAST_KNOWN (decided without Redis)
     read_only: dict[str, str] | None
+    demo_session_alive: bool
     rate_allowed: bool
     buckets: tuple[BucketState, ...]
 
@@ -47,6 +48,7 @@ class PolicySnapshot:
 class PolicyKeys:
     jti: str | None
     tenant_id: str | None
+    demo_session_id: str | None = None
 
 
 def script_arguments(keys: PolicyKeys, buckets: Sequence[BucketSpec]) -> tuple[list[str], list[str | int]]:
@@ -59,6 +61,7 @@ def script_arguments(keys: PolicyKeys, buckets: Sequence[BucketSpec]) -> tuple[l
         redis_keys.subscription_key(tenant) if tenant else unused,
         redis_keys.read_only_key(tenant) if tenant else unused,
         redis_keys.rate_limit_overrides_key(tenant) if tenant else unused,
+        redis_keys.demo_session_key(keys.demo_session_id) if keys.demo_session_id else unused,
         *(redis_keys.rate_limit_key(bucket.key_suffix) for bucket in buckets),
     ]
     arguments: list[str | int] = [
@@ -73,7 +76,7 @@ def script_arguments(keys: PolicyKeys, buckets: Sequence[BucketSpec]) -> tuple[l
 
 
 def parse_answer(answer: Sequence[Any]) -> PolicySnapshot:
-    revoked, subscription, source, read_only, allowed, *flat = answer
+    revoked, subscription, source, read_only, demo_alive, allowed, *flat = answer
     buckets = tuple(
         BucketState(
             scope=Scope(_text(flat[index])),
@@ -90,6 +93,7 @@ def parse_answer(answer: Sequence[Any]) -> PolicySnapshot:
         subscription=_hash(subscription),
         subscription_source=_text(source),
         read_only=_hash(read_only),
+        demo_session_alive=bool(demo_alive),
         rate_allowed=bool(allowed),
         buckets=buckets,
     )

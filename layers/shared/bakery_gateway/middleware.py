@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from fastapi.telemetry import TelemetryConfig
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bakery_gateway import events
@@ -18,6 +19,9 @@ from bakery_gateway.observability import REQUEST_DURATION, REQUESTS, logger
 from bakery_gateway.problems import problem_headers, problem_json
 
 UNMATCHED_ROUTE = "unmatched"
+# For every function's FastAPI app. Tracing is powertools' (X-Ray): FastAPI's own OpenTelemetry probe
+# would cost every request a check for providers that are never configured.
+NO_OPENTELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
 
 
 class InternalError(GatewayError):

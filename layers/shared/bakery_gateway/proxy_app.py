@@ -24,7 +24,7 @@ from bakery_gateway.errors import (
     StateUnavailableError,
 )
 from bakery_gateway.identity import Identity
-from bakery_gateway.middleware import RequestContextMiddleware
+from bakery_gateway.middleware import NO_OPENTELEMETRY, RequestContextMiddleware
 from bakery_gateway.policy.engine import DEMO_SESSIONS_PATH, LOGIN_ROUTE_KEYS, PolicyEngine, PolicyRequest
 from bakery_gateway.problem_handlers import install_problem_handlers
 from bakery_gateway.settings import Settings
@@ -53,7 +53,7 @@ def create_app(
     clock: Callable[[], float] = time.time,
 ) -> FastAPI:
     """The proxy's FastAPI application, with its clients handed in (one per event loop)."""
-    app = FastAPI(title="Bakery-IA API Gateway", version=__version__)
+    app = FastAPI(title="Bakery-IA API Gateway", version=__version__, telemetry=NO_OPENTELEMETRY)
     app.add_middleware(RequestContextMiddleware)
     leeway = settings.jwt.leeway_seconds
     demo_service_urls = {**settings.service_urls, **settings.demo.service_urls}
@@ -223,7 +223,11 @@ def create_app(
 
     # A plain Starlette route: the catch-all needs no parameter parsing or dependency solving, and
     # FastAPI's would cost about 30 µs on every proxied request.
-    app.router.routes.append(Route("/api/v1/{path:path}", proxy, methods=PROXY_METHODS))
+    # After the gateway's own /api/v1 routes (logout), before FastAPI's documentation routes: most
+    # requests are proxied, and each route tried before a match costs a regular expression.
+    own_api = [route for route in app.router.routes if getattr(route, "path", "").startswith("/api/")]
+    others = [route for route in app.router.routes if route not in own_api]
+    app.router.routes[:] = [*own_api, Route("/api/v1/{path:path}", proxy, methods=PROXY_METHODS), *others]
 
     install_problem_handlers(app)
     return app

@@ -7,6 +7,7 @@ refused, so no path can reach a service other than the one its normalised form n
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import unquote
@@ -18,6 +19,7 @@ API_PREFIX = "/api/v1/"
 TENANT_SERVICE = "tenants"
 KNOWN_SERVICES = frozenset(SERVICES)
 MAX_PATH_LENGTH = 2048
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +71,7 @@ def checked_segments(raw_path: str) -> list[str]:
     lowered = raw_path.lower()
     if "%2f" in lowered or "%5c" in lowered or "\\" in decoded:
         raise BadRequestError("path contains an encoded slash or a backslash")
-    if any(ord(character) < 0x20 or ord(character) == 0x7F for character in decoded):
+    if _CONTROL_CHARACTERS.search(decoded):
         raise BadRequestError("path contains control characters")
     segments = decoded.split("/")[1:]
     if segments and segments[-1] == "":

@@ -30,7 +30,7 @@ from bakery_gateway.errors import (
     StateUnavailableError,
     TokenRevokedError,
 )
-from bakery_gateway.middleware import RequestContextMiddleware
+from bakery_gateway.middleware import NO_OPENTELEMETRY, RequestContextMiddleware
 from bakery_gateway.policy import audit
 from bakery_gateway.policy.admin_bodies import (
     RateLimitsBody,
@@ -62,6 +62,7 @@ def create_admin_app(
         title="Bakery-IA tenant policy administration",
         version=__version__,
         openapi_url=None,  # API Gateway routes nothing but the paths above to this function
+        telemetry=NO_OPENTELEMETRY,
     )
     app.add_middleware(RequestContextMiddleware)
     leeway = settings.jwt.leeway_seconds

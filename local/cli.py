@@ -1,15 +1,17 @@
-"""``bakery-gateway``: run the gateway locally, and mint development tokens for it."""
+"""``bakery-gateway``: run the gateway locally, mint development tokens for it, start demo sessions."""
 
 from __future__ import annotations
 
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Protocol
 
 from bakery_gateway import constants
+from bakery_gateway.demo import VALID_DEMO_ACCOUNT_TYPES
+from bakery_local.demo_client import DEFAULT_GATEWAY_URL
 from bakery_local.dev_tokens import DevKeyPair
 from bakery_local.server import PROJECT_ROOT, TEMPLATE_VARIABLE, WORKERS_VARIABLE
 
@@ -50,9 +52,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     token.add_argument("--roles", default="owner", help="comma-separated roles")
     token.add_argument("--ttl", type=int, default=3600, help="seconds until it expires")
 
+    demo = commands.add_parser("demo", help="start a demo session on the running local gateway")
+    demo.add_argument("--type", required=True, choices=VALID_DEMO_ACCOUNT_TYPES, dest="account_type")
+    demo.add_argument("--url", default=DEFAULT_GATEWAY_URL, help=f"default {DEFAULT_GATEWAY_URL}")
+    demo.add_argument("--ttl", type=int, help="seconds the session lasts (default: the service's, 30 min)")
+
     arguments = parser.parse_args(argv)
     if arguments.command == "token":
         return _print_token(arguments)
+    if arguments.command == "demo":
+        return _print_demo_session(arguments)
     return _serve(arguments)
 
 
@@ -73,6 +82,18 @@ def _print_token(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def _print_demo_session(arguments: argparse.Namespace) -> int:
+    from bakery_local.demo_client import DemoCommandError, create_demo_session, session_lines
+
+    try:
+        document = create_demo_session(arguments.url, arguments.account_type, arguments.ttl)
+    except DemoCommandError as error:
+        print(f"bakery-gateway demo: {error}", file=sys.stderr)
+        return 1
+    print("\n".join(session_lines(document)))
+    return 0
+
+
 class _Stoppable(Protocol):
     def stop(self) -> None: ...
 
@@ -83,7 +104,9 @@ def _serve(arguments: argparse.Namespace) -> int:
     if arguments.template:
         os.environ[TEMPLATE_VARIABLE] = str(arguments.template.resolve())
     os.environ[WORKERS_VARIABLE] = str(arguments.workers)
-    started = [*_provide_redis(), *_provide_keys(), *_provide_services()]
+    # None when tokens are verified with configured keys: nothing local can sign one then.
+    dev_keys = None if _configured_keys() else DevKeyPair.load_or_create(state_dir())
+    started = [*_provide_redis(), *_provide_keys(dev_keys), *_provide_services(dev_keys)]
     reload = not arguments.no_reload
     _say(f"Gateway: http://{arguments.host}:{arguments.port}")
     _say("         restarts on code changes" if reload else "         no reload (--no-reload)")
@@ -125,29 +148,55 @@ def _provide_redis() -> list[_Stoppable]:
     return [redis]
 
 
-def _provide_keys() -> list[_Stoppable]:
-    if any(os.environ.get(name) for name in KEY_SOURCES):
+def _configured_keys() -> bool:
+    return any(os.environ.get(name) for name in KEY_SOURCES)
+
+
+def _provide_keys(dev_keys: DevKeyPair | None) -> list[_Stoppable]:
+    if dev_keys is None:
         _say("Tokens: verified with the configured JWT public keys")
         return []
-    keys = DevKeyPair.load_or_create(state_dir())
-    os.environ[constants.JWT_PUBLIC_KEYS] = keys.public_keys_json
+    os.environ[constants.JWT_PUBLIC_KEYS] = dev_keys.public_keys_json
     _say(f"Tokens: development key pair in {state_dir()}; mint one with")
     _say("        bakery-gateway token --user demo-user --tenant demo-tenant")
     return []
 
 
-def _provide_services() -> list[_Stoppable]:
+def samples_to_start(environ: Mapping[str, str]) -> list[str]:
+    """The services the runtime stands in for: the 16 when none is configured, and the demo-session
+    service whenever DEMO_SESSION_SERVICE_URL is unset (demo sessions need no real service)."""
+    services = [name for name in constants.SERVICES if name != constants.DEMO_SERVICE]
+    configured = any(environ.get(constants.service_url_variable(name)) for name in services)
+    demo_configured = environ.get(constants.service_url_variable(constants.DEMO_SERVICE))
+    return ([] if configured else services) + ([] if demo_configured else [constants.DEMO_SERVICE])
+
+
+def _provide_services(dev_keys: DevKeyPair | None) -> list[_Stoppable]:
+    """Sample services (``samples_to_start``); the demo one writes sessions to the runtime's Redis and
+    signs their tokens with ``dev_keys``."""
+    from bakery_local.sample_demo_sessions import DemoSessions
     from bakery_local.sample_services import SampleServices
 
-    configured = [name for name in constants.SERVICES if os.environ.get(constants.service_url_variable(name))]
-    if configured:
+    wanted = samples_to_start(os.environ)
+    echoes = [name for name in wanted if name != constants.DEMO_SERVICE]
+    if not echoes:
+        configured = [
+            name for name in constants.SERVICES if os.environ.get(constants.service_url_variable(name))
+        ]
         _say(f"Services: {len(configured)} configured by *_SERVICE_URL ({', '.join(configured)})")
+    if not wanted:
         return []
-    samples = SampleServices(constants.SERVICES)
+    samples = SampleServices(wanted, demo_sessions=DemoSessions(dev_keys))
     samples.start()
     for service, url in samples.urls.items():
         os.environ[constants.service_url_variable(service)] = url
-    _say(f"Services: built-in echo samples for all {len(samples.urls)} services (no *_SERVICE_URL set)")
+    if echoes:
+        _say(f"Services: built-in echo samples for all {len(echoes)} services (no *_SERVICE_URL set)")
+    if constants.DEMO_SERVICE in wanted and dev_keys is None:
+        _say("Demo sessions: built-in sample service; it cannot sign for configured JWT keys (503)")
+    elif constants.DEMO_SERVICE in wanted:
+        _say("Demo sessions: built-in sample service; start one with")
+        _say("        bakery-gateway demo --type enterprise")
     return [samples]
 
 

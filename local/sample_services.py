@@ -4,6 +4,7 @@ Each service listens on its own loopback port; the echo names the service, and r
 path, query, headers and body it received (the body as text, or base64 when it is not UTF-8).
 The sample tenant service also answers the gateway's subscription look-up: every tenant is on an
 active ``professional`` plan, so a newcomer's writes are not refused for want of a subscription.
+The sample demo-session service creates demo sessions (``sample_demo_sessions.py``).
 """
 
 from __future__ import annotations
@@ -21,8 +22,12 @@ from urllib.parse import parse_qsl
 
 from starlette.types import Receive, Scope, Send
 
+from bakery_gateway.constants import DEMO_SERVICE, REQUEST_ID_HEADER
+
 if TYPE_CHECKING:
     import uvicorn
+
+    from bakery_local.sample_demo_sessions import DemoSessions
 
 
 SUBSCRIPTION_PATH = re.compile(r"/api/v1/tenants/[^/]+/subscription")
@@ -35,8 +40,9 @@ SAMPLE_SUBSCRIPTION = {
 
 
 class EchoApp:
-    def __init__(self, services_by_port: dict[int, str]) -> None:
+    def __init__(self, services_by_port: dict[int, str], demo_sessions: DemoSessions | None = None) -> None:
         self._services_by_port = services_by_port
+        self._demo_sessions = demo_sessions
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -56,6 +62,11 @@ class EchoApp:
         if service == "tenants" and scope["method"] == "GET" and SUBSCRIPTION_PATH.fullmatch(path):
             await _send_json(send, SAMPLE_SUBSCRIPTION)
             return
+        if service == DEMO_SERVICE and self._demo_sessions is not None:
+            request_id = dict(scope["headers"]).get(REQUEST_ID_HEADER.encode(), b"").decode("latin-1")
+            answer = await self._demo_sessions.answer(scope["method"], path, body, request_id)
+            await _send_json(send, answer.document, answer.status, answer.content_type)
+            return
         query = scope["query_string"].decode("latin-1")
         echo = {
             "service": service,
@@ -72,17 +83,21 @@ class EchoApp:
         await _send_json(send, echo)
 
 
-async def _send_json(send: Send, document: object) -> None:
+async def _send_json(
+    send: Send, document: object, status: int = 200, content_type: str = "application/json"
+) -> None:
     payload = json.dumps(document).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
-    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    headers = [(b"content-type", content_type.encode()), (b"content-length", str(len(payload)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": payload})
 
 
 class SampleServices:
     """Starts the echo servers on free loopback ports, in a background thread."""
 
-    def __init__(self, services: Iterable[str], host: str = "127.0.0.1") -> None:
+    def __init__(
+        self, services: Iterable[str], host: str = "127.0.0.1", demo_sessions: DemoSessions | None = None
+    ) -> None:
         self._sockets: list[socket.socket] = []
         self.urls: dict[str, str] = {}
         services_by_port: dict[int, str] = {}
@@ -94,7 +109,7 @@ class SampleServices:
             self._sockets.append(listener)
             services_by_port[port] = service
             self.urls[service] = f"http://{host}:{port}"
-        self._app = EchoApp(services_by_port)
+        self._app = EchoApp(services_by_port, demo_sessions)
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
 

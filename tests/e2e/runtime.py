@@ -13,9 +13,21 @@ from pathlib import Path
 
 import httpx
 
+from bakery_gateway import constants as names
+from bakery_local.cli import KEY_SOURCES, STATE_DIR_VARIABLE
 from tests.support.redis_server import free_port
 
 STARTUP_SECONDS = 30
+# What the runtime provides itself when unset (Redis, keys, sample services): unset them all to run
+# it as a newcomer does, with no configuration at all.
+LOCAL_CONFIGURATION = (
+    names.REDIS_HOST,
+    names.REDIS_PORT,
+    names.REDIS_DB,
+    names.REDIS_PASSWORD,
+    *KEY_SOURCES,
+    *(names.service_url_variable(service) for service in names.SERVICES),
+)
 
 
 @dataclass(frozen=True)
@@ -80,3 +92,15 @@ def _wait_until_listening(gateway: RunningGateway) -> None:
         except httpx.TransportError:
             time.sleep(0.1)
     raise RuntimeError(f"the local runtime did not listen within {STARTUP_SECONDS} s:\n{gateway.log()}")
+
+
+def run_cli(state_directory: Path, *arguments: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """``bakery-gateway <arguments>`` in its own process, with the runtime's state directory."""
+    return subprocess.run(  # noqa: S603 - our own CLI
+        [sys.executable, "-m", "bakery_local.cli", *arguments],
+        env={**os.environ, STATE_DIR_VARIABLE: str(state_directory)},
+        capture_output=True,
+        text=True,
+        check=check,
+        timeout=30,
+    )

@@ -2,27 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from bakery_gateway import constants as names
-from bakery_local.cli import KEY_SOURCES, STATE_DIR_VARIABLE
-from tests.e2e.runtime import RunningGateway, local_gateway
-
-CONFIGURATION = (
-    names.REDIS_HOST,
-    names.REDIS_PORT,
-    names.REDIS_DB,
-    names.REDIS_PASSWORD,
-    *KEY_SOURCES,
-    *(names.service_url_variable(service) for service in names.SERVICES),
-)
+from bakery_local.cli import STATE_DIR_VARIABLE
+from tests.e2e.runtime import LOCAL_CONFIGURATION, RunningGateway, local_gateway, run_cli
 
 
 @pytest.fixture(scope="module")
@@ -35,21 +22,13 @@ def unconfigured_gateway(state_directory: Path) -> Iterator[RunningGateway]:
     with local_gateway(
         {STATE_DIR_VARIABLE: str(state_directory), "LOG_LEVEL": "WARNING"},
         state_directory / "gateway.log",
-        unset=CONFIGURATION,
+        unset=LOCAL_CONFIGURATION,
     ) as gateway:
         yield gateway
 
 
 def mint_with_the_cli(state_directory: Path, *arguments: str) -> str:
-    environ = {**os.environ, STATE_DIR_VARIABLE: str(state_directory)}
-    result = subprocess.run(  # noqa: S603 - our own CLI
-        [sys.executable, "-m", "bakery_local.cli", "token", *arguments],
-        env=environ,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return result.stdout.strip()
+    return run_cli(state_directory, "token", *arguments).stdout.strip()
 
 
 def test_the_runtime_says_what_it_started(unconfigured_gateway: RunningGateway) -> None:

@@ -67,6 +67,13 @@ def route_key_for(method: str, path: str) -> str:
     key = f"{method} {path}"
     if key in PUBLIC_ROUTE_KEYS or key in (LOGOUT_ROUTE_KEY, SUBSCRIPTION_EVENTS_ROUTE_KEY):
         return key
+    # A greedy public route (``ANY /api/v1/demo/{proxy+}``) is more specific than the catch-all,
+    # so API Gateway prefers it.
+    for public in PUBLIC_ROUTE_KEYS:
+        route_method, _, template = public.partition(" ")
+        prefix = template.removesuffix("{proxy+}")
+        if prefix != template and route_method in ("ANY", method) and path.startswith(prefix):
+            return public
     return ADMIN_ROUTE_KEY if path.startswith("/api/v1/admin/") else PROXY_ROUTE_KEY
 
 

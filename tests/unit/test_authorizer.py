@@ -63,6 +63,9 @@ class DownRedis:
     def exists(self, *names: str) -> None:
         return None
 
+    def hgetall(self, name: str) -> None:
+        return None
+
     def execute(self) -> list[Any]:
         raise redis.ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
 

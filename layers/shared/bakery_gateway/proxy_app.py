@@ -18,7 +18,6 @@ from bakery_gateway.clients import PerEventLoop
 from bakery_gateway.constants import TENANT_ID_HEADER
 from bakery_gateway.demo import DemoAccountType, require_demo_account_type
 from bakery_gateway.errors import (
-    BadRequestError,
     PayloadTooLargeError,
     RedisUnavailableError,
     StateUnavailableError,
@@ -104,7 +103,7 @@ def create_app(
                 identity=identity,
                 tenant_id=tenant_id,
                 method=request.method,
-                path=route.path,
+                path=route.normalized_path,
                 route_key=route_key,
                 route_template=route.template,
                 source_ip=event["requestContext"].get("http", {}).get("sourceIp", ""),
@@ -212,7 +211,7 @@ def create_app(
         """Every other /api/v1 path: authenticated, checked, and forwarded to its service."""
         identity = authenticate(request)
         route = route_for(request, identity)
-        if request.method == "POST" and route.path == DEMO_SESSIONS_PATH:
+        if request.method == "POST" and route.normalized_path == DEMO_SESSIONS_PATH:
             body = await read_body(request)
 
             async def check_account_type() -> None:
@@ -239,9 +238,9 @@ def demo_account_type_of(body: bytes) -> DemoAccountType:
         document = json.loads(body)
     except ValueError:
         document = None
-    if not isinstance(document, dict):
-        raise BadRequestError("a demo session is created with a JSON object holding account_type")
-    return require_demo_account_type(document.get("account_type"), "account_type")
+    # Anything but a JSON object holding a valid account_type gets the problem naming the two.
+    account_type = document.get("account_type") if isinstance(document, dict) else None
+    return require_demo_account_type(account_type, "account_type")
 
 
 def login_name(body: bytes) -> str | None:

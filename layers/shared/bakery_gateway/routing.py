@@ -29,6 +29,9 @@ class Route:
     service: str
     base_url: str
     path: str  # as received (still percent-encoded), appended to base_url
+    # Decoded, without a trailing slash: the path as the service will read it. Every policy that
+    # names paths judges this one, so no spelling of a path can slip past a rule meant for it.
+    normalized_path: str
     tenant_id: str | None  # from the tenant-scoped path form, when used
     template: str  # the route template: a metric label and a log field, never the raw path
 
@@ -53,7 +56,14 @@ def resolve(raw_path: str, service_urls: Mapping[str, str]) -> Route:
     base_url = service_urls.get(service)
     if base_url is None:
         raise DownstreamUnavailableError(f"the {service} service is not configured")
-    return Route(service=service, base_url=base_url, path=raw_path, tenant_id=tenant_id, template=template)
+    return Route(
+        service=service,
+        base_url=base_url,
+        path=raw_path,
+        normalized_path="/" + "/".join(segments),
+        tenant_id=tenant_id,
+        template=template,
+    )
 
 
 def checked_segments(raw_path: str) -> list[str]:

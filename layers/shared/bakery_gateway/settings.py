@@ -96,8 +96,8 @@ DEFAULT_DEMO_BLOCKED_OPERATIONS = (
     "DELETE /api/v1/tenants/*",
     "POST /api/v1/tenants/*/invitations**",
     "POST /api/v1/tenants/*/members**",
-    "POST /api/v1/notifications/**",
-    "POST /api/v1/tenants/*/notifications/**",
+    "POST /api/v1/notifications**",
+    "POST /api/v1/tenants/*/notifications**",
 )
 
 

@@ -48,7 +48,7 @@ class PolicyRequest:
     identity: Identity | None
     tenant_id: str | None
     method: str
-    path: str
+    path: str  # decoded and normalised (routing.Route.normalized_path): what every rule matches
     route_key: str
     route_template: str
     source_ip: str

@@ -124,12 +124,7 @@ def http_event(
     }
     if stage != "$default":
         context["http"]["path"] = event["rawPath"]
-    if request_cookies := cookies(request.headers):
-        event["cookies"] = request_cookies
-    if parameters := query_parameters(request.raw_query):
-        event["queryStringParameters"] = parameters
-    if path_parameters:
-        event["pathParameters"] = dict(path_parameters)
+    _add_request_parts(event, request, path_parameters)
     if body is not None:
         event["body"] = body
     return event
@@ -158,10 +153,17 @@ def authorizer_event(
         "headers": headers,
         "requestContext": _request_context(request, route_key, stage, domain),
     }
+    _add_request_parts(event, request, path_parameters)
+    return event
+
+
+def _add_request_parts(
+    event: dict[str, Any], request: IncomingRequest, path_parameters: Mapping[str, str]
+) -> None:
+    """The optional members both event kinds carry only when the request has them."""
     if request_cookies := cookies(request.headers):
         event["cookies"] = request_cookies
     if parameters := query_parameters(request.raw_query):
         event["queryStringParameters"] = parameters
     if path_parameters:
         event["pathParameters"] = dict(path_parameters)
-    return event

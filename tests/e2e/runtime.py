@@ -46,16 +46,20 @@ class RunningGateway:
 
 @contextmanager
 def local_gateway(
-    environ: Mapping[str, str], log_path: Path, *extra_arguments: str, unset: tuple[str, ...] = ()
+    environ: Mapping[str, str],
+    log_path: Path,
+    *extra_arguments: str,
+    unset: tuple[str, ...] = (),
+    reload: bool = False,
 ) -> Iterator[RunningGateway]:
-    """``bakery-gateway local --no-reload``, ``environ`` added and ``unset`` removed, while in the block."""
+    """``bakery-gateway local`` (``--no-reload`` unless asked), ``environ`` added and ``unset`` removed."""
     port = free_port()
     command = [
         sys.executable,
         "-m",
         "bakery_local.cli",
         "local",
-        "--no-reload",
+        *([] if reload else ["--no-reload"]),
         "--port",
         str(port),
         *extra_arguments,

@@ -86,3 +86,28 @@ DEMO_SESSION_PREFIX = "gw:demo:session:"
 
 def demo_session_key(session_id: str) -> str:
     return DEMO_SESSION_PREFIX + session_id
+
+
+# --- Alerts (fanout function writes, SSE and WebSocket delivery read) --------------------------
+# A tenant's alerts, in order (stream; entry field "alert" holds the alert as JSON), capped at
+# about ALERT_STREAM_MAX_LENGTH entries: the retention a reconnecting client can resume from.
+ALERT_STREAM_PREFIX = "gw:alerts:tenant:"
+ALERT_STREAM_FIELD = "alert"
+# The spec's pub/sub channel, published on for every accepted alert (and listened to, for
+# publishers that only PUBLISH there).
+ALERT_CHANNEL_PREFIX = "alerts:tenant:"
+# An alert id already accepted, so a retried event is stored and delivered once.
+ALERT_SEEN_PREFIX = "gw:alerts:seen:"
+ALERT_SEEN_TTL_SECONDS = 24 * 60 * 60
+
+
+def alert_stream_key(tenant_id: str) -> str:
+    return ALERT_STREAM_PREFIX + tenant_id
+
+
+def alert_channel(tenant_id: str) -> str:
+    return ALERT_CHANNEL_PREFIX + tenant_id
+
+
+def alert_seen_key(alert_id: str) -> str:
+    return ALERT_SEEN_PREFIX + alert_id

@@ -134,6 +134,19 @@ def parse_blocked_operations(entries: tuple[str, ...], variable: str) -> tuple[B
 
 
 @dataclass(frozen=True, slots=True)
+class AlertSettings:
+    # Entries kept per tenant stream: how far back a reconnecting client can resume.
+    stream_max_length: int = 1000
+    # Behind API Gateway (no response streaming) an SSE request waits this long for alerts, then
+    # answers; well under the 30 s integration timeout.
+    sse_wait_seconds: float = 20.0
+    # The ``retry:`` hint: how soon EventSource reconnects (with Last-Event-ID) after an answer.
+    sse_retry_milliseconds: int = 1000
+    # The local runtime's continuous stream sends a comment this often to keep connections open.
+    sse_heartbeat_seconds: float = 15.0
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     environment: str = "dev"
     log_level: str = "INFO"
@@ -149,6 +162,7 @@ class Settings:
     downstream_read_timeout_seconds: float = 25.0
     downstream_max_connections: int = 100
     policy: PolicySettings = field(default_factory=PolicySettings)
+    alerts: AlertSettings = field(default_factory=AlertSettings)
     demo: DemoSettings = field(
         default_factory=lambda: DemoSettings(
             parse_blocked_operations(DEFAULT_DEMO_BLOCKED_OPERATIONS, names.DEMO_BLOCKED_OPERATIONS)
@@ -207,6 +221,18 @@ class Settings:
             downstream_max_connections=reader.integer(names.DOWNSTREAM_MAX_CONNECTIONS, 100, minimum=1),
             policy=_policy_settings(reader),
             demo=_demo_settings(reader),
+            alerts=AlertSettings(
+                stream_max_length=reader.integer(
+                    names.ALERT_STREAM_MAX_LENGTH, 1000, minimum=1, maximum=1_000_000
+                ),
+                sse_wait_seconds=reader.number(names.SSE_WAIT_SECONDS, 20.0, minimum=0.1, maximum=28.0),
+                sse_retry_milliseconds=reader.integer(
+                    names.SSE_RETRY_MILLISECONDS, 1000, minimum=0, maximum=60_000
+                ),
+                sse_heartbeat_seconds=reader.number(
+                    names.SSE_HEARTBEAT_SECONDS, 15.0, minimum=1, maximum=300
+                ),
+            ),
         )
 
 

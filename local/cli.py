@@ -1,4 +1,5 @@
-"""``bakery-gateway``: run the gateway locally, mint development tokens for it, start demo sessions."""
+"""``bakery-gateway``: run the gateway locally, mint development tokens for it, start demo sessions,
+publish alerts."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 from typing import Protocol
 
 from bakery_gateway import constants
+from bakery_gateway.alerts.model import SEVERITIES
 from bakery_gateway.demo import VALID_DEMO_ACCOUNT_TYPES
 from bakery_local.demo_client import DEFAULT_GATEWAY_URL
 from bakery_local.dev_tokens import DevKeyPair
@@ -57,7 +59,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo.add_argument("--url", default=DEFAULT_GATEWAY_URL, help=f"default {DEFAULT_GATEWAY_URL}")
     demo.add_argument("--ttl", type=int, help="seconds the session lasts (default: the service's, 30 min)")
 
+    publish = commands.add_parser("publish", help="send one alert to the running local gateway's ingress")
+    publish.add_argument("--tenant", required=True, help="tenant id")
+    publish.add_argument("--severity", required=True, choices=SEVERITIES)
+    publish.add_argument("--message", required=True)
+    publish.add_argument("--type", dest="kind", help="alert type, e.g. low_stock")
+    publish.add_argument("--channels", default="", help="comma-separated: email, whatsapp")
+    publish.add_argument("--url", default=DEFAULT_GATEWAY_URL, help=f"default {DEFAULT_GATEWAY_URL}")
+
     arguments = parser.parse_args(argv)
+    if arguments.command == "publish":
+        return _publish_alert(arguments)
     if arguments.command == "token":
         return _print_token(arguments)
     if arguments.command == "demo":
@@ -91,6 +103,19 @@ def _print_demo_session(arguments: argparse.Namespace) -> int:
         print(f"bakery-gateway demo: {error}", file=sys.stderr)
         return 1
     print("\n".join(session_lines(document)))
+    return 0
+
+
+def _publish_alert(arguments: argparse.Namespace) -> int:
+    from bakery_local.alert_client import PublishCommandError, new_alert, publish
+
+    channels = [item.strip() for item in arguments.channels.split(",") if item.strip()]
+    alert = new_alert(arguments.tenant, arguments.severity, arguments.message, arguments.kind, channels)
+    try:
+        print(publish(arguments.url, alert))
+    except PublishCommandError as error:
+        print(f"bakery-gateway publish: {error}", file=sys.stderr)
+        return 1
     return 0
 
 

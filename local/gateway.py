@@ -3,12 +3,14 @@
 It selects the route from ``template.yaml``, answers CORS preflights itself, runs the Lambda
 authorizer with API Gateway's caching rules (missing identity source: 401 without invoking;
 ``isAuthorized: false``: 403; a failing authorizer: 500), builds the payload 2.0 event, invokes the
-function in-process and turns its result into the HTTP response.
+function in-process and turns its result into the HTTP response. The alert stream is the one
+response it keeps open, invoking the proxy in a loop (``alert_stream``).
 """
 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import logging
 from collections.abc import Mapping
@@ -16,8 +18,10 @@ from typing import Any
 
 from starlette.types import Message, Receive, Scope, Send
 
-from bakery_local import api_events
+from bakery_gateway.settings import Settings
+from bakery_local import alert_stream, api_events
 from bakery_local.authorizer_cache import AuthorizerCache
+from bakery_local.iam import iam_refusal
 from bakery_local.invoker import FunctionTimeoutError, Invoker
 from bakery_local.routes import RouteMatch, RouteTable
 from bakery_local.template import CorsSpec, HttpApiSpec
@@ -31,8 +35,18 @@ Headers = list[tuple[bytes, bytes]]
 
 
 class LocalHttpApi:
-    def __init__(self, api: HttpApiSpec, invoker: Invoker, *, cache: AuthorizerCache | None = None) -> None:
+    def __init__(
+        self,
+        api: HttpApiSpec,
+        invoker: Invoker,
+        *,
+        cache: AuthorizerCache | None = None,
+        sse_heartbeat_seconds: float | None = None,
+    ) -> None:
         self.api = api
+        if sse_heartbeat_seconds is None:
+            sse_heartbeat_seconds = Settings.from_environ().alerts.sse_heartbeat_seconds
+        self.sse_heartbeat_seconds = sse_heartbeat_seconds
         self.invoker = invoker
         self.cache = cache or AuthorizerCache()
         self.routes = RouteTable(api.routes)
@@ -45,11 +59,9 @@ class LocalHttpApi:
         if scope["type"] != "http":
             return
         if scope["path"] == STATUS_PATH:
-            status, headers, body = _json(200, self.status())
+            await _send_whole(send, _json(200, self.status()))
         else:
-            status, headers, body = await self.respond(scope, receive)
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+            await self.respond(scope, receive, send)
 
     def status(self) -> dict[str, Any]:
         """Invocation counts: how tests see that API Gateway's authorizer cache did its work."""
@@ -58,14 +70,15 @@ class LocalHttpApi:
             "function_invocations": dict(self.invoker.invocations),
         }
 
-    async def respond(self, scope: Scope, receive: Receive) -> tuple[int, Headers, bytes]:
+    async def respond(self, scope: Scope, receive: Receive, send: Send) -> None:
         request_headers = [
             (name.decode("latin-1").lower(), value.decode("latin-1")) for name, value in scope["headers"]
         ]
         origin = dict(request_headers).get("origin")
         body = await _read_body(receive)
         if body is None:
-            return _message(413, "Request Entity Too Large")
+            await _send_whole(send, _message(413, "Request Entity Too Large"))
+            return
         request = api_events.IncomingRequest(
             method=scope["method"],
             raw_path=scope.get("raw_path", scope["path"].encode()).decode("latin-1") or "/",
@@ -81,16 +94,37 @@ class LocalHttpApi:
             and origin
             and "access-control-request-method" in dict(request_headers)
         ):
-            return 204, _preflight_headers(cors, origin, dict(request_headers)), b""
+            await _send_whole(send, (204, _preflight_headers(cors, origin, dict(request_headers)), b""))
+            return
+        cors_headers = _cors_headers(cors, origin) if cors and origin else []
+        match = self.routes.match(request.method, request.raw_path)
+        if match is not None and alert_stream.is_alert_stream(
+            request.method, match.route.route_key, request.raw_path, self.api.stage
+        ):
+            await self._stream_alerts(request, receive, send, cors_headers)
+            return
         status, headers, response_body = await self._route(request)
-        if cors and origin:
-            headers += _cors_headers(cors, origin)
-        return status, headers, response_body
+        await _send_whole(send, (status, headers + cors_headers, response_body))
+
+    async def _stream_alerts(
+        self, request: api_events.IncomingRequest, receive: Receive, send: Send, cors_headers: Headers
+    ) -> None:
+        """The alert stream, continuously: the proxy invoked in a loop (``alert_stream``)."""
+
+        async def invoke(last_id: str | None) -> tuple[int, Headers, bytes]:
+            headers = alert_stream.with_last_event_id(list(request.headers), last_id)
+            return await self._route(dataclasses.replace(request, headers=headers))
+
+        await alert_stream.stream(
+            invoke, receive, send, heartbeat_seconds=self.sse_heartbeat_seconds, extra_headers=cors_headers
+        )
 
     async def _route(self, request: api_events.IncomingRequest) -> tuple[int, Headers, bytes]:
         match = self.routes.match(request.method, request.raw_path)
         if match is None:
             return _message(404, "Not Found")
+        if refusal := iam_refusal(match.route, request.source_ip):
+            return refusal
         authorizer_context = None
         if match.route.authorizer is not None:
             verdict = await self._authorize(request, match)
@@ -171,6 +205,12 @@ def _http_response(result: Any) -> tuple[int, Headers, bytes]:
     headers += [(b"set-cookie", str(cookie).encode("latin-1")) for cookie in result.get("cookies") or []]
     headers.append((b"content-length", str(len(body)).encode()))
     return int(result["statusCode"]), headers, body
+
+
+async def _send_whole(send: Send, answer: tuple[int, Headers, bytes]) -> None:
+    status, headers, body = answer
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 def _message(status: int, message: str) -> tuple[int, Headers, bytes]:

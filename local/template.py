@@ -42,12 +42,17 @@ class AuthorizerSpec:
     ttl_seconds: int
 
 
+# The route authorizer name SAM gives IAM authorization (SigV4), with ``EnableIamAuthorizer``.
+IAM_AUTHORIZER = "AWS_IAM"
+
+
 @dataclass(frozen=True)
 class RouteSpec:
     method: str  # upper-case, or ANY
     path: str  # as in the template: /api/v1/{proxy+}
     function: str
-    authorizer: str | None
+    authorizer: str | None  # the Lambda authorizer's name; None for a public or an IAM route
+    iam: bool = False  # Auth: {Authorizer: AWS_IAM}: callers sign with SigV4 (see bakery_local.iam)
 
     @property
     def route_key(self) -> str:
@@ -236,7 +241,8 @@ def read_http_api(template_path: Path, environ: Mapping[str, str] | None = None)
                     .replace("X-AMAZON-APIGATEWAY-ANY-METHOD", "ANY"),
                     path=properties.get("Path", "/$default"),
                     function=logical_id,
-                    authorizer=None if authorizer in (None, "NONE") else authorizer,
+                    authorizer=None if authorizer in (None, "NONE", IAM_AUTHORIZER) else authorizer,
+                    iam=authorizer == IAM_AUTHORIZER,
                 )
             )
     cors = api.get("CorsConfiguration")

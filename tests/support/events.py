@@ -21,6 +21,9 @@ EVENTS_DIR = Path(__file__).resolve().parent.parent / "events"
 HTTP_API_PROXY = "http_api_proxy"  # payload 2.0 event for the proxy, behind the Lambda authorizer
 HTTP_API_PROXY_SAM = "http_api_proxy_sam"  # `sam local generate-event apigateway http-api-proxy`, verbatim
 AUTHORIZER_REQUEST = "authorizer_request"  # payload 2.0 REQUEST authorizer event
+FANOUT_DIRECT = "fanout_direct"  # a service invoking the fanout function directly: {"alert": {...}}
+FANOUT_EVENTBRIDGE = "fanout_eventbridge"  # EventBridge's event for a "bakery-ia.alerts" / "Alert" put
+FANOUT_HTTP_API = "fanout_http_api"  # payload 2.0 event of the IAM-authorized POST /internal/alerts
 
 _API_PREFIX = "/api/v1/"
 
@@ -35,6 +38,12 @@ AS_RECORDED = _Recorded.AS_RECORDED
 @cache
 def _recording(name: str) -> str:
     return (EVENTS_DIR / f"{name}.json").read_text()
+
+
+def load_recording(name: str) -> dict[str, Any]:
+    """A fresh, untouched copy of ``tests/events/{name}.json``, for events that are not HTTP API ones."""
+    document: dict[str, Any] = json.loads(_recording(name))
+    return document
 
 
 def load_event(

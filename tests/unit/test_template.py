@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from bakery_gateway import constants as names
+from bakery_gateway.alerts.ingress import EVENTBRIDGE_DETAIL_TYPE, EVENTBRIDGE_SOURCE
 from bakery_gateway.proxy_app import PUBLIC_ROUTE_KEYS
 from bakery_local.template import load_template, read_http_api
 
@@ -49,9 +50,28 @@ def test_the_proxys_public_routes_are_the_templates_routes_without_the_authorize
     assert public == PUBLIC_ROUTE_KEYS
 
 
-def test_every_function_route_but_the_public_ones_is_behind_the_authorizer() -> None:
+def test_every_function_route_but_the_public_ones_is_behind_the_authorizer_or_iam() -> None:
     api = read_http_api(TEMPLATE, environ={})
 
-    unprotected = {route.route_key for route in api.routes if route.authorizer is None}
+    unprotected = {route.route_key for route in api.routes if route.authorizer is None and not route.iam}
 
     assert unprotected <= PUBLIC_ROUTE_KEYS
+
+
+def test_the_internal_alerts_route_is_iam_authorized_on_the_fanout_function() -> None:
+    api = read_http_api(TEMPLATE, environ={})
+
+    (route,) = [route for route in api.routes if route.route_key == "POST /internal/alerts"]
+
+    assert (route.function, route.iam, route.authorizer) == ("FanoutFunction", True, None)
+
+
+def test_the_fanout_functions_eventbridge_rule_matches_what_producers_send(template: dict[str, Any]) -> None:
+    events = template["Resources"]["FanoutFunction"]["Properties"]["Events"]
+
+    (rule,) = [event for event in events.values() if event["Type"] == "EventBridgeRule"]
+
+    assert rule["Properties"]["Pattern"] == {
+        "source": [EVENTBRIDGE_SOURCE],
+        "detail-type": [EVENTBRIDGE_DETAIL_TYPE],
+    }

@@ -75,14 +75,20 @@ def _single_retry(backoff: object) -> object:
 
 
 def async_redis_factory(
-    settings: RedisSettings, *, decode_responses: bool = True
+    settings: RedisSettings, *, decode_responses: bool = True, read_timeout_seconds: float | None = None
 ) -> Callable[[], redis.asyncio.Redis]:
-    """Async clients; ``decode_responses=False`` saves decoding replies the caller reads as bytes."""
+    """Async clients; ``decode_responses=False`` saves decoding replies the caller reads as bytes.
+
+    ``read_timeout_seconds`` replaces the socket timeout (not the connect timeout) for clients that
+    make blocking reads (``XREAD BLOCK``), which must outlast their own wait.
+    """
 
     def create() -> redis.asyncio.Redis:
         import redis.asyncio
 
         options = _redis_options(settings, decode_responses=decode_responses)
+        if read_timeout_seconds is not None:
+            options["socket_timeout"] = read_timeout_seconds
         return redis.asyncio.Redis(**options)  # type: ignore[arg-type]
 
     return create

@@ -176,3 +176,16 @@ class DemoOperationForbiddenError(GatewayError):
     status = 403
     problem_type = "demo-operation-forbidden"
     title = "Not available in a demo"
+
+
+class InvalidAlertError(GatewayError):
+    """An alert that cannot be accepted; ``fields`` maps every bad field to what is wrong with it."""
+
+    status = 400
+    problem_type = "invalid-alert"
+    title = "Invalid alert"
+
+    def __init__(self, fields: Mapping[str, str]) -> None:
+        self.fields = dict(fields)
+        detail = "; ".join(f"{name}: {reason}" for name, reason in sorted(self.fields.items()))
+        super().__init__(detail, extensions={"invalid_fields": self.fields})

@@ -54,3 +54,14 @@ POLICY_FALLBACKS = Counter(
     ("decision",),
     registry=registry,
 )
+ALERTS = Counter(
+    "gateway_alerts_total",
+    "Alerts received by the fanout function, by outcome (accepted, duplicate, refused)",
+    ("outcome",),
+    registry=registry,
+)
+NOTIFICATION_FAILURES = Counter(
+    "gateway_alert_notification_failures_total",
+    "Alerts the notification service could not be told about (the alert itself was stored)",
+    registry=registry,
+)

@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request, Response
 from starlette.routing import Route
 
 from bakery_gateway import __version__, forwarding, revocation, routing
+from bakery_gateway.alerts import sse
 from bakery_gateway.authentication import caller_identity
 from bakery_gateway.authorizer import bearer_token
 from bakery_gateway.clients import PerEventLoop
@@ -49,9 +50,14 @@ def create_app(
     *,
     redis_clients: PerEventLoop[Any],
     http_clients: PerEventLoop[Any],
+    blocking_redis_clients: PerEventLoop[Any],
     clock: Callable[[], float] = time.time,
 ) -> FastAPI:
-    """The proxy's FastAPI application, with its clients handed in (one per event loop)."""
+    """The proxy's FastAPI application, with its clients handed in (one per event loop).
+
+    ``blocking_redis_clients`` serve the alert stream's blocking reads: they decode responses and
+    their socket timeout outlasts ``sse_wait_seconds``.
+    """
     app = FastAPI(title="Bakery-IA API Gateway", version=__version__, telemetry=NO_OPENTELEMETRY)
     app.add_middleware(RequestContextMiddleware)
     leeway = settings.jwt.leeway_seconds
@@ -90,13 +96,34 @@ def create_app(
         before_forwarding: Callable[[], Awaitable[None]] | None = None,
     ) -> Response:
         """Tenant access, body size and every policy (one Redis round trip); then forward."""
+        tenant_id = choose_tenant(request, identity, route)
+        body = await read_body(request)
+        policy_headers = await check(request, identity, route, tenant_id, body)
+        if before_forwarding is not None:
+            await before_forwarding()
+        response = await forward(request, identity, route, tenant_id, body)
+        response.raw_headers += [
+            (name.encode("latin-1"), value.encode("latin-1")) for name, value in policy_headers
+        ]
+        return response
+
+    def choose_tenant(
+        request: Request, identity: Identity | None, route: routing.Route, client_tenant_id: str | None = None
+    ) -> str | None:
+        """The tenant the request acts on (tenant access rules: 403 for one the token does not list)."""
+        if identity is None:
+            return None
+        chosen = request.headers.get(TENANT_ID_HEADER) or client_tenant_id
+        tenant_id = select_tenant(identity, route.tenant_id, chosen)
+        request.state.tenant_id = tenant_id
+        return tenant_id
+
+    async def check(
+        request: Request, identity: Identity | None, route: routing.Route, tenant_id: str | None, body: bytes
+    ) -> list[tuple[str, str]]:
+        """Every policy (one Redis round trip): the headers they add; raises the first refusal."""
         event = request.scope["aws.event"]
         state = request.state
-        tenant_id = None
-        if identity is not None:
-            tenant_id = select_tenant(identity, route.tenant_id, request.headers.get(TENANT_ID_HEADER))
-            state.tenant_id = tenant_id
-        body = await read_body(request)
         route_key = event.get("routeKey", "")
         policy_headers = await policies.enforce(
             PolicyRequest(
@@ -111,13 +138,7 @@ def create_app(
                 login_name=login_name(body) if route_key in LOGIN_ROUTE_KEYS else None,
             )
         )
-        if before_forwarding is not None:
-            await before_forwarding()
-        response = await forward(request, identity, route, tenant_id, body)
-        response.raw_headers += [
-            (name.encode("latin-1"), value.encode("latin-1")) for name, value in policy_headers
-        ]
-        return response
+        return policy_headers
 
     async def forward(
         request: Request, identity: Identity | None, route: routing.Route, tenant_id: str | None, body: bytes
@@ -206,6 +227,21 @@ def create_app(
                 ) from None
 
         return await handle(request, identity, route, before_forwarding=revoke)
+
+    @app.get(sse.ALERT_STREAM_PATH)
+    async def alert_stream(request: Request) -> Response:
+        """The tenant's alerts after the client's position, as server-sent events (docs/sse.md)."""
+        identity = authenticate(request)
+        route = sse.stream_route(request.scope["aws.event"]["rawPath"])
+        request.state.route_template, request.state.service = route.template, route.service
+        query = request.query_params
+        resume = sse.resume_position(
+            request.headers.get(sse.LAST_EVENT_ID_HEADER), query.get(sse.LAST_EVENT_ID_QUERY)
+        )
+        tenant_id = choose_tenant(request, identity, route, query.get(sse.TENANT_QUERY))
+        policy_headers = await check(request, identity, route, tenant_id, b"")
+        client = blocking_redis_clients.get()
+        return await sse.answer(client, tenant_id, resume, settings.alerts, policy_headers)
 
     async def proxy(request: Request) -> Response:
         """Every other /api/v1 path: authenticated, checked, and forwarded to its service."""

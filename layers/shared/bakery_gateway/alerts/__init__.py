@@ -1,0 +1,1 @@
+"""Real-time alerts: their model, ingress (the fanout function), storage and notification routing."""

@@ -1,0 +1,76 @@
+"""Processing a batch of raw alerts: parse each, accept the valid ones, notify, count outcomes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from bakery_gateway.alerts.model import Alert
+from bakery_gateway.alerts.notifications import Notifier
+from bakery_gateway.alerts.store import accept
+from bakery_gateway.errors import InvalidAlertError
+from bakery_gateway.observability import ALERTS
+
+if TYPE_CHECKING:
+    import redis
+
+# More alerts than this in one event are refused whole: a producer batches, it does not flood.
+MAX_ALERTS_PER_EVENT = 100
+
+
+@dataclass
+class Summary:
+    accepted: int = 0
+    duplicate: int = 0
+    refused: int = 0
+    stream_ids: dict[str, str] = field(default_factory=dict)  # alert id → stream entry id
+    refused_reasons: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def all_refused(self) -> bool:
+        return self.refused > 0 and self.accepted == 0 and self.duplicate == 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "accepted": self.accepted,
+            "duplicate": self.duplicate,
+            "refused": self.refused,
+            "stream_ids": dict(self.stream_ids),
+            "refused_reasons": list(self.refused_reasons),
+        }
+
+
+class Fanout:
+    """Accepts alerts into Redis (``store.accept``), then hands channel requests to the notifier."""
+
+    def __init__(self, client: redis.Redis, max_length: int, notifier: Notifier) -> None:
+        self._client = client
+        self._max_length = max_length
+        self._notifier = notifier
+
+    def process(
+        self, raw_alerts: Sequence[object], request_id: str, seconds_left: Callable[[], float] | None = None
+    ) -> Summary:
+        """Raises ``RedisUnavailableError`` when Redis fails: alerts before it are stored, and the
+        retry the error causes finds them again as duplicates. ``seconds_left`` bounds the time
+        notifications may take (what remains of the invocation)."""
+        summary = Summary()
+        for index, raw in enumerate(raw_alerts):
+            try:
+                alert = Alert.from_mapping(raw)
+            except InvalidAlertError as error:
+                ALERTS.labels(outcome="refused").inc()
+                summary.refused += 1
+                summary.refused_reasons.append({"index": index, "invalid_fields": error.fields})
+                continue
+            result = accept(self._client, alert, self._max_length)
+            if result.duplicate:
+                ALERTS.labels(outcome="duplicate").inc()
+                summary.duplicate += 1
+                continue
+            ALERTS.labels(outcome="accepted").inc()
+            summary.accepted += 1
+            summary.stream_ids[alert.alert_id] = str(result.stream_id)
+            self._notifier.notify(alert, request_id, None if seconds_left is None else seconds_left())
+        return summary

@@ -111,3 +111,29 @@ def alert_channel(tenant_id: str) -> str:
 
 def alert_seen_key(alert_id: str) -> str:
     return ALERT_SEEN_PREFIX + alert_id
+
+
+# --- WebSocket connections (the WebSocket API's handlers write, the fanout function reads) ------
+# One connection (hash: user_id, tenant_id, tenant_ids JSON, subscriptions JSON list of topics,
+# connected_at), expiring with API Gateway's 2 hour connection limit.
+WS_CONNECTION_PREFIX = "gw:ws:connection:"
+WS_CONNECTION_TTL_SECONDS = 2 * 60 * 60
+# The connections subscribed to a topic (set of connection ids). Topics: "alerts:{tenant_id}" and
+# "training:{tenant_id}:{job_id}". Stale members are removed when a post answers 410 Gone.
+WS_SUBSCRIBERS_PREFIX = "gw:ws:subscribers:"
+
+
+def ws_connection_key(connection_id: str) -> str:
+    return WS_CONNECTION_PREFIX + connection_id
+
+
+def ws_subscribers_key(topic: str) -> str:
+    return WS_SUBSCRIBERS_PREFIX + topic
+
+
+def alerts_topic(tenant_id: str) -> str:
+    return f"alerts:{tenant_id}"
+
+
+def training_topic(tenant_id: str, job_id: str) -> str:
+    return f"training:{tenant_id}:{job_id}"

@@ -152,6 +152,18 @@ def test_a_logged_out_token_reused_with_the_same_cached_context_is_answered_401(
     assert len(stub_service.requests) == requests_before
 
 
+@pytest.mark.parametrize("path", ["/api/v1/auth/logout/", "/api/v1/auth/%6cogout"])
+def test_a_logout_spelled_another_way_revokes_too(
+    gateway: LambdaGateway, stub_service: StubService, token: str, path: str
+) -> None:
+    gateway.request("POST", path, token=token)
+
+    response = gateway.request("GET", "/api/v1/sales/", token=token)
+
+    assert stub_service.requests[0].path == f"/auth-svc{path}"
+    assert_unauthorized(response, "token-revoked")
+
+
 def test_a_logged_out_token_is_refused_by_the_authorizer_too(gateway: LambdaGateway, token: str) -> None:
     gateway.request("POST", "/api/v1/auth/logout", token=token)
 

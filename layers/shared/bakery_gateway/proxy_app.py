@@ -43,6 +43,7 @@ PUBLIC_ROUTE_KEYS = frozenset(
 )
 PROXY_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 LOGIN_NAME_FIELDS = ("email", "username", "login")
+LOGOUT_PATH = "/api/v1/auth/logout"
 
 
 def create_app(
@@ -204,11 +205,8 @@ def create_app(
             "timestamp": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         }
 
-    @app.post("/api/v1/auth/logout")
-    async def logout(request: Request) -> Response:
-        """Revoke the caller's token until it expires, then let the auth service end its session."""
-        identity = authenticate(request)
-        route = route_for(request, identity)
+    def revoker(request: Request, identity: Identity | None) -> Callable[[], Awaitable[None]]:
+        """Logout: revoke the caller's token until it expires, before the auth service is told."""
 
         async def revoke() -> None:
             if identity is None:
@@ -226,7 +224,7 @@ def create_app(
                     "logout could not be recorded; retry shortly", headers={"Retry-After": "5"}
                 ) from None
 
-        return await handle(request, identity, route, before_forwarding=revoke)
+        return revoke
 
     @app.get(sse.ALERT_STREAM_PATH)
     async def alert_stream(request: Request) -> Response:
@@ -247,6 +245,9 @@ def create_app(
         """Every other /api/v1 path: authenticated, checked, and forwarded to its service."""
         identity = authenticate(request)
         route = route_for(request, identity)
+        # Judged on the normalised path: every spelling of logout revokes, not only the route key's.
+        if request.method == "POST" and route.normalized_path == LOGOUT_PATH:
+            return await handle(request, identity, route, before_forwarding=revoker(request, identity))
         if request.method == "POST" and route.normalized_path == DEMO_SESSIONS_PATH:
             body = await read_body(request)
 
@@ -258,7 +259,7 @@ def create_app(
 
     # A plain Starlette route: the catch-all needs no parameter parsing or dependency solving, and
     # FastAPI's would cost about 30 µs on every proxied request.
-    # After the gateway's own /api/v1 routes (logout), before FastAPI's documentation routes: most
+    # After the gateway's own /api/v1 routes (the alert stream), before FastAPI's documentation routes: most
     # requests are proxied, and each route tried before a match costs a regular expression.
     own_api = [route for route in app.router.routes if getattr(route, "path", "").startswith("/api/")]
     others = [route for route in app.router.routes if route not in own_api]

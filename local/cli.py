@@ -132,6 +132,7 @@ def _serve(arguments: argparse.Namespace) -> int:
     # None when tokens are verified with configured keys: nothing local can sign one then.
     dev_keys = None if _configured_keys() else DevKeyPair.load_or_create(state_dir())
     started = [*_provide_redis(), *_provide_keys(dev_keys), *_provide_services(dev_keys)]
+    _provide_websocket_management_url(arguments.host, arguments.port)
     reload = not arguments.no_reload
     _say(f"Gateway: http://{arguments.host}:{arguments.port}")
     _say("         restarts on code changes" if reload else "         no reload (--no-reload)")
@@ -223,6 +224,30 @@ def _provide_services(dev_keys: DevKeyPair | None) -> list[_Stoppable]:
         _say("Demo sessions: built-in sample service; start one with")
         _say("        bakery-gateway demo --type enterprise")
     return [samples]
+
+
+# What Lambda's environment always has and boto3 needs to sign a request (here: the fanout function's
+# posts to @connections). The local endpoint checks no signature; only the shape matters.
+LOCAL_REGION = "eu-west-1"
+LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
+AWS_KEY_SOURCES = (constants.JWT_PUBLIC_KEYS_SSM_PARAMETER, constants.JWT_PUBLIC_KEYS_SECRET_ID)
+
+
+def _provide_websocket_management_url(host: str, port: int) -> None:
+    """The fanout function posts to this runtime's own ``@connections`` unless told otherwise; the
+    region and (placeholder) credentials Lambda would give boto3 are set when nothing says otherwise."""
+    if os.environ.get(constants.WEBSOCKET_MANAGEMENT_URL):
+        url = os.environ[constants.WEBSOCKET_MANAGEMENT_URL]
+        _say(f"WebSocket delivery: {url} (WEBSOCKET_MANAGEMENT_URL)")
+        return
+    os.environ[constants.WEBSOCKET_MANAGEMENT_URL] = f"http://{host}:{port}"
+    if not (os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")):
+        os.environ["AWS_REGION"] = os.environ["AWS_DEFAULT_REGION"] = LOCAL_REGION
+    # Real AWS access (a profile, keys, SSM or Secrets Manager key sources) is left alone.
+    uses_aws = any(os.environ.get(name) for name in ("AWS_ACCESS_KEY_ID", "AWS_PROFILE", *AWS_KEY_SOURCES))
+    if not uses_aws:
+        os.environ.update(LOCAL_CREDENTIALS)
+    _say(f"WebSocket delivery: this runtime's @connections at http://{host}:{port}")
 
 
 def _say(line: str) -> None:

@@ -25,6 +25,8 @@ from bakery_local.iam import iam_refusal
 from bakery_local.invoker import FunctionTimeoutError, Invoker
 from bakery_local.routes import RouteMatch, RouteTable
 from bakery_local.template import CorsSpec, HttpApiSpec
+from bakery_local.websocket_connections import is_management_path
+from bakery_local.websocket_gateway import LocalWebSocketApi
 
 log = logging.getLogger("bakery_local")
 
@@ -42,8 +44,10 @@ class LocalHttpApi:
         *,
         cache: AuthorizerCache | None = None,
         sse_heartbeat_seconds: float | None = None,
+        websocket: LocalWebSocketApi | None = None,
     ) -> None:
         self.api = api
+        self.websocket = websocket
         if sse_heartbeat_seconds is None:
             sse_heartbeat_seconds = Settings.from_environ().alerts.sse_heartbeat_seconds
         self.sse_heartbeat_seconds = sse_heartbeat_seconds
@@ -56,19 +60,46 @@ class LocalHttpApi:
         if scope["type"] == "lifespan":
             await _lifespan(receive, send, self.invoker)
             return
+        if scope["type"] == "websocket":
+            await self._websocket(scope, receive, send)
+            return
         if scope["type"] != "http":
             return
         if scope["path"] == STATUS_PATH:
             await _send_whole(send, _json(200, self.status()))
+        elif is_management_path(_raw_path(scope)):
+            await self._manage_connection(scope, receive, send)
         else:
             await self.respond(scope, receive, send)
 
     def status(self) -> dict[str, Any]:
         """Invocation counts: how tests see that API Gateway's authorizer cache did its work."""
-        return {
+        status: dict[str, Any] = {
             "authorizer_invocations": self.authorizer_invocations,
             "function_invocations": dict(self.invoker.invocations),
         }
+        if self.websocket is not None:
+            status["websocket_connections"] = len(self.websocket.registry)
+            status["websocket_authorizer_invocations"] = self.websocket.authorizer_invocations
+        return status
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The WebSocket API (``bakery_local.websocket_gateway``); none in the template: refused."""
+        if self.websocket is not None:
+            await self.websocket(scope, receive, send)
+            return
+        await receive()
+        await send({"type": "websocket.close", "code": 1008})
+
+    async def _manage_connection(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """``@connections``: the WebSocket API's management API (``bakery_local.websocket_connections``)."""
+        body = await _read_body(receive) or b""
+        if self.websocket is None:
+            await _send_whole(send, _message(404, "Not Found"))
+            return
+        source_ip = (scope.get("client") or ("127.0.0.1", 0))[0]
+        answer = await self.websocket.registry.manage(scope["method"], _raw_path(scope), body, source_ip)
+        await _send_whole(send, answer)
 
     async def respond(self, scope: Scope, receive: Receive, send: Send) -> None:
         request_headers = [
@@ -180,6 +211,12 @@ class LocalHttpApi:
         if not authorized:
             return _message(403, "Forbidden")
         return context
+
+
+def _raw_path(scope: Scope) -> str:
+    """The path as sent, percent-encoding kept: a connection id may hold an encoded ``/``."""
+    raw: bytes = scope.get("raw_path") or scope["path"].encode()
+    return raw.decode("latin-1")
 
 
 def _simple_response(answer: Any) -> tuple[bool, dict[str, Any]]:

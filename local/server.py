@@ -1,4 +1,4 @@
-"""Builds the local HTTP API application from ``template.yaml`` and the environment.
+"""Builds the local HTTP and WebSocket API application from ``template.yaml`` and the environment.
 
 ``create_app`` is the uvicorn factory: with ``--reload`` uvicorn calls it in a fresh process after
 every code change, so handler code is picked up without restarting Redis or the sample services.
@@ -12,6 +12,8 @@ from pathlib import Path
 from bakery_local.gateway import LocalHttpApi
 from bakery_local.invoker import Invoker
 from bakery_local.template import read_http_api
+from bakery_local.websocket_gateway import LocalWebSocketApi
+from bakery_local.websocket_template import read_websocket_api
 
 TEMPLATE_VARIABLE = "BAKERY_LOCAL_TEMPLATE"
 WORKERS_VARIABLE = "BAKERY_LOCAL_WORKERS"
@@ -23,9 +25,12 @@ def default_template() -> Path:
 
 
 def build_gateway(template: Path | None = None, *, workers: int | None = None) -> LocalHttpApi:
-    api = read_http_api(template or default_template())
+    path = template or default_template()
+    api = read_http_api(path)
     invoker = Invoker(api.functions, workers=workers or int(os.environ.get(WORKERS_VARIABLE, "32")))
-    return LocalHttpApi(api, invoker)
+    websocket_api = read_websocket_api(path)
+    websocket = LocalWebSocketApi(websocket_api, invoker) if websocket_api is not None else None
+    return LocalHttpApi(api, invoker, websocket=websocket)
 
 
 def create_app() -> LocalHttpApi:

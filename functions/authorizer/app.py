@@ -1,8 +1,9 @@
-"""HTTP API Lambda authorizer: verifies the bearer token, answers with the verdict in the context."""
+"""Lambda authorizer of both APIs: the HTTP API (bearer token, verdict in the context) and the
+WebSocket API's $connect (token in the query string, an IAM policy)."""
 
 from typing import Any
 
-from bakery_gateway.authorizer import Authorizer, authorize_http_event
+from bakery_gateway.authorizer import Authorizer, handle_event
 from bakery_gateway.clients import sync_redis
 from bakery_gateway.keys import load_public_keys
 from bakery_gateway.settings import get_settings
@@ -15,4 +16,4 @@ authorizer = Authorizer(
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return authorize_http_event(authorizer, event)
+    return handle_event(authorizer, event)

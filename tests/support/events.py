@@ -24,6 +24,11 @@ AUTHORIZER_REQUEST = "authorizer_request"  # payload 2.0 REQUEST authorizer even
 FANOUT_DIRECT = "fanout_direct"  # a service invoking the fanout function directly: {"alert": {...}}
 FANOUT_EVENTBRIDGE = "fanout_eventbridge"  # EventBridge's event for a "bakery-ia.alerts" / "Alert" put
 FANOUT_HTTP_API = "fanout_http_api"  # payload 2.0 event of the IAM-authorized POST /internal/alerts
+# WebSocket API events, per AWS's documentation (authorizer context values arrive as strings).
+WEBSOCKET_AUTHORIZER_REQUEST = "websocket_authorizer_request"  # REQUEST authorizer on $connect
+WEBSOCKET_CONNECT = "websocket_connect"  # $connect, behind that authorizer
+WEBSOCKET_MESSAGE = "websocket_message"  # a message routed by its action ("subscribe" here)
+WEBSOCKET_DISCONNECT = "websocket_disconnect"
 
 _API_PREFIX = "/api/v1/"
 

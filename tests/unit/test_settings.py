@@ -253,3 +253,30 @@ def test_a_malformed_rule_names_the_variable_and_the_rules_position() -> None:
 
     with pytest.raises(ConfigurationError, match=r"^RATE_LIMIT_RULES\[1\]: "):
         Settings.from_environ({"RATE_LIMIT_RULES": rules})
+
+
+def test_websocket_delivery_is_unconfigured_by_default_with_32_posts_at_once() -> None:
+    websocket = Settings.from_environ({}).websocket
+
+    assert (websocket.management_url, websocket.post_concurrency) == (None, 32)
+
+
+def test_websocket_settings_are_read_from_their_variables() -> None:
+    websocket = Settings.from_environ(
+        {
+            names.WEBSOCKET_MANAGEMENT_URL: "https://w1s2k3t4u5.execute-api.eu-west-1.amazonaws.com/live/",
+            names.WEBSOCKET_POST_CONCURRENCY: "8",
+        }
+    ).websocket
+
+    assert websocket.management_url == "https://w1s2k3t4u5.execute-api.eu-west-1.amazonaws.com/live"
+    assert websocket.post_concurrency == 8
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [(names.WEBSOCKET_MANAGEMENT_URL, "wss://example.com/live"), (names.WEBSOCKET_POST_CONCURRENCY, "0")],
+)
+def test_a_malformed_websocket_setting_names_its_variable(variable: str, value: str) -> None:
+    with pytest.raises(ConfigurationError, match=variable):
+        Settings.from_environ({variable: value})

@@ -6,6 +6,9 @@ puts its verdict in the context: an identity when the token is good, ``authentic
 reason when it is not. The proxy answers the refusal as a 401 problem before it does anything else.
 API Gateway caches that verdict per token; the proxy still re-checks expiry and revocation on every
 request, so the cache can neither extend a token's life nor outlive a logout.
+
+The WebSocket API's ``$connect`` is the exception: its REQUEST authorizer answers an IAM policy and
+denies a refused token (``authorize_websocket_event``), since no function could answer a 401 there.
 """
 
 from __future__ import annotations
@@ -159,6 +162,44 @@ def authorize_http_event(authorizer: Authorizer, event: Mapping[str, Any]) -> di
     else:
         verdict = authorizer.authorize(token)
     return {"isAuthorized": True, "context": verdict.to_context()}
+
+
+def authorize_websocket_event(authorizer: Authorizer, event: Mapping[str, Any]) -> dict[str, Any]:
+    """Answer a WebSocket API ``$connect`` REQUEST authorizer event with an IAM policy.
+
+    Browsers cannot set headers on a WebSocket, so the token comes in the ``token`` query parameter.
+    Unlike the HTTP API's, this answer denies a refused token: API Gateway then refuses the
+    handshake (403) and ``$connect`` never runs. The context is the identity's, as for HTTP.
+    """
+    token = ((event.get("queryStringParameters") or {}).get("token") or "").strip()
+    if not token:
+        AUTH_ATTEMPTS.labels("failure").inc()
+        verdict: Verdict = Unauthenticated("no token in the token query parameter")
+    else:
+        verdict = authorizer.authorize(token)
+    allowed = isinstance(verdict, Identity)
+    return {
+        "principalId": verdict.user_id if isinstance(verdict, Identity) else "unauthenticated",
+        "policyDocument": {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Action": "execute-api:Invoke",
+                    "Effect": "Allow" if allowed else "Deny",
+                    "Resource": str(event.get("methodArn", "")),
+                }
+            ],
+        },
+        "context": verdict.to_context(),
+    }
+
+
+def handle_event(authorizer: Authorizer, event: Mapping[str, Any]) -> dict[str, Any]:
+    """Either API's authorizer event: a WebSocket REQUEST event carries ``methodArn``, an HTTP API
+    payload 2.0 event does not (it has ``routeArn``)."""
+    if "methodArn" in event:
+        return authorize_websocket_event(authorizer, event)
+    return authorize_http_event(authorizer, event)
 
 
 @dataclass(frozen=True, slots=True)

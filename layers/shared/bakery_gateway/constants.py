@@ -45,6 +45,10 @@ ALERT_STREAM_MAX_LENGTH: Final = "ALERT_STREAM_MAX_LENGTH"
 SSE_WAIT_SECONDS: Final = "SSE_WAIT_SECONDS"
 SSE_RETRY_MILLISECONDS: Final = "SSE_RETRY_MILLISECONDS"
 SSE_HEARTBEAT_SECONDS: Final = "SSE_HEARTBEAT_SECONDS"
+# The WebSocket API's @connections endpoint (https://{api}.execute-api.{region}.amazonaws.com/{stage}),
+# set on the fanout function only, from the template's own WebSocket API (not a parameter).
+WEBSOCKET_MANAGEMENT_URL: Final = "WEBSOCKET_MANAGEMENT_URL"
+WEBSOCKET_POST_CONCURRENCY: Final = "WEBSOCKET_POST_CONCURRENCY"
 CORS_ORIGINS: Final = "CORS_ORIGINS"
 CORS_ALLOW_CREDENTIALS: Final = "CORS_ALLOW_CREDENTIALS"
 

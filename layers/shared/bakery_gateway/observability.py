@@ -65,3 +65,10 @@ NOTIFICATION_FAILURES = Counter(
     "Alerts the notification service could not be told about (the alert itself was stored)",
     registry=registry,
 )
+WEBSOCKET_DELIVERIES = Counter(
+    "gateway_websocket_deliveries_total",
+    "Posts to WebSocket connections, by outcome "
+    "(delivered, gone, throttled, failed, too_large, not_configured)",
+    ("outcome",),
+    registry=registry,
+)

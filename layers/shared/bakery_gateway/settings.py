@@ -147,6 +147,14 @@ class AlertSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class WebSocketSettings:
+    # The @connections endpoint of the WebSocket API; None: delivery is skipped (logged, counted).
+    management_url: str | None = None
+    # Posts in flight at once when one payload goes to every connection of a topic.
+    post_concurrency: int = 32
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     environment: str = "dev"
     log_level: str = "INFO"
@@ -163,6 +171,7 @@ class Settings:
     downstream_max_connections: int = 100
     policy: PolicySettings = field(default_factory=PolicySettings)
     alerts: AlertSettings = field(default_factory=AlertSettings)
+    websocket: WebSocketSettings = field(default_factory=WebSocketSettings)
     demo: DemoSettings = field(
         default_factory=lambda: DemoSettings(
             parse_blocked_operations(DEFAULT_DEMO_BLOCKED_OPERATIONS, names.DEMO_BLOCKED_OPERATIONS)
@@ -232,6 +241,10 @@ class Settings:
                 sse_heartbeat_seconds=reader.number(
                     names.SSE_HEARTBEAT_SECONDS, 15.0, minimum=1, maximum=300
                 ),
+            ),
+            websocket=WebSocketSettings(
+                management_url=reader.url(names.WEBSOCKET_MANAGEMENT_URL),
+                post_concurrency=reader.integer(names.WEBSOCKET_POST_CONCURRENCY, 32, minimum=1, maximum=256),
             ),
         )
 

@@ -6,14 +6,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from bakery_gateway import redis_keys
 from bakery_gateway.alerts.model import Alert
 from bakery_gateway.alerts.notifications import Notifier
 from bakery_gateway.alerts.store import accept
 from bakery_gateway.errors import InvalidAlertError
 from bakery_gateway.observability import ALERTS
+from bakery_gateway.websocket.training import TrainingProgress
 
 if TYPE_CHECKING:
     import redis
+
+    from bakery_gateway.websocket.delivery import Delivery
 
 # More alerts than this in one event are refused whole: a producer batches, it does not flood.
 MAX_ALERTS_PER_EVENT = 100
@@ -42,12 +46,17 @@ class Summary:
 
 
 class Fanout:
-    """Accepts alerts into Redis (``store.accept``), then hands channel requests to the notifier."""
+    """Accepts alerts into Redis (``store.accept``), posts each new one to the tenant's WebSocket
+    subscribers, then hands channel requests to the notifier. Without ``delivery`` (tests, tools)
+    nothing is posted."""
 
-    def __init__(self, client: redis.Redis, max_length: int, notifier: Notifier) -> None:
+    def __init__(
+        self, client: redis.Redis, max_length: int, notifier: Notifier, delivery: Delivery | None = None
+    ) -> None:
         self._client = client
         self._max_length = max_length
         self._notifier = notifier
+        self._delivery = delivery
 
     def process(
         self, raw_alerts: Sequence[object], request_id: str, seconds_left: Callable[[], float] | None = None
@@ -72,5 +81,23 @@ class Fanout:
             ALERTS.labels(outcome="accepted").inc()
             summary.accepted += 1
             summary.stream_ids[alert.alert_id] = str(result.stream_id)
+            self._post(alert, str(result.stream_id))
             self._notifier.notify(alert, request_id, None if seconds_left is None else seconds_left())
         return summary
+
+    def progress(self, raw: object) -> dict[str, Any]:
+        """Post one training progress event to its job's subscribers; the delivery report.
+        ``BadRequestError`` when it is malformed."""
+        event = TrainingProgress.from_mapping(raw)
+        if self._delivery is None:
+            return {"topic": event.topic}
+        return self._delivery.deliver(event.topic, event.payload()).as_dict()
+
+    def _post(self, alert: Alert, stream_id: str) -> None:
+        """The accepted alert to the tenant's ``alerts`` subscribers (a duplicate was posted already)."""
+        if self._delivery is None:
+            return
+        topic = redis_keys.alerts_topic(alert.tenant_id)
+        self._delivery.deliver(
+            topic, {"type": "alert", "topic": topic, "stream_id": stream_id, "alert": alert.to_dict()}
+        )

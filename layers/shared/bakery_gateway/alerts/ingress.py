@@ -2,6 +2,8 @@
 
 - a direct invocation: ``{"alert": {...}}`` or ``{"alerts": [...]}``;
 - an EventBridge event: ``"detail-type": "Alert"``, ``"detail"`` = the alert;
+- training progress, for WebSocket subscribers only: ``{"training_progress": {...}}`` directly, or
+  an EventBridge event with ``"detail-type": "TrainingProgress"`` (``websocket.training``);
 - an HTTP API payload 2.0 event for the IAM-authorized ``POST /internal/alerts``: the body is one
   alert or a list of them.
 
@@ -31,6 +33,9 @@ from bakery_gateway.problems import problem_headers, problem_json
 # What producers put on EventBridge; template.yaml's rule for the fanout function matches exactly this.
 EVENTBRIDGE_SOURCE = "bakery-ia.alerts"
 EVENTBRIDGE_DETAIL_TYPE = "Alert"
+# What the training service puts on EventBridge for a job's progress (a rule of its own).
+TRAINING_EVENTBRIDGE_SOURCE = "bakery-ia.training"
+TRAINING_DETAIL_TYPE = "TrainingProgress"
 # Time kept back from the invocation's remaining time for storing the rest and answering.
 RESERVE_SECONDS = 1.0
 
@@ -75,9 +80,25 @@ class EventBridgeEvent:
         self.seconds_left = time_budget(context)
 
     def handle(self, fanout: Fanout) -> dict[str, Any]:
+        if self.event["detail-type"] == TRAINING_DETAIL_TYPE:
+            return fanout.progress(self.event["detail"])
         if self.event["detail-type"] != EVENTBRIDGE_DETAIL_TYPE:
-            raise BadRequestError(f"detail-type must be {EVENTBRIDGE_DETAIL_TYPE!r}")
+            raise BadRequestError(
+                f"detail-type must be {EVENTBRIDGE_DETAIL_TYPE!r} or {TRAINING_DETAIL_TYPE!r}"
+            )
         return fanout.process([self.event["detail"]], self.request_id, self.seconds_left).as_dict()
+
+
+class TrainingProgressInvocation:
+    @classmethod
+    def can_handle(cls, event: Mapping[str, Any]) -> bool:
+        return "training_progress" in event and "requestContext" not in event
+
+    def __init__(self, event: Mapping[str, Any], context: Any) -> None:
+        self.event = event
+
+    def handle(self, fanout: Fanout) -> dict[str, Any]:
+        return fanout.progress(self.event["training_progress"])
 
 
 class HttpApiEvent:
@@ -153,11 +174,18 @@ class Source(Protocol):
 
 
 # Adding a source is adding a class here; the first that can handle an event gets it.
-SOURCES: tuple[type[Source], ...] = (HttpApiEvent, EventBridgeEvent, DirectInvocation)
+SOURCES: tuple[type[Source], ...] = (
+    HttpApiEvent,
+    EventBridgeEvent,
+    TrainingProgressInvocation,
+    DirectInvocation,
+)
 
 
 def handle(event: Mapping[str, Any], context: Any, fanout: Fanout) -> dict[str, Any]:
     for source in SOURCES:
         if source.can_handle(event):
             return source(event, context).handle(fanout)
-    raise UnrecognisedEventError("not a direct invocation, an EventBridge alert or an HTTP API event")
+    raise UnrecognisedEventError(
+        "not a direct invocation, training progress, an EventBridge event or an HTTP API event"
+    )

@@ -1,0 +1,16 @@
+"""WebSocket function: $connect registers the connection, $disconnect removes it, and the message
+routes (subscribe, unsubscribe, ping, $default) answer the client's protocol."""
+
+from typing import Any
+
+from bakery_gateway.clients import sync_redis
+from bakery_gateway.settings import get_settings
+from bakery_gateway.websocket.connections import Connections
+from bakery_gateway.websocket.routes import handle
+
+settings = get_settings()
+connections = Connections(sync_redis(settings.redis))
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return handle(event, connections)

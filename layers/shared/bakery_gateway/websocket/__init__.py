@@ -1,0 +1,1 @@
+"""The WebSocket API: connections and their topics in Redis, the client protocol, and delivery."""

@@ -23,6 +23,9 @@ from bakery_gateway.alerts.sse import ALERT_STREAM_PATH, LAST_EVENT_ID_HEADER
 
 # The template route the stream arrives on: the proxy's catch-all.
 PROXY_ROUTE_KEY = "ANY /api/v1/{proxy+}"
+# The template's own route for the stream (its authorizer takes ?token= too); the catch-all serves it
+# in a template without that route.
+STREAM_ROUTE_KEYS = frozenset({"GET /api/v1/alerts/stream", PROXY_ROUTE_KEY})
 HEARTBEAT = b": heartbeat\n\n"
 _BLOCK_END = re.compile(rb"\r\n\r\n|\n\n|\r\r")
 _LINE = re.compile(rb"\r\n|\r|\n")
@@ -34,7 +37,7 @@ InvokeWith = Callable[[str | None], Awaitable[Answer]]
 
 def is_alert_stream(method: str, route_key: str, path: str, stage: str) -> bool:
     stage_prefix = "" if stage == "$default" else f"/{stage}"
-    return method == "GET" and route_key == PROXY_ROUTE_KEY and path == stage_prefix + ALERT_STREAM_PATH
+    return method == "GET" and route_key in STREAM_ROUTE_KEYS and path == stage_prefix + ALERT_STREAM_PATH
 
 
 def with_last_event_id(headers: list[tuple[str, str]], last_id: str | None) -> list[tuple[str, str]]:

@@ -184,7 +184,10 @@ class LocalHttpApi:
         """The authorizer's context, or the response API Gateway gives instead of calling the route."""
         authorizer = self.api.authorizers[match.route.authorizer or ""]
         headers = api_events.combined_headers(request.headers)
-        identity = tuple(headers.get(name, "") for name in authorizer.identity_headers)
+        query = api_events.query_parameters(request.raw_query) or {}
+        identity = tuple(headers.get(name, "") for name in authorizer.identity_headers) + tuple(
+            query.get(name, "") for name in authorizer.identity_query_strings
+        )
         if not all(identity):
             return _message(401, "Unauthorized")
         cached = self.cache.get(authorizer.name, identity)

@@ -40,6 +40,7 @@ class AuthorizerSpec:
     function: str  # logical id
     identity_headers: tuple[str, ...]  # lower-case header names
     ttl_seconds: int
+    identity_query_strings: tuple[str, ...] = ()  # query parameter names
 
 
 # The route authorizer name SAM gives IAM authorization (SigV4), with ``EnableIamAuthorizer``.
@@ -287,6 +288,7 @@ def _authorizer_spec(name: str, definition: Mapping[str, Any]) -> AuthorizerSpec
         name=name,
         function=arn["GetAtt"][0],
         identity_headers=tuple(header.lower() for header in identity.get("Headers", [])),
+        identity_query_strings=tuple(str(name) for name in identity.get("QueryStrings", [])),
         ttl_seconds=int(identity.get("ReauthorizeEvery", 300)),
     )
 

@@ -1,9 +1,7 @@
-"""A real browser (Debian's Chromium, driven by playwright) against the local runtime: one page reads
-the alert stream and holds a WebSocket, and both receive an alert published after they opened.
-
-The stream is read with ``fetch`` (a streaming body reader), not ``EventSource``: the HTTP API's
-authorizer takes its identity from the ``Authorization`` header alone, which EventSource cannot
-send, so API Gateway (and this runtime) answers an EventSource 401 without asking the authorizer.
+"""A real browser (Debian's Chromium, driven by playwright) against the local runtime: one page holds
+an ``EventSource`` on the alert stream and a ``WebSocket``, and both receive an alert published after
+they opened. EventSource cannot set headers: its token travels as ``?token=`` (the stream route's
+authorizer accepts it there, and only there).
 """
 
 from __future__ import annotations
@@ -40,27 +38,11 @@ PAGE_SCRIPT = """
 window.received = {sse: [], ws: [], sseStatus: null, subscribed: false, errors: []};
 const settings = JSON.parse(document.getElementById("settings").textContent);
 
-async function readStream() {
-  const response = await fetch(settings.streamUrl, {
-    headers: {Authorization: "Bearer " + settings.token, Accept: "text/event-stream"},
-  });
-  window.received.sseStatus = response.status;
-  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
-  let buffer = "";
-  for (;;) {
-    const {value, done} = await reader.read();
-    if (done) return;
-    buffer += value;
-    let end;
-    while ((end = buffer.indexOf("\\n\\n")) >= 0) {
-      const lines = buffer.slice(0, end).split("\\n");
-      buffer = buffer.slice(end + 2);
-      const data = lines.filter((line) => line.startsWith("data:")).map((line) => line.slice(5).trim());
-      if (lines.includes("event: alert") && data.length) {
-        window.received.sse.push(JSON.parse(data.join("\\n")));
-      }
-    }
-  }
+function readStream() {
+  const source = new EventSource(settings.streamUrl);
+  source.onopen = () => { window.received.sseStatus = 200; };
+  source.addEventListener("alert", (event) => window.received.sse.push(JSON.parse(event.data)));
+  source.onerror = () => window.received.errors.push("event source error");
 }
 
 const socket = new WebSocket(settings.socketUrl);
@@ -71,7 +53,7 @@ socket.onmessage = (message) => {
   if (document.type === "alert") window.received.ws.push(document.alert);
 };
 socket.onerror = () => window.received.errors.push("websocket error");
-readStream().catch((error) => window.received.errors.push(String(error)));
+readStream();
 """
 
 pytestmark = [
@@ -158,7 +140,7 @@ def page() -> Iterator[Page]:
 def open_page(page: Page, server: PageServer, gateway: RunningGateway, tenant: str, token: str) -> None:
     settings = {
         "token": token,
-        "streamUrl": f"{gateway.url}/api/v1/alerts/stream?tenant_id={tenant}",
+        "streamUrl": f"{gateway.url}/api/v1/alerts/stream?tenant_id={tenant}&token={token}",
         "socketUrl": gateway.url.replace("http://", "ws://") + f"/api/v1/training/ws?token={token}",
     }
     server.html = (

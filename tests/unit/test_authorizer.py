@@ -319,3 +319,32 @@ def test_with_redis_down_an_invalid_token_is_still_refused(
     context = authorize(Authorizer(verifier, DownRedis()), token)["context"]
 
     assert context["authenticated"] is False
+
+
+# --- a token in the query string: the alert stream only (EventSource cannot set headers) ----------
+def event_with_query_token(token: str, route_key: str) -> dict[str, Any]:
+    event = load_event(AUTHORIZER_REQUEST, route_key=route_key)
+    del event["headers"]["authorization"]
+    event["queryStringParameters"] = {"token": token, "tenant_id": "tenant-a"}
+    return event
+
+
+def test_the_alert_stream_accepts_a_token_from_the_query_string(
+    authorizer: Authorizer, dev_keys: DevKeyPair
+) -> None:
+    token = dev_keys.mint(user_id="user-1", tenant_id="tenant-a")
+
+    answer = authorize_http_event(authorizer, event_with_query_token(token, "GET /api/v1/alerts/stream"))
+
+    assert answer["context"]["authenticated"] is True
+    assert answer["context"]["user_id"] == "user-1"
+
+
+def test_other_routes_never_take_a_token_from_the_query_string(
+    authorizer: Authorizer, dev_keys: DevKeyPair
+) -> None:
+    token = dev_keys.mint(user_id="user-1", tenant_id="tenant-a")
+
+    answer = authorize_http_event(authorizer, event_with_query_token(token, "ANY /api/v1/{proxy+}"))
+
+    assert answer["context"]["authenticated"] is False

@@ -153,9 +153,17 @@ def bearer_token(headers: Mapping[str, str] | None) -> str | None:
     return token.strip()
 
 
+# Routes whose clients cannot set headers (a browser's EventSource): the token may come as ?token=.
+# Only these: a token in a URL can end up in access logs, so no other route accepts one.
+QUERY_TOKEN_ROUTE_KEYS = frozenset({"GET /api/v1/alerts/stream"})
+QUERY_TOKEN_PARAMETER = "token"  # noqa: S105 - a parameter name, not a secret
+
+
 def authorize_http_event(authorizer: Authorizer, event: Mapping[str, Any]) -> dict[str, Any]:
     """Answer an HTTP API (payload 2.0, simple response) authorizer event."""
     token = bearer_token(event.get("headers"))
+    if token is None and event.get("routeKey") in QUERY_TOKEN_ROUTE_KEYS:
+        token = (event.get("queryStringParameters") or {}).get(QUERY_TOKEN_PARAMETER) or None
     if token is None:
         AUTH_ATTEMPTS.labels("failure").inc()
         verdict: Verdict = Unauthenticated("no bearer token in the Authorization header")

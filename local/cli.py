@@ -133,6 +133,7 @@ def _serve(arguments: argparse.Namespace) -> int:
     dev_keys = None if _configured_keys() else DevKeyPair.load_or_create(state_dir())
     started = [*_provide_redis(), *_provide_keys(dev_keys), *_provide_services(dev_keys)]
     _provide_websocket_management_url(arguments.host, arguments.port)
+    started += _provide_alert_subscriber()
     reload = not arguments.no_reload
     _say(f"Gateway: http://{arguments.host}:{arguments.port}")
     _say("         restarts on code changes" if reload else "         no reload (--no-reload)")
@@ -248,6 +249,23 @@ def _provide_websocket_management_url(host: str, port: int) -> None:
     if not uses_aws:
         os.environ.update(LOCAL_CREDENTIALS)
     _say(f"WebSocket delivery: this runtime's @connections at http://{host}:{port}")
+
+
+def _provide_alert_subscriber() -> list[_Stoppable]:
+    """Alerts only PUBLISHed on ``alerts:tenant:{id}`` go down the fanout's path (stored once, posted
+    to WebSocket subscribers, notified), from a thread of this process that outlives code reloads."""
+    from bakery_gateway.alerts.subscriber import PATTERN
+    from bakery_gateway.errors import ConfigurationError
+    from bakery_local.alert_subscriber import LocalAlertSubscriber
+
+    try:
+        subscriber = LocalAlertSubscriber()
+    except ConfigurationError as error:
+        _say(f"Alert subscriber: not started ({error})")
+        return []
+    subscriber.start()
+    _say(f"Alert subscriber: PSUBSCRIBE {PATTERN} (raw publishes stored and delivered like the fanout's)")
+    return [subscriber]
 
 
 def _say(line: str) -> None:

@@ -33,7 +33,10 @@ def slow_service() -> Iterator[StubService]:
         yield stub
 
 
-@pytest.fixture(scope="session")
+# Package scope, not session: the runtime's alert subscriber hears every PUBLISH on the shared Redis
+# server, so it must be gone before the integration tier, whose tests publish fixed alerts and flush
+# the database between tests (a late copy would land in the next test's clean database).
+@pytest.fixture(scope="package")
 def gateway(
     tmp_path_factory: pytest.TempPathFactory,
     redis_server: RedisEndpoint,

@@ -1,12 +1,13 @@
 """The WebSocket API over real sockets through the local runtime: subscriptions, delivery of alerts by
-the fanout function through the runtime's own @connections, and 410 Gone cleaning up."""
+the fanout function (and by the runtime's alert subscriber, for a raw PUBLISH) through the runtime's
+own @connections, and 410 Gone cleaning up."""
 
 from __future__ import annotations
 
 import json
 import uuid
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import boto3
 import pytest
@@ -79,6 +80,33 @@ def test_a_subscriber_does_not_receive_another_tenants_alert(
     publish(gateway.url, new_alert(tenant, "low", "yours"))
 
     assert receive(subscribed)["alert"]["message"] == "yours"
+
+
+def test_a_raw_publish_on_the_tenants_channel_reaches_its_subscriber(
+    subscribed: ClientConnection, tenant: str, client: redis.Redis
+) -> None:
+    alert = new_alert(tenant, "critical", "Published by a service that only knows the channel")
+
+    client.publish(redis_keys.alert_channel(tenant), json.dumps(alert))
+
+    message = receive(subscribed)
+    entries = client.xrange(redis_keys.alert_stream_key(tenant))
+    ((stream_id, _),) = cast(list[tuple[str, dict[str, str]]], entries)
+    assert (message["type"], message["stream_id"]) == ("alert", stream_id)
+    assert message["alert"]["alert_id"] == alert["alert_id"]
+    assert message["alert"]["message"] == alert["message"]
+
+
+def test_an_alert_both_ingested_and_published_raw_arrives_once(
+    gateway: RunningGateway, subscribed: ClientConnection, tenant: str, client: redis.Redis
+) -> None:
+    alert = new_alert(tenant, "high", "Said twice")
+    publish(gateway.url, alert)  # stored, published and posted by the fanout function
+    client.publish(redis_keys.alert_channel(tenant), json.dumps(alert))  # and by a raw producer
+
+    assert receive(subscribed)["alert"]["alert_id"] == alert["alert_id"]
+    with pytest.raises(TimeoutError):
+        subscribed.recv(timeout=1.0)
 
 
 def subscribers_of(client: redis.Redis, tenant: str) -> set[str]:

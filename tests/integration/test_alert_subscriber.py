@@ -1,4 +1,6 @@
-"""The subscriber with real Redis: a raw PUBLISH lands in the stream exactly once."""
+"""The subscriber with real Redis: a raw PUBLISH lands in the stream exactly once, and goes down the
+fanout's path: posted once to the tenant's WebSocket subscribers (through delivery, with a fake
+``@connections`` client), even when our own ingress published it too."""
 
 from __future__ import annotations
 
@@ -7,15 +9,24 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from typing import cast
 
+import httpx
 import pytest
 import redis
 
 from bakery_gateway import redis_keys
+from bakery_gateway.alerts.fanout import Fanout
 from bakery_gateway.alerts.model import Alert
+from bakery_gateway.alerts.notifications import Notifier
 from bakery_gateway.alerts.store import accept
 from bakery_gateway.alerts.subscriber import Subscriber
+from bakery_gateway.identity import Identity
+from bakery_gateway.websocket.connections import Connections
+from bakery_gateway.websocket.delivery import Delivery
+from bakery_gateway.websocket.messages import Request
 from tests.support.redis_server import RedisEndpoint, RedisProcess
+from tests.support.websocket import FakeManagementApi
 
 # Pub/sub is not per database: tenants of this run only, so that other runs sharing the Redis server
 # never feed this test, nor are fed by it.
@@ -30,11 +41,23 @@ RAW_ALERT = {
 }
 
 
+CONNECTION = "conn-sub-1"
+
+
+def fanout_of(client: redis.Redis, api: FakeManagementApi | None = None) -> Fanout:
+    """The fanout's path for one alert; without ``api`` nothing is posted. No notification service."""
+    unused = httpx.Client(transport=httpx.MockTransport(lambda request: httpx.Response(202)))
+    delivery = Delivery(Connections(client), api) if api is not None else None
+    return Fanout(client, 1000, Notifier(unused, None), delivery)
+
+
 class RunningSubscriber:
-    def __init__(self, client: redis.Redis) -> None:
+    def __init__(self, client: redis.Redis, api: FakeManagementApi | None = None) -> None:
         self.subscribed = threading.Event()
         self._stop = threading.Event()
-        subscriber = Subscriber(client, 1000, poll_seconds=0.05, on_subscribed=self.subscribed.set)
+        subscriber = Subscriber(
+            client, fanout_of(client, api), poll_seconds=0.05, on_subscribed=self.subscribed.set
+        )
         self._thread = threading.Thread(target=subscriber.run, args=(self._stop,), daemon=True)
         self._thread.start()
         assert self.subscribed.wait(5), "the subscriber did not subscribe"
@@ -52,6 +75,33 @@ def subscriber(redis_server: RedisEndpoint, redis_client: redis.Redis) -> Iterat
     yield redis_client
     running.stop()
     client.close()
+
+
+@pytest.fixture
+def api() -> FakeManagementApi:
+    return FakeManagementApi()
+
+
+@pytest.fixture
+def delivering(private_redis: RedisProcess, api: FakeManagementApi) -> Iterator[redis.Redis]:
+    """A running subscriber that delivers through ``api``, with one connection subscribed to the
+    tenant's alerts; yields the client tests publish with. On a Redis server of its own: pub/sub is
+    server-wide, and the end-to-end tier's runtime (whose subscriber would race this one for the
+    alert and post it to its own, unknown, connection) listens on the shared one."""
+    publisher = private_redis.endpoint().client()
+    connections = Connections(publisher)
+    connections.register(CONNECTION, Identity("user-1", TENANT, (TENANT,), ("owner",), "jti-1", 0, 1))
+    connections.subscribe(CONNECTION, Request("subscribe", "alerts"))
+    client = private_redis.endpoint().client()
+    running = RunningSubscriber(client, api)
+    yield publisher
+    running.stop()
+    client.close()
+    publisher.close()
+
+
+def posted(api: FakeManagementApi) -> list[dict[str, object]]:
+    return [json.loads(data) for _, data in api.posts]
 
 
 def stream_length(client: redis.Redis) -> int:
@@ -124,3 +174,41 @@ def test_the_subscriber_listens_again_after_a_redis_outage(private_redis: RedisP
     assert eventually(published_and_stored, seconds=10)
     running.stop()
     client.close()
+
+
+def test_a_raw_publish_reaches_the_tenants_websocket_subscriber(
+    delivering: redis.Redis, api: FakeManagementApi
+) -> None:
+    delivering.publish(redis_keys.alert_channel(TENANT), json.dumps(RAW_ALERT))
+
+    assert eventually(lambda: len(api.posts) == 1)
+    ((connection_id, _),) = api.posts
+    (message,) = posted(api)
+    entries = delivering.xrange(redis_keys.alert_stream_key(TENANT))
+    ((stream_id, _),) = cast(list[tuple[str, dict[str, str]]], entries)
+    assert connection_id == CONNECTION
+    assert message["type"] == "alert"
+    assert message["topic"] == redis_keys.alerts_topic(TENANT)
+    assert message["stream_id"] == stream_id
+    assert message["alert"] == Alert.from_mapping(RAW_ALERT).to_dict()
+
+
+def test_a_raw_publish_repeated_is_posted_once(delivering: redis.Redis, api: FakeManagementApi) -> None:
+    delivering.publish(redis_keys.alert_channel(TENANT), json.dumps(RAW_ALERT))
+    delivering.publish(redis_keys.alert_channel(TENANT), json.dumps(RAW_ALERT))
+    assert eventually(lambda: len(api.posts) >= 1)
+    settle()
+
+    assert len(api.posts) == 1
+
+
+def test_an_alert_our_ingress_published_is_posted_once(
+    delivering: redis.Redis, api: FakeManagementApi
+) -> None:
+    # The ingress path stores, publishes and posts; the subscriber then hears the publication.
+    summary = fanout_of(delivering, api).process([RAW_ALERT], "request-1")
+    settle()
+
+    assert summary.accepted == 1
+    assert len(api.posts) == 1
+    assert stream_length(delivering) == 1

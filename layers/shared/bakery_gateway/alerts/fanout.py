@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from bakery_gateway import redis_keys
 from bakery_gateway.alerts.model import Alert
 from bakery_gateway.alerts.notifications import Notifier
-from bakery_gateway.alerts.store import accept
+from bakery_gateway.alerts.store import Accepted, accept
 from bakery_gateway.errors import InvalidAlertError
 from bakery_gateway.observability import ALERTS
 from bakery_gateway.websocket.training import TrainingProgress
@@ -17,10 +17,13 @@ from bakery_gateway.websocket.training import TrainingProgress
 if TYPE_CHECKING:
     import redis
 
+    from bakery_gateway.settings import Settings
     from bakery_gateway.websocket.delivery import Delivery
 
 # More alerts than this in one event are refused whole: a producer batches, it does not flood.
 MAX_ALERTS_PER_EVENT = 100
+# The notification service is told in passing: a slow one must not hold the alert's producer.
+NOTIFICATION_READ_TIMEOUT_SECONDS = 5.0
 
 
 @dataclass
@@ -73,17 +76,34 @@ class Fanout:
                 summary.refused += 1
                 summary.refused_reasons.append({"index": index, "invalid_fields": error.fields})
                 continue
-            result = accept(self._client, alert, self._max_length)
+            result = self.accept(alert, request_id, seconds_left)
             if result.duplicate:
-                ALERTS.labels(outcome="duplicate").inc()
                 summary.duplicate += 1
                 continue
-            ALERTS.labels(outcome="accepted").inc()
             summary.accepted += 1
             summary.stream_ids[alert.alert_id] = str(result.stream_id)
-            self._post(alert, str(result.stream_id))
-            self._notifier.notify(alert, request_id, None if seconds_left is None else seconds_left())
         return summary
+
+    def accept(
+        self,
+        alert: Alert,
+        request_id: str,
+        seconds_left: Callable[[], float] | None = None,
+        *,
+        publish: bool = True,
+    ) -> Accepted:
+        """One valid alert, whichever way it came (an ingress event, or the channel through
+        ``subscriber``, which passes ``publish=False``): stored once (``store.accept``), counted, and
+        when new posted to the tenant's WebSocket subscribers and handed to the notifier. Raises
+        ``RedisUnavailableError`` when it cannot be stored."""
+        result = accept(self._client, alert, self._max_length, publish=publish)
+        if result.duplicate:
+            ALERTS.labels(outcome="duplicate").inc()
+            return result
+        ALERTS.labels(outcome="accepted").inc()
+        self._post(alert, str(result.stream_id))
+        self._notifier.notify(alert, request_id, None if seconds_left is None else seconds_left())
+        return result
 
     def progress(self, raw: object) -> dict[str, Any]:
         """Post one training progress event to its job's subscribers; the delivery report.
@@ -101,3 +121,33 @@ class Fanout:
         self._delivery.deliver(
             topic, {"type": "alert", "topic": topic, "stream_id": stream_id, "alert": alert.to_dict()}
         )
+
+
+def fanout_from_settings(settings: Settings, client: redis.Redis | None = None) -> Fanout:
+    """The fanout as the fanout function (and the subscriber process) runs it: Redis, the
+    notification service and ``@connections`` delivery from the gateway's settings."""
+    from bakery_gateway.alerts.notifications import notification_client
+    from bakery_gateway.clients import sync_redis
+    from bakery_gateway.websocket.connections import Connections
+    from bakery_gateway.websocket.delivery import Delivery, LazyManagementClient
+
+    redis_client = client if client is not None else sync_redis(settings.redis)
+    websocket = settings.websocket
+    return Fanout(
+        redis_client,
+        settings.alerts.stream_max_length,
+        Notifier(
+            notification_client(
+                settings.downstream_connect_timeout_seconds, NOTIFICATION_READ_TIMEOUT_SECONDS
+            ),
+            settings.service_urls.get("notifications"),
+        ),
+        Delivery(
+            Connections(redis_client),
+            # boto3 is imported on the first post, not at cold start.
+            LazyManagementClient(websocket.management_url, max_pool_connections=websocket.post_concurrency)
+            if websocket.management_url
+            else None,
+            concurrency=websocket.post_concurrency,
+        ),
+    )

@@ -1,8 +1,10 @@
-"""For publishers that only PUBLISH on ``alerts:tenant:{id}``: their alerts, into the tenant's stream.
+"""For publishers that only PUBLISH on ``alerts:tenant:{id}``: their alerts, down the fanout's path.
 
-A PSUBSCRIBE loop feeds every message into ``store.accept`` (without publishing again: the channel's
-listeners have the message already). Our own publications come back here too and are duplicates by
-then (the seen key), so they cost one SET NX each. On a Redis error the loop reconnects with a
+A PSUBSCRIBE loop feeds every message into ``Fanout.accept``, the fanout function's own path for one
+alert: stored once (without publishing again: the channel's listeners have the message already) and,
+when new, posted to the tenant's WebSocket subscribers and handed to the notification service. Our own
+publications come back here too and are duplicates by then (the seen key), so they cost one SET NX
+each and are not posted twice. On a Redis error the loop reconnects with a
 capped backoff; what was published while it was disconnected is lost, as pub/sub always is.
 """
 
@@ -17,19 +19,23 @@ from redis.exceptions import RedisError
 
 from bakery_gateway import redis_keys
 from bakery_gateway.alerts.model import Alert
-from bakery_gateway.alerts.store import Accepted, accept
+from bakery_gateway.alerts.store import Accepted
 from bakery_gateway.errors import InvalidAlertError, RedisUnavailableError
+from bakery_gateway.events import request_id
 from bakery_gateway.observability import ALERTS, REDIS_ERRORS, logger
 
 if TYPE_CHECKING:
     import redis
 
+    from bakery_gateway.alerts.fanout import Fanout
+
 PATTERN = redis_keys.ALERT_CHANNEL_PREFIX + "*"
 MAX_BACKOFF_SECONDS = 5.0
 
 
-def ingest(client: redis.Redis, channel: str, payload: str, max_length: int) -> Accepted | None:
-    """Store one channel message; None when it is not an alert of that channel's tenant."""
+def ingest(fanout: Fanout, channel: str, payload: str) -> Accepted | None:
+    """One channel message down the fanout's path; None when it is not an alert of that channel's
+    tenant. Raises ``RedisUnavailableError`` when it cannot be stored."""
     try:
         alert = Alert.from_mapping(json.loads(payload))
     except (ValueError, InvalidAlertError) as error:
@@ -40,22 +46,21 @@ def ingest(client: redis.Redis, channel: str, payload: str, max_length: int) -> 
         ALERTS.labels(outcome="refused").inc()
         logger.warning("refused an alert published on another tenant's channel", extra={"channel": channel})
         return None
-    result = accept(client, alert, max_length, publish=False)
-    ALERTS.labels(outcome="duplicate" if result.duplicate else "accepted").inc()
-    return result
+    # No invocation bounds the notification here: the notifier's own timeouts do.
+    return fanout.accept(alert, request_id(None), publish=False)
 
 
 class Subscriber:
     def __init__(
         self,
         client: redis.Redis,
-        max_length: int,
+        fanout: Fanout,
         *,
         poll_seconds: float = 1.0,
         on_subscribed: Callable[[], None] | None = None,
     ) -> None:
         self._client = client
-        self._max_length = max_length
+        self._fanout = fanout
         self._poll_seconds = poll_seconds
         self._on_subscribed = on_subscribed
 
@@ -81,7 +86,14 @@ class Subscriber:
                 message = pubsub.get_message(timeout=self._poll_seconds)
                 if message is None or message.get("type") != "pmessage":
                     continue
-                ingest(self._client, _text(message["channel"]), _text(message["data"]), self._max_length)
+                try:
+                    ingest(self._fanout, _text(message["channel"]), _text(message["data"]))
+                except (RedisError, RedisUnavailableError):
+                    raise
+                except Exception:  # one bad message must not stop the loop that serves every tenant
+                    logger.exception(
+                        "alert subscriber failed on a message", extra={"channel": message["channel"]}
+                    )
 
 
 def _text(value: str | bytes) -> str:
@@ -89,10 +101,12 @@ def _text(value: str | bytes) -> str:
 
 
 def main() -> None:
-    """``python -m bakery_gateway.alerts.subscriber``: run until SIGTERM/SIGINT, with the gateway's
-    settings (REDIS_*, ALERT_STREAM_MAX_LENGTH) from the environment."""
+    """``python -m bakery_gateway.alerts.subscriber``: run until SIGTERM/SIGINT, with the fanout
+    function's settings (REDIS_*, ALERT_STREAM_MAX_LENGTH, WEBSOCKET_MANAGEMENT_URL,
+    NOTIFICATION_SERVICE_URL, ...) from the environment."""
     import signal
 
+    from bakery_gateway.alerts.fanout import fanout_from_settings
     from bakery_gateway.clients import sync_redis
     from bakery_gateway.settings import get_settings
 
@@ -101,7 +115,8 @@ def main() -> None:
     for number in (signal.SIGTERM, signal.SIGINT):
         signal.signal(number, lambda *_: stop.set())
     logger.info("alert subscriber listening", extra={"pattern": PATTERN})
-    Subscriber(sync_redis(settings.redis), settings.alerts.stream_max_length).run(stop)
+    client = sync_redis(settings.redis)
+    Subscriber(client, fanout_from_settings(settings, client)).run(stop)
 
 
 if __name__ == "__main__":

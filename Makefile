@@ -31,7 +31,7 @@ APT_GET     := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get
 export AWS_DEFAULT_REGION ?= eu-west-1
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help venv run lint build test bench clean ensure-redis ensure-chromium
+.PHONY: help venv run lint build test bench bench-fanout clean ensure-redis ensure-chromium
 
 # help: list the targets.
 help:
@@ -41,6 +41,7 @@ help:
 	@echo "make build    sam build (no container) into .aws-sam/"
 	@echo "make test     venv, redis-server, chromium, lint, build, then pytest"
 	@echo "make bench    bench/overhead.py (\$$ARGS passed on)"
+	@echo "make bench-fanout  bench/fanout.py: alerts to N SSE + N WebSocket clients (\$$ARGS passed on)"
 	@echo "make clean    remove build output and caches (not the virtualenvs)"
 
 # venv: both virtualenvs, each reinstalled only when its inputs changed.
@@ -94,6 +95,10 @@ test: venv ensure-redis ensure-chromium lint build
 # bench: per-request overhead and cold-start figures (prints, never asserts).
 bench: venv
 	$(VENV)/bin/python bench/overhead.py $(ARGS)
+
+# bench-fanout: alert delivery latency to many SSE and WebSocket clients through the local runtime.
+bench-fanout: venv
+	$(VENV)/bin/python bench/fanout.py $(ARGS)
 
 # clean: build output and tool caches; the virtualenvs stay (rm -rf .venv .venv-sam to rebuild them).
 clean:

@@ -9,8 +9,9 @@ from typing import Any
 
 import httpx
 
+from bakery_local.gateway_client import post_json
+
 INTERNAL_ALERTS_PATH = "/internal/alerts"
-TIMEOUT_SECONDS = 10.0
 
 
 class PublishCommandError(Exception):
@@ -37,19 +38,14 @@ def new_alert(
 def publish(gateway_url: str, alert: dict[str, Any], client: httpx.Client | None = None) -> str:
     """POST ``alert``; the stream id the gateway stored it under."""
     url = gateway_url.rstrip("/") + INTERNAL_ALERTS_PATH
-    http = client or httpx.Client(timeout=TIMEOUT_SECONDS, trust_env=False)
-    try:
-        response = http.post(url, json=alert)
-    except httpx.TransportError as error:
-        raise PublishCommandError(
-            f"no gateway answers at {gateway_url} ({type(error).__name__}); "
-            "start it with `bakery-gateway local` (or `make run`), or pass --url"
-        ) from error
-    finally:
-        if client is None:
-            http.close()
-    if response.status_code != httpx.codes.ACCEPTED:
-        raise PublishCommandError(f"{url} answered {response.status_code}: {response.text[:500]}")
+    response = post_json(
+        gateway_url,
+        INTERNAL_ALERTS_PATH,
+        alert,
+        expected_status=httpx.codes.ACCEPTED,
+        error=PublishCommandError,
+        client=client,
+    )
     stream_id = response.json().get("stream_ids", {}).get(alert["alert_id"])
     if not isinstance(stream_id, str):
         raise PublishCommandError(f"{url} answered 202 without a stream id for {alert['alert_id']}")

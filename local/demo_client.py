@@ -7,10 +7,10 @@ from typing import Any
 
 import httpx
 
+from bakery_local.gateway_client import post_json
 from bakery_local.sample_demo_sessions import SESSIONS_PATH
 
 DEFAULT_GATEWAY_URL = "http://127.0.0.1:8000"
-TIMEOUT_SECONDS = 10.0
 
 
 class DemoCommandError(Exception):
@@ -25,19 +25,14 @@ def create_demo_session(
     if ttl_seconds is not None:
         body["ttl_seconds"] = ttl_seconds
     url = gateway_url.rstrip("/") + SESSIONS_PATH
-    http = client or httpx.Client(timeout=TIMEOUT_SECONDS)
-    try:
-        response = http.post(url, json=body)
-    except httpx.TransportError as error:
-        raise DemoCommandError(
-            f"no gateway answers at {gateway_url} ({type(error).__name__}); "
-            "start it with `bakery-gateway local` (or `make run`), or pass --url"
-        ) from error
-    finally:
-        if client is None:
-            http.close()
-    if response.status_code != httpx.codes.CREATED:
-        raise DemoCommandError(f"{url} answered {response.status_code}: {_reason(response)}")
+    response = post_json(
+        gateway_url,
+        SESSIONS_PATH,
+        body,
+        expected_status=httpx.codes.CREATED,
+        error=DemoCommandError,
+        client=client,
+    )
     document = response.json()
     if not isinstance(document, dict) or not isinstance(document.get("token"), str):
         raise DemoCommandError(f"{url} answered 201 without a token")
@@ -54,15 +49,3 @@ def session_lines(document: dict[str, Any]) -> list[str]:
         *(f"outlet: {outlet}" for outlet in document.get("child_tenant_ids") or ()),
         f"expires: {expires.isoformat(timespec='seconds')}",
     ]
-
-
-def _reason(response: httpx.Response) -> str:
-    try:
-        problem = response.json()
-    except ValueError:
-        return response.text[:200] or response.reason_phrase
-    if isinstance(problem, dict):
-        for member in ("detail", "title", "message"):
-            if isinstance(problem.get(member), str):
-                return str(problem[member])
-    return response.reason_phrase

@@ -33,6 +33,17 @@ def slow_service() -> Iterator[StubService]:
         yield stub
 
 
+def deployment_environment(redis_server: RedisEndpoint, dev_keys: DevKeyPair) -> dict[str, str]:
+    """What every configured runtime of this tier shares: the tests' Redis, their keys, quiet logs."""
+    return {
+        names.REDIS_HOST: redis_server.host,
+        names.REDIS_PORT: str(redis_server.port),
+        names.REDIS_DB: str(redis_server.db),
+        names.JWT_PUBLIC_KEYS: dev_keys.public_keys_json,
+        "LOG_LEVEL": "WARNING",
+    }
+
+
 # Package scope, not session: the runtime's alert subscriber hears every PUBLISH on the shared Redis
 # server, so it must be gone before the integration tier, whose tests publish fixed alerts and flush
 # the database between tests (a late copy would land in the next test's clean database).
@@ -46,15 +57,11 @@ def gateway(
 ) -> Iterator[RunningGateway]:
     """The local runtime configured like a deployment: real Redis, real keys, real services."""
     environ = {
-        names.REDIS_HOST: redis_server.host,
-        names.REDIS_PORT: str(redis_server.port),
-        names.REDIS_DB: str(redis_server.db),
-        names.JWT_PUBLIC_KEYS: dev_keys.public_keys_json,
+        **deployment_environment(redis_server, dev_keys),
         names.CORS_ORIGINS: ALLOWED_ORIGIN,
         names.DOWNSTREAM_CONNECT_TIMEOUT_SECONDS: "1",
         names.DOWNSTREAM_READ_TIMEOUT_SECONDS: str(READ_TIMEOUT_SECONDS),
         names.MAX_REQUEST_BYTES: str(64 * 1024),
-        "LOG_LEVEL": "WARNING",
     }
     for service in names.SERVICES:
         environ[names.service_url_variable(service)] = service_base_url(services, service)

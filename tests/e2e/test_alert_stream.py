@@ -14,6 +14,7 @@ import redis
 from bakery_gateway import constants as names
 from bakery_local.dev_tokens import DevKeyPair
 from tests.conftest import mark_paying
+from tests.e2e.conftest import deployment_environment
 from tests.e2e.runtime import RunningGateway, local_gateway
 from tests.support.alerts import ServerEvent, alerts_of, parse_events, write_alert
 from tests.support.redis_server import RedisEndpoint, free_port
@@ -28,14 +29,10 @@ def sse_gateway(
 ) -> Iterator[RunningGateway]:
     """The local runtime with short SSE timings: 1 s per invocation, a heartbeat every second."""
     environ = {
-        names.REDIS_HOST: redis_server.host,
-        names.REDIS_PORT: str(redis_server.port),
-        names.REDIS_DB: str(redis_server.db),
-        names.JWT_PUBLIC_KEYS: dev_keys.public_keys_json,
+        **deployment_environment(redis_server, dev_keys),
         names.SSE_WAIT_SECONDS: "1",
         names.SSE_HEARTBEAT_SECONDS: "1",
         names.SSE_RETRY_MILLISECONDS: "500",
-        "LOG_LEVEL": "WARNING",
     }
     # No service is called: every one is configured (so no samples start), on a closed port.
     for service in names.SERVICES:

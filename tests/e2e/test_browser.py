@@ -21,6 +21,7 @@ from bakery_gateway import constants as names
 from bakery_local.alert_client import new_alert, publish
 from bakery_local.dev_tokens import DevKeyPair
 from tests.conftest import mark_paying
+from tests.e2e.conftest import deployment_environment
 from tests.e2e.runtime import RunningGateway, local_gateway
 from tests.support.redis_server import RedisEndpoint, free_port
 
@@ -112,14 +113,10 @@ def browser_gateway(
 ) -> Iterator[RunningGateway]:
     """The local runtime allowing the page's origin, with short SSE waits."""
     environ = {
-        names.REDIS_HOST: redis_server.host,
-        names.REDIS_PORT: str(redis_server.port),
-        names.REDIS_DB: str(redis_server.db),
-        names.JWT_PUBLIC_KEYS: dev_keys.public_keys_json,
+        **deployment_environment(redis_server, dev_keys),
         names.CORS_ORIGINS: page_server.origin,
         names.SSE_WAIT_SECONDS: "1",
         names.SSE_HEARTBEAT_SECONDS: "1",
-        "LOG_LEVEL": "WARNING",
     }
     for service in names.SERVICES:  # none is called; configured so that no samples start
         environ[names.service_url_variable(service)] = f"http://127.0.0.1:{free_port()}"

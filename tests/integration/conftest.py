@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from moto import mock_aws
 
 from tests.conftest import PAYING_TENANTS, mark_paying
 from tests.support.lambda_gateway import LambdaGateway
@@ -13,6 +14,21 @@ from tests.support.lambda_runtime import AUTHORIZER_MODULE, POLICY_MODULE, PROXY
 from tests.support.redis_server import RedisProcess
 
 GatewayStarter = Callable[..., LambdaGateway]
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A moto account in eu-west-1; no real credentials can be used."""
+    for name, value in {
+        "AWS_DEFAULT_REGION": "eu-west-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    with mock_aws():
+        yield
 
 
 @pytest.fixture

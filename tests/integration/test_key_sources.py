@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from bakery_gateway.errors import KeySourceError
 from bakery_gateway.keys import DEFAULT_KEY_ID, load_public_keys
@@ -19,21 +17,6 @@ from tests.support.lambda_runtime import AUTHORIZER_MODULE, LambdaContext, Lambd
 
 PARAMETER = "/bakery/prod/jwt-public-keys"
 SECRET = "bakery/prod/jwt-public-keys"
-
-
-@pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """A moto account in eu-west-1; no real credentials can be used."""
-    for name, value in {
-        "AWS_DEFAULT_REGION": "eu-west-1",
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    with mock_aws():
-        yield
 
 
 def verifies(keys: dict[str, object], pair: DevKeyPair) -> bool:

@@ -8,12 +8,11 @@ the fake client over real Redis, and over real sockets by the local runtime's en
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 import redis
-from moto import mock_aws
 from moto.apigatewaymanagementapi.models import apigatewaymanagementapi_backends
 from moto.core.models import DEFAULT_ACCOUNT_ID
 
@@ -39,21 +38,6 @@ FANOUT_MODULE = "bakery_functions.fanout.app"
 MANAGEMENT_URL = "https://w1s2k3t4u5.execute-api.eu-west-1.amazonaws.com/live"
 TENANT = "tenant-recorded"  # the recorded alert's tenant
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
-
-
-@pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """A moto account in eu-west-1; no real credentials can be used."""
-    for name, value in {
-        "AWS_DEFAULT_REGION": "eu-west-1",
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    with mock_aws():
-        yield
 
 
 def start(lambda_runtime: LambdaRuntime, module: str, environ: dict[str, str]) -> Handler:

@@ -1,25 +1,42 @@
 """The alert stream as a continuous server-sent event stream, on the local runtime only.
 
 Behind API Gateway, ``GET /api/v1/alerts/stream`` answers once per request (HTTP APIs buffer) and
-EventSource reconnects with ``Last-Event-ID``. Locally the response stays open: the runtime invokes
-the same proxy handler in a loop, each time with ``Last-Event-ID`` = the last id it relayed, writes
-the events it answers, and a ``: heartbeat`` comment whenever ``heartbeat_seconds`` pass in silence.
-It stops when the client goes away or the handler answers anything but ``200`` (that answer is
-relayed as is when nothing was sent yet). Same handler, same ids, same resume rule (``docs/sse.md``).
+EventSource reconnects with ``Last-Event-ID``. Locally the response stays open:
+
+1. the runtime invokes the proxy once, as API Gateway would (authorizer, policies, tenant access),
+   with the stage variable ``sseWaitSeconds=0`` so it answers at once: the replay after the
+   client's ``Last-Event-ID``, or the current position, and the tenant it chose (``X-Tenant-ID``);
+2. it then follows that tenant's shared feed (``alert_feed``: one Redis reader per tenant, however
+   many streams), writing each new event (the same blocks, the same ids) and a ``: heartbeat``
+   comment whenever ``heartbeat_seconds`` pass in silence;
+3. every ``recheck_seconds`` (``SSE_WAIT_SECONDS``: as often as a long poll would ask) it invokes the
+   proxy again with ``Last-Event-ID`` = the last id written, so an expired or revoked token, a lost
+   subscription or tenant access ends the stream as the next long poll would be refused.
+
+It stops when the client goes away, the proxy answers anything but ``200`` (relayed as is when
+nothing was sent yet), or Redis fails (the client reconnects with ``Last-Event-ID``). Same handler,
+same ids, same resume rule (``docs/sse.md``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from starlette.types import Receive, Send
 
-from bakery_gateway.alerts.sse import ALERT_STREAM_PATH, LAST_EVENT_ID_HEADER
+from bakery_gateway.alerts.sse import (
+    ALERT_STREAM_PATH,
+    LAST_EVENT_ID_HEADER,
+    TENANT_HEADER,
+    WAIT_STAGE_VARIABLE,
+    StreamId,
+)
+from bakery_local.alert_feed import AlertFeeds, FeedUnavailableError, TenantFeed
 
 # The template route the stream arrives on: the proxy's catch-all.
 PROXY_ROUTE_KEY = "ANY /api/v1/{proxy+}"
@@ -27,6 +44,8 @@ PROXY_ROUTE_KEY = "ANY /api/v1/{proxy+}"
 # in a template without that route.
 STREAM_ROUTE_KEYS = frozenset({"GET /api/v1/alerts/stream", PROXY_ROUTE_KEY})
 HEARTBEAT = b": heartbeat\n\n"
+# The stage variables of the proxy invocations behind a continuous stream: answer without waiting.
+STREAM_STAGE_VARIABLES = {WAIT_STAGE_VARIABLE: "0"}
 _BLOCK_END = re.compile(rb"\r\n\r\n|\n\n|\r\r")
 _LINE = re.compile(rb"\r\n|\r|\n")
 Headers = list[tuple[bytes, bytes]]
@@ -76,67 +95,99 @@ def relay_body(body: bytes, last_id: str | None, *, first: bool) -> Relayed:
 
 
 async def stream(
-    invoke: InvokeWith, receive: Receive, send: Send, *, heartbeat_seconds: float, extra_headers: Headers
+    invoke: InvokeWith,
+    receive: Receive,
+    send: Send,
+    *,
+    feeds: AlertFeeds,
+    heartbeat_seconds: float,
+    recheck_seconds: float,
+    extra_headers: Headers,
 ) -> None:
-    """Serve one client until it disconnects or the handler stops answering 200."""
+    """Serve one client until it disconnects, the proxy stops answering 200, or Redis fails."""
     disconnected = asyncio.ensure_future(_disconnect(receive))
-    last_id: str | None = None
-    started = False
+    streaming = False
     try:
-        while True:
-            answer = await _answer_with_heartbeats(
-                invoke(last_id), disconnected, send if started else None, heartbeat_seconds
+        answer = await _unless_disconnected(invoke(None), disconnected)
+        if answer is None:
+            return
+        status, headers, body = answer
+        if status != 200:
+            await send({"type": "http.response.start", "status": status, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+            return
+        streaming_headers = [(name, value) for name, value in headers if name != b"content-length"]
+        await send(
+            {"type": "http.response.start", "status": 200, "headers": streaming_headers + extra_headers}
+        )
+        streaming = True
+        relayed = relay_body(body, None, first=True)
+        await _write(send, relayed.text)
+        tenant_id = dict(headers).get(TENANT_HEADER.encode(), b"").decode("latin-1")
+        if relayed.last_id is None or not tenant_id:  # nothing to follow from: let the client reconnect
+            return
+        async with feeds.follow(tenant_id) as feed:
+            await _follow(
+                feed, invoke, send, disconnected, relayed.last_id, heartbeat_seconds, recheck_seconds
             )
-            if answer is None:
-                return
-            status, headers, body = answer
-            if status != 200:
-                if not started:
-                    await send({"type": "http.response.start", "status": status, "headers": headers})
-                    await send({"type": "http.response.body", "body": body})
-                else:
-                    await send({"type": "http.response.body", "body": b""})
-                return
-            if not started:
-                streaming_headers = [(name, value) for name, value in headers if name != b"content-length"]
-                await send(
-                    {
-                        "type": "http.response.start",
-                        "status": 200,
-                        "headers": streaming_headers + extra_headers,
-                    }
-                )
-            relayed = relay_body(body, last_id, first=not started)
-            started = True
-            last_id = relayed.last_id
-            if relayed.text:
-                await send({"type": "http.response.body", "body": relayed.text, "more_body": True})
     finally:
         disconnected.cancel()
+        if streaming:
+            with contextlib.suppress(OSError, RuntimeError):  # the client may be gone already
+                await send({"type": "http.response.body", "body": b""})
 
 
-async def _answer_with_heartbeats(
-    invocation: Awaitable[Answer],
+async def _follow(
+    feed: TenantFeed,
+    invoke: InvokeWith,
+    send: Send,
     disconnected: asyncio.Future[None],
-    send: Send | None,
+    last_id: str,
     heartbeat_seconds: float,
-) -> Answer | None:
-    """The invocation's answer, writing heartbeats meanwhile (once the stream is open); None when the
-    client went away first (the invocation ends by itself within the handler's wait)."""
-    pending = asyncio.ensure_future(invocation)
-    last_write = time.monotonic()
+    recheck_seconds: float,
+) -> None:
+    loop = asyncio.get_running_loop()
+    last_write = next_check = loop.time()
+    next_check += recheck_seconds
     while True:
-        timeout = max(0.0, heartbeat_seconds - (time.monotonic() - last_write))
-        waiting: set[asyncio.Future[Any]] = {pending, disconnected}
-        done, _ = await asyncio.wait(waiting, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-        if disconnected in done:
-            pending.cancel()
-            return None
-        if pending in done:
-            return pending.result()
-        if send is not None:
-            await send({"type": "http.response.body", "body": HEARTBEAT, "more_body": True})
-        last_write = time.monotonic()
+        now = loop.time()
+        timeout = max(0.0, min(last_write + heartbeat_seconds, next_check) - now)
+        try:
+            entries = await feed.after(StreamId.parse(last_id), timeout, interrupt=disconnected)
+        except FeedUnavailableError:
+            return
+        if disconnected.done():
+            return
+        now = loop.time()
+        if entries:
+            await _write(send, "".join(block for _, block in entries).encode())
+            last_id, last_write = str(entries[-1][0]), now
+        elif now >= last_write + heartbeat_seconds:
+            await _write(send, HEARTBEAT)
+            last_write = now
+        if now >= next_check:
+            answer = await _unless_disconnected(invoke(last_id), disconnected)
+            if answer is None or answer[0] != 200:
+                return
+            relayed = relay_body(answer[2], last_id, first=False)
+            await _write(send, relayed.text)
+            last_id = relayed.last_id or last_id
+            next_check = loop.time() + recheck_seconds
+
+
+async def _write(send: Send, text: bytes) -> None:
+    if text:
+        await send({"type": "http.response.body", "body": text, "more_body": True})
+
+
+async def _unless_disconnected(work: Awaitable[Any], disconnected: asyncio.Future[None]) -> Any:
+    """``work``'s result; None when the client went away first (``work`` is then cancelled)."""
+    pending = asyncio.ensure_future(work)
+    await asyncio.wait({pending, disconnected}, return_when=asyncio.FIRST_COMPLETED)
+    if not pending.done():
+        pending.cancel()
+        return None
+    return pending.result()
 
 
 async def _disconnect(receive: Receive) -> None:

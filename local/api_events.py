@@ -103,6 +103,7 @@ def http_event(
     stage: str,
     path_parameters: Mapping[str, str],
     authorizer_context: Mapping[str, Any] | None,
+    stage_variables: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The payload 2.0 event a function behind an HTTP API receives for ``request``."""
     headers = combined_headers(request.headers)
@@ -124,6 +125,8 @@ def http_event(
     }
     if stage != "$default":
         context["http"]["path"] = event["rawPath"]
+    if stage_variables:
+        event["stageVariables"] = dict(stage_variables)
     _add_request_parts(event, request, path_parameters)
     if body is not None:
         event["body"] = body

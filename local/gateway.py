@@ -18,8 +18,10 @@ from typing import Any
 
 from starlette.types import Message, Receive, Scope, Send
 
+from bakery_gateway.clients import async_redis_factory
 from bakery_gateway.settings import Settings
-from bakery_local import alert_stream, api_events
+from bakery_local import alert_feed, alert_stream, api_events
+from bakery_local.alert_feed import AlertFeeds
 from bakery_local.authorizer_cache import AuthorizerCache
 from bakery_local.iam import iam_refusal
 from bakery_local.invoker import FunctionTimeoutError, Invoker
@@ -33,7 +35,10 @@ log = logging.getLogger("bakery_local")
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # HTTP API's payload limit
 # The runtime's own status, outside the API's route space (no template route starts with /_local).
 STATUS_PATH = "/_local/status"
+# The Prometheus exposition of the process's registry (every function runs in this process).
+METRICS_PATH = "/metrics"
 Headers = list[tuple[bytes, bytes]]
+FEED_READ_MARGIN_SECONDS = 2.0
 
 
 class LocalHttpApi:
@@ -48,9 +53,18 @@ class LocalHttpApi:
     ) -> None:
         self.api = api
         self.websocket = websocket
-        if sse_heartbeat_seconds is None:
-            sse_heartbeat_seconds = Settings.from_environ().alerts.sse_heartbeat_seconds
-        self.sse_heartbeat_seconds = sse_heartbeat_seconds
+        settings = Settings.from_environ()
+        self.sse_heartbeat_seconds = (
+            settings.alerts.sse_heartbeat_seconds if sse_heartbeat_seconds is None else sse_heartbeat_seconds
+        )
+        self.sse_recheck_seconds = settings.alerts.sse_wait_seconds
+        # One reader per followed tenant; its blocking reads outlast alert_feed.BLOCK_MILLISECONDS.
+        self.alert_feeds = AlertFeeds(
+            async_redis_factory(
+                settings.redis,
+                read_timeout_seconds=alert_feed.BLOCK_MILLISECONDS / 1000 + FEED_READ_MARGIN_SECONDS,
+            )
+        )
         self.invoker = invoker
         self.cache = cache or AuthorizerCache()
         self.routes = RouteTable(api.routes)
@@ -67,16 +81,32 @@ class LocalHttpApi:
             return
         if scope["path"] == STATUS_PATH:
             await _send_whole(send, _json(200, self.status()))
+        elif scope["path"] == METRICS_PATH:
+            await self._metrics(send)
         elif is_management_path(_raw_path(scope)):
             await self._manage_connection(scope, receive, send)
         else:
             await self.respond(scope, receive, send)
+
+    async def _metrics(self, send: Send) -> None:
+        """``/metrics``: what a Prometheus server scrapes from the local runtime (docs/observability.md)."""
+        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+        from bakery_gateway.observability import registry
+
+        body = generate_latest(registry)
+        headers = [
+            (b"content-type", CONTENT_TYPE_LATEST.encode()),
+            (b"content-length", str(len(body)).encode()),
+        ]
+        await _send_whole(send, (200, headers, body))
 
     def status(self) -> dict[str, Any]:
         """Invocation counts: how tests see that API Gateway's authorizer cache did its work."""
         status: dict[str, Any] = {
             "authorizer_invocations": self.authorizer_invocations,
             "function_invocations": dict(self.invoker.invocations),
+            "followed_alert_streams": len(self.alert_feeds),
         }
         if self.websocket is not None:
             status["websocket_connections"] = len(self.websocket.registry)
@@ -144,13 +174,23 @@ class LocalHttpApi:
 
         async def invoke(last_id: str | None) -> tuple[int, Headers, bytes]:
             headers = alert_stream.with_last_event_id(list(request.headers), last_id)
-            return await self._route(dataclasses.replace(request, headers=headers))
+            return await self._route(
+                dataclasses.replace(request, headers=headers), alert_stream.STREAM_STAGE_VARIABLES
+            )
 
         await alert_stream.stream(
-            invoke, receive, send, heartbeat_seconds=self.sse_heartbeat_seconds, extra_headers=cors_headers
+            invoke,
+            receive,
+            send,
+            feeds=self.alert_feeds,
+            heartbeat_seconds=self.sse_heartbeat_seconds,
+            recheck_seconds=self.sse_recheck_seconds,
+            extra_headers=cors_headers,
         )
 
-    async def _route(self, request: api_events.IncomingRequest) -> tuple[int, Headers, bytes]:
+    async def _route(
+        self, request: api_events.IncomingRequest, stage_variables: Mapping[str, str] | None = None
+    ) -> tuple[int, Headers, bytes]:
         match = self.routes.match(request.method, request.raw_path)
         if match is None:
             return _message(404, "Not Found")
@@ -168,6 +208,7 @@ class LocalHttpApi:
             stage=self.api.stage,
             path_parameters=match.path_parameters,
             authorizer_context=authorizer_context,
+            stage_variables=stage_variables,
         )
         try:
             result = await self.invoker.invoke(match.route.function, event)

@@ -3,15 +3,18 @@ resumable with Last-Event-ID."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
 from collections.abc import Callable, Iterator
 
 import httpx
+import jwt
 import pytest
 import redis
 
 from bakery_gateway import constants as names
+from bakery_gateway import redis_keys
 from bakery_local.dev_tokens import DevKeyPair
 from tests.conftest import mark_paying
 from tests.e2e.conftest import deployment_environment
@@ -149,3 +152,33 @@ def test_a_refused_stream_is_answered_as_the_handler_answered(
 
     assert response.status_code == 403
     assert response.json()["type"].endswith("tenant-forbidden")
+
+
+def test_a_revoked_token_ends_an_open_stream_within_one_wait(
+    sse_gateway: RunningGateway, dev_keys: DevKeyPair, client: redis.Redis, tenant: str
+) -> None:
+    token = dev_keys.mint(user_id="user-1", tenant_id=tenant, tenant_ids=[tenant])
+    jti = jwt.decode(token, options={"verify_signature": False})["jti"]
+    headers = {"Authorization": f"Bearer {token}", "Accept": "text/event-stream"}
+    with open_stream(sse_gateway, headers) as http, http.stream("GET", STREAM) as response:
+        assert response.status_code == 200
+        client.set(redis_keys.revoked_key(jti), "1", ex=60)
+        started = time.monotonic()
+        remainder = response.read()  # returns once the runtime ends the response
+
+    assert time.monotonic() - started < READ_TIMEOUT_SECONDS
+    assert alerts_of(parse_events(remainder.decode())) == []
+
+
+def test_streams_of_one_tenant_share_one_reader_and_all_get_every_alert(
+    sse_gateway: RunningGateway, headers: dict[str, str], client: redis.Redis, tenant: str
+) -> None:
+    with contextlib.ExitStack() as stack:
+        http = stack.enter_context(open_stream(sse_gateway, headers))
+        responses = [stack.enter_context(http.stream("GET", STREAM)) for _ in range(5)]
+        followed = httpx.get(f"{sse_gateway.url}/_local/status").json()["followed_alert_streams"]
+        written = [write_alert(client, tenant, f"alert {n}") for n in range(3)]
+        received = [alerts_of(EventReader(response).until(alert_count(3))) for response in responses]
+
+    assert followed == 1
+    assert received == [[(entry_id, f"alert {n}") for n, entry_id in enumerate(written)]] * 5

@@ -235,3 +235,24 @@ def test_a_client_reading_from_the_start_of_an_untrimmed_stream_is_told_of_no_ga
     events = parse_events(body_of(stream(gateway, token, "0-0")))
 
     assert [event.event for event in events if event.event] == ["alert"]
+
+
+def test_a_stage_variable_of_zero_answers_at_once(gateway: LambdaGateway, token: str) -> None:
+    started = time.monotonic()
+    response = gateway.request("GET", STREAM, token=token, stage_variables={"sseWaitSeconds": "0"})
+
+    assert time.monotonic() - started < WAIT_SECONDS
+    assert "id: " in body_of(response)
+
+
+def test_a_stage_variable_cannot_lengthen_the_wait(gateway: LambdaGateway, token: str) -> None:
+    started = time.monotonic()
+    gateway.request("GET", STREAM, token=token, stage_variables={"sseWaitSeconds": "25"})
+
+    assert time.monotonic() - started < WAIT_SECONDS + 1
+
+
+def test_the_answer_names_the_tenant_it_streams(gateway: LambdaGateway, token: str) -> None:
+    response = stream(gateway, token, "0-0", tenant="tenant-b")
+
+    assert response.headers["x-tenant-id"] == "tenant-b"

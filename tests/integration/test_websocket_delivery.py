@@ -1,28 +1,27 @@
 """The WebSocket side with real Redis: the authorizer and WebSocket functions cold-started from their
-modules, and the fanout function posting through boto3 to moto's @connections API.
-
-moto answers every post with 200 (it never raises GoneException), so the 410 path is checked here with
-the fake client over real Redis, and over real sockets by the local runtime's end-to-end tests.
+modules, and the fanout function posting, signed, to the local runtime's real ``@connections``
+endpoint over HTTP (``tests.support.connections_server``), which answers 410 for a gone connection.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 import redis
-from moto.apigatewaymanagementapi.models import apigatewaymanagementapi_backends
-from moto.core.models import DEFAULT_ACCOUNT_ID
 
 from bakery_gateway import constants as names
 from bakery_gateway import redis_keys
+from bakery_gateway.aws_signing import Credentials
 from bakery_gateway.identity import Identity
 from bakery_gateway.websocket.connections import Connections
 from bakery_gateway.websocket.delivery import Delivery
+from bakery_gateway.websocket.management_api import ConnectionsClient
 from bakery_gateway.websocket.messages import Request
 from bakery_local.dev_tokens import DevKeyPair
+from tests.support.connections_server import ConnectionsServer
 from tests.support.events import (
     FANOUT_DIRECT,
     WEBSOCKET_AUTHORIZER_REQUEST,
@@ -31,11 +30,17 @@ from tests.support.events import (
     load_recording,
 )
 from tests.support.lambda_runtime import AUTHORIZER_MODULE, LambdaContext, LambdaRuntime
-from tests.support.websocket import FakeManagementApi, gone
 
 WEBSOCKET_MODULE = "bakery_functions.websocket.app"
 FANOUT_MODULE = "bakery_functions.fanout.app"
-MANAGEMENT_URL = "https://w1s2k3t4u5.execute-api.eu-west-1.amazonaws.com/live"
+# Placeholder credentials, as Lambda's environment (and the local runtime) provides them.
+AWS_ENVIRONMENT = {
+    "AWS_REGION": "eu-west-1",
+    "AWS_ACCESS_KEY_ID": "AKIDLOCAL",
+    "AWS_SECRET_ACCESS_KEY": "local-secret",
+    "AWS_SESSION_TOKEN": "local-token",
+}
+CREDENTIALS = Credentials("AKIDLOCAL", "local-secret")
 TENANT = "tenant-recorded"  # the recorded alert's tenant
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
@@ -62,10 +67,25 @@ def send(websocket: Handler, connection_id: str, body: str) -> dict[str, Any]:
     return answer
 
 
-def moto_received(connection_id: str) -> list[dict[str, Any]]:
-    backend = apigatewaymanagementapi_backends[DEFAULT_ACCOUNT_ID]["eu-west-1"]
-    data = backend.connections[connection_id].data
-    return [json.loads(data)] if data else []
+@pytest.fixture
+def management() -> Iterator[ConnectionsServer]:
+    with ConnectionsServer() as server:
+        yield server
+
+
+def start_fanout(
+    lambda_runtime: LambdaRuntime, gateway_environment: dict[str, str], management: ConnectionsServer
+) -> Handler:
+    environ = {
+        **gateway_environment,
+        **AWS_ENVIRONMENT,
+        names.WEBSOCKET_MANAGEMENT_URL: f"{management.url}/live",  # with a stage, as in AWS
+    }
+    return start(lambda_runtime, FANOUT_MODULE, environ)
+
+
+def received(management: ConnectionsServer, connection_id: str) -> list[dict[str, Any]]:
+    return [json.loads(message) for message in management.received.get(connection_id, [])]
 
 
 def test_the_authorizer_function_allows_a_connect_with_a_valid_query_token(
@@ -93,51 +113,112 @@ def test_a_subscription_is_recorded_in_redis(
     assert redis_client.smembers(redis_keys.ws_subscribers_key(f"alerts:{TENANT}")) == {"conn-1"}
 
 
-@pytest.mark.usefixtures("aws")
 def test_an_alert_reaches_its_tenants_subscribers_through_the_management_api(
-    lambda_runtime: LambdaRuntime, gateway_environment: dict[str, str]
+    lambda_runtime: LambdaRuntime, gateway_environment: dict[str, str], management: ConnectionsServer
 ) -> None:
     websocket = start(lambda_runtime, WEBSOCKET_MODULE, gateway_environment)
-    for connection_id, tenant_id in (("conn-1", TENANT), ("conn-2", "tenant-other")):
+    for connection_id, tenant_id in (("L0SM9cOFvHcCIhw=", TENANT), ("Other/0FvHc+Ihw=", "tenant-other")):
+        management.open(connection_id)
         connect(websocket, connection_id, tenant_id)
         send(websocket, connection_id, '{"action":"subscribe","topic":"alerts"}')
-    fanout = start(
-        lambda_runtime, FANOUT_MODULE, {**gateway_environment, names.WEBSOCKET_MANAGEMENT_URL: MANAGEMENT_URL}
-    )
+    fanout = start_fanout(lambda_runtime, gateway_environment, management)
 
     summary = fanout(load_recording(FANOUT_DIRECT), LambdaContext())
 
-    (message,) = moto_received("conn-1")
+    (message,) = received(management, "L0SM9cOFvHcCIhw=")
     assert message["stream_id"] == next(iter(summary["stream_ids"].values()))
-    assert moto_received("conn-2") == []
+    assert received(management, "Other/0FvHc+Ihw=") == []
 
 
-@pytest.mark.usefixtures("aws")
-def test_training_progress_reaches_the_jobs_subscribers_through_the_management_api(
-    lambda_runtime: LambdaRuntime, gateway_environment: dict[str, str]
+def test_posts_are_signed_with_the_functions_credentials(
+    lambda_runtime: LambdaRuntime, gateway_environment: dict[str, str], management: ConnectionsServer
 ) -> None:
     websocket = start(lambda_runtime, WEBSOCKET_MODULE, gateway_environment)
+    management.open("conn-1")
+    connect(websocket, "conn-1", TENANT)
+    send(websocket, "conn-1", '{"action":"subscribe","topic":"alerts"}')
+    fanout = start_fanout(lambda_runtime, gateway_environment, management)
+
+    fanout(load_recording(FANOUT_DIRECT), LambdaContext())
+
+    (authorization,) = management.authorizations
+    assert authorization.startswith("AWS4-HMAC-SHA256 Credential=AKIDLOCAL/")
+    assert "/eu-west-1/execute-api/aws4_request, SignedHeaders=host;x-amz-date;x-amz-security-token," in (
+        authorization
+    )
+
+
+def test_training_progress_reaches_the_jobs_subscribers_through_the_management_api(
+    lambda_runtime: LambdaRuntime, gateway_environment: dict[str, str], management: ConnectionsServer
+) -> None:
+    websocket = start(lambda_runtime, WEBSOCKET_MODULE, gateway_environment)
+    management.open("conn-1")
     connect(websocket, "conn-1", TENANT)
     send(websocket, "conn-1", '{"action":"subscribe","topic":"training","job_id":"job-7"}')
-    fanout = start(
-        lambda_runtime, FANOUT_MODULE, {**gateway_environment, names.WEBSOCKET_MANAGEMENT_URL: MANAGEMENT_URL}
-    )
+    fanout = start_fanout(lambda_runtime, gateway_environment, management)
 
     report = fanout(
         {"training_progress": {"tenant_id": TENANT, "job_id": "job-7", "progress": 55}}, LambdaContext()
     )
 
     assert report["delivered"] == 1
-    assert moto_received("conn-1")[0]["data"]["progress"] == 55
+    assert received(management, "conn-1")[0]["data"]["progress"] == 55
 
 
-def test_a_gone_connection_is_removed_from_redis_and_the_others_stay(redis_client: redis.Redis) -> None:
-    connections = Connections(redis_client)
-    for connection_id in ("conn-1", "conn-2"):
+def register(connections: Connections, *connection_ids: str) -> None:
+    for connection_id in connection_ids:
         connections.register(connection_id, Identity("user-1", TENANT, (TENANT,), (), "jti-1", 0, 1))
         connections.subscribe(connection_id, Request("subscribe", "alerts"))
 
-    Delivery(connections, FakeManagementApi({"conn-1": [gone()]})).deliver(f"alerts:{TENANT}", {"type": "x"})
 
-    assert connections.subscribers(f"alerts:{TENANT}") == {"conn-2"}
-    assert not redis_client.exists(redis_keys.ws_connection_key("conn-1"))
+def client_of(management: ConnectionsServer) -> ConnectionsClient:
+    return ConnectionsClient(f"{management.url}/live", region="eu-west-1", credentials=lambda: CREDENTIALS)
+
+
+def test_a_gone_connection_answers_410_and_is_removed_from_redis_and_the_others_stay(
+    redis_client: redis.Redis, management: ConnectionsServer
+) -> None:
+    connections = Connections(redis_client)
+    register(connections, "Gone0cOFvHcCIhw=", "Live0cOFvHcCIhw=")
+    management.open("Live0cOFvHcCIhw=")  # the other one went away without $disconnect
+
+    report = Delivery(connections, client_of(management)).deliver(f"alerts:{TENANT}", {"type": "x"})
+
+    assert (report.outcomes, connections.subscribers(f"alerts:{TENANT}")) == (
+        {"gone": 1, "delivered": 1},
+        {"Live0cOFvHcCIhw="},
+    )
+    assert not redis_client.exists(redis_keys.ws_connection_key("Gone0cOFvHcCIhw="))
+
+
+def test_every_one_of_hundreds_of_connections_gets_each_alert_in_order(
+    redis_client: redis.Redis, management: ConnectionsServer
+) -> None:
+    connections = Connections(redis_client)
+    connection_ids = [f"conn-{number:04d}=" for number in range(300)]
+    register(connections, *connection_ids)
+    for connection_id in connection_ids:
+        management.open(connection_id)
+    delivery = Delivery(connections, client_of(management), concurrency=64)
+
+    for number in range(3):
+        delivery.deliver(f"alerts:{TENANT}", {"type": "alert", "stream_id": f"{number}-0"})
+
+    assert {
+        tuple(message["stream_id"] for message in received(management, connection_id))
+        for connection_id in connection_ids
+    } == {("0-0", "1-0", "2-0")}
+
+
+def test_a_management_endpoint_that_is_down_fails_the_posts_and_keeps_the_connections(
+    redis_client: redis.Redis, closed_port: int
+) -> None:
+    connections = Connections(redis_client)
+    register(connections, "conn-1")
+    api = ConnectionsClient(
+        f"http://127.0.0.1:{closed_port}", region="eu-west-1", credentials=lambda: CREDENTIALS
+    )
+
+    report = Delivery(connections, api).deliver(f"alerts:{TENANT}", {"type": "x"})
+
+    assert (report.outcomes, connections.subscribers(f"alerts:{TENANT}")) == ({"failed": 1}, {"conn-1"})

@@ -67,6 +67,7 @@ def load_event(
     authorizer: Mapping[str, Any] | _Recorded | None = AS_RECORDED,
     request_id: str | None = None,
     source_ip: str | None = None,
+    stage_variables: Mapping[str, str] | None = None,
     **fields: Any,
 ) -> dict[str, Any]:
     """A fresh copy of ``tests/events/{name}.json`` with overrides applied.
@@ -81,6 +82,7 @@ def load_event(
     - ``body``: bytes travel base64 with ``isBase64Encoded``; text travels as is (a recorded
       ``content-length`` header follows the new body).
     - ``authorizer``: the Lambda authorizer context (``requestContext.authorizer.lambda``); None removes it.
+    - ``stage_variables``: the stage's ``stageVariables`` (HTTP API sends the field only when set).
     - any other keyword replaces a top-level field of the recording (None removes it).
     """
     event: dict[str, Any] = json.loads(_recording(name))
@@ -137,6 +139,8 @@ def load_event(
         context["requestId"] = request_id
     if source_ip is not None:
         http["sourceIp"] = source_ip
+    if stage_variables is not None:
+        event["stageVariables"] = dict(stage_variables)
 
     for key, value in fields.items():
         if key not in event:

@@ -1,59 +1,66 @@
-"""A fake ``@connections`` client for delivery tests: records posts, answers scripted errors.
+"""A fake ``@connections`` API for delivery tests: records posts, answers scripted errors.
 
-Errors are botocore's own ``ClientError``, shaped as the management API answers them.
+Errors are ``PostAnswer`` values shaped as the management API answers them (status and
+``x-amzn-ErrorType``), or exceptions, raised as a client that cannot sign would raise them.
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
-import time
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable
 
-from botocore.exceptions import ClientError
+from bakery_gateway.websocket.management_api import PostAnswer
 
-
-def client_error(code: str, status: int) -> ClientError:
-    response: Any = {"Error": {"Code": code, "Message": code}, "ResponseMetadata": {"HTTPStatusCode": status}}
-    return ClientError(response, "PostToConnection")
+Scripted = PostAnswer | Exception
 
 
-def gone() -> ClientError:
+def client_error(code: str, status: int) -> PostAnswer:
+    return PostAnswer(status, code)
+
+
+def gone() -> PostAnswer:
     return client_error("GoneException", 410)
 
 
-def throttled() -> ClientError:
+def throttled() -> PostAnswer:
     return client_error("LimitExceededException", 429)
 
 
 class FakeManagementApi:
-    """``errors[connection_id]``: what each successive post to that connection raises (then success)."""
+    """``errors[connection_id]``: what each successive post to that connection answers (then 200).
+    ``delay_seconds``: how long each post takes, fixed or as a function of the posted data.
+    ``posts`` are recorded when a post completes, in completion order."""
 
     def __init__(
-        self, errors: dict[str, Iterable[Exception]] | None = None, delay_seconds: float = 0.0
+        self,
+        errors: dict[str, Iterable[Scripted]] | None = None,
+        delay_seconds: float | Callable[[bytes], float] = 0.0,
     ) -> None:
         self.posts: list[tuple[str, bytes]] = []
         self.attempts: dict[str, int] = {}
         self.max_in_flight = 0
         self._errors = {key: list(value) for key, value in (errors or {}).items()}
-        self._delay_seconds = delay_seconds
+        self._delay = delay_seconds if callable(delay_seconds) else (lambda data: float(delay_seconds))
         self._in_flight = 0
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # deliveries from several threads may share one fake
 
-    def post_to_connection(self, *, Data: bytes, ConnectionId: str) -> object:  # noqa: N803
+    async def post(self, connection_id: str, data: bytes) -> PostAnswer:
         with self._lock:
-            self.attempts[ConnectionId] = self.attempts.get(ConnectionId, 0) + 1
+            self.attempts[connection_id] = self.attempts.get(connection_id, 0) + 1
             self._in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self._in_flight)
-            pending = self._errors.get(ConnectionId, [])
-            error = pending.pop(0) if pending else None
+            pending = self._errors.get(connection_id, [])
+            scripted = pending.pop(0) if pending else None
         try:
-            time.sleep(self._delay_seconds)
-            if error is not None:
-                raise error
+            await asyncio.sleep(self._delay(data))
+            if isinstance(scripted, Exception):
+                raise scripted
+            if scripted is not None:
+                return scripted
             with self._lock:
-                self.posts.append((ConnectionId, Data))
-            return {}
+                self.posts.append((connection_id, data))
+            return PostAnswer(200)
         finally:
             with self._lock:
                 self._in_flight -= 1

@@ -14,8 +14,10 @@ from bakery_gateway.alerts.sse import (
     gap_detected,
     render,
     resume_position,
+    wait_seconds,
 )
 from bakery_gateway.errors import BadRequestError
+from bakery_gateway.settings import AlertSettings
 from tests.support.alerts import parse_events
 
 ALERT = json.dumps(
@@ -149,3 +151,21 @@ def test_only_event_stream_line_breaks_split_data() -> None:
     (event,) = parse_events(event_block("alert", '{"message": "a\u2028b"}'))
 
     assert event.json() == {"message": "a\u2028b"}
+
+
+@pytest.mark.parametrize(
+    ("stage_variables", "expected"),
+    [
+        (None, 20.0),
+        ({}, 20.0),
+        ({"sseWaitSeconds": "0"}, 0.0),
+        ({"sseWaitSeconds": "2.5"}, 2.5),
+        ({"sseWaitSeconds": "60"}, 20.0),
+        ({"sseWaitSeconds": "-1"}, 0.0),
+        ({"sseWaitSeconds": "soon"}, 20.0),
+    ],
+)
+def test_a_stage_may_shorten_the_wait_but_never_lengthen_it(
+    stage_variables: dict[str, str] | None, expected: float
+) -> None:
+    assert wait_seconds(AlertSettings(sse_wait_seconds=20.0), stage_variables) == expected

@@ -129,7 +129,8 @@ def fanout_from_settings(settings: Settings, client: redis.Redis | None = None) 
     from bakery_gateway.alerts.notifications import notification_client
     from bakery_gateway.clients import sync_redis
     from bakery_gateway.websocket.connections import Connections
-    from bakery_gateway.websocket.delivery import Delivery, LazyManagementClient
+    from bakery_gateway.websocket.delivery import Delivery
+    from bakery_gateway.websocket.management_api import ConnectionsClient
 
     redis_client = client if client is not None else sync_redis(settings.redis)
     websocket = settings.websocket
@@ -144,8 +145,8 @@ def fanout_from_settings(settings: Settings, client: redis.Redis | None = None) 
         ),
         Delivery(
             Connections(redis_client),
-            # boto3 is imported on the first post, not at cold start.
-            LazyManagementClient(websocket.management_url, max_pool_connections=websocket.post_concurrency)
+            # botocore (credentials) is imported on the first post, not at cold start.
+            ConnectionsClient(websocket.management_url, max_connections=websocket.post_concurrency)
             if websocket.management_url
             else None,
             concurrency=websocket.post_concurrency,

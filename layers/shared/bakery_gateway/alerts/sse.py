@@ -27,6 +27,13 @@ GATEWAY_SERVICE = "gateway"  # the service label of the gateway's own routes
 LAST_EVENT_ID_HEADER = "last-event-id"
 LAST_EVENT_ID_QUERY = "lastEventId"
 TENANT_QUERY = "tenant_id"
+# The answer names the tenant whose alerts it carries (chosen by the tenant access rules).
+TENANT_HEADER = "x-tenant-id"
+ALERT_EVENT = "alert"
+# A stage variable that shortens the long poll for one stage (never lengthens it past
+# SSE_WAIT_SECONDS). The local runtime sets it to 0: it streams continuously and only needs an
+# answer at once (docs/sse.md).
+WAIT_STAGE_VARIABLE = "sseWaitSeconds"
 EVENT_STREAM_TYPE = "text/event-stream"
 RESPONSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 # At most this many alerts in one answer; the client resumes after the last one it got.
@@ -97,16 +104,17 @@ def gap_detected(resume: StreamId, info: Mapping[str, Any]) -> bool:
 async def read_alerts(
     client: Any, tenant_id: str, resume: StreamId | None, *, wait_seconds: float
 ) -> AlertBatch:
-    """The tenant's alerts after ``resume`` (after now without one), waiting up to ``wait_seconds``.
+    """The tenant's alerts after ``resume`` (after now without one), waiting up to ``wait_seconds``
+    (0: not at all).
 
     ``client`` decodes responses, and its socket timeout outlasts the wait. Redis failing: ``503``.
     """
     key = redis_keys.alert_stream_key(tenant_id)
+    # XREAD BLOCK 0 would wait for ever: no wait at all is a plain XREAD.
+    block = int(wait_seconds * 1000) if wait_seconds > 0 else None
     try:
         start = resume if resume is not None else await _latest_id(client, key)
-        answer = await client.xread(
-            {key: str(start)}, count=MAX_ALERTS_PER_ANSWER, block=max(1, int(wait_seconds * 1000))
-        )
+        answer = await client.xread({key: str(start)}, count=MAX_ALERTS_PER_ANSWER, block=block)
         entries = [(StreamId.parse(entry_id), fields) for entry_id, fields in _entries_of(answer)]
         gap = bool(entries) and resume is not None and gap_detected(resume, await client.xinfo_stream(key))
     except (RedisError, OSError) as error:
@@ -171,7 +179,7 @@ def render(
     for entry_id, fields in batch.entries:
         alert = fields.get(redis_keys.ALERT_STREAM_FIELD)
         if alert is not None:  # an entry not written per the contract is passed over
-            parts.append(event_block("alert", alert, entry_id))
+            parts.append(event_block(ALERT_EVENT, alert, entry_id))
             delivered = entry_id
     if delivered != batch.position:
         comment = f"no alerts within {wait_seconds:g} s" if not batch.entries else "resume here"
@@ -194,27 +202,43 @@ def stream_route(raw_path: str) -> routing.Route:
     )
 
 
+def wait_seconds(settings: AlertSettings, stage_variables: Mapping[str, str] | None) -> float:
+    """How long this request may wait: ``SSE_WAIT_SECONDS``, shortened by the stage's
+    ``sseWaitSeconds`` (a value that is not a number is the operator's mistake: ignored)."""
+    configured = settings.sse_wait_seconds
+    shortened = (stage_variables or {}).get(WAIT_STAGE_VARIABLE)
+    try:
+        return configured if shortened is None else max(0.0, min(configured, float(shortened)))
+    except ValueError:
+        return configured
+
+
 async def answer(
     client: Any,
     tenant_id: str | None,
     resume: StreamId | None,
     settings: AlertSettings,
     extra_headers: Sequence[tuple[str, str]] = (),
+    *,
+    wait: float | None = None,
 ) -> Response:
-    """The ``200 text/event-stream`` answer: alerts, or after ``sse_wait_seconds`` where to resume.
+    """The ``200 text/event-stream`` answer: alerts, or after the wait (``sse_wait_seconds`` unless
+    ``wait`` says otherwise) where to resume.
 
     Never ``204``: it would stop EventSource for good instead of making it reconnect.
     """
     if tenant_id is None:
         raise BadRequestError("choose the tenant whose alerts to stream: X-Tenant-ID or ?tenant_id=")
-    batch = await read_alerts(client, tenant_id, resume, wait_seconds=settings.sse_wait_seconds)
+    waited = settings.sse_wait_seconds if wait is None else wait
+    batch = await read_alerts(client, tenant_id, resume, wait_seconds=waited)
     body = render(
         batch,
         resume,
         retry_milliseconds=settings.sse_retry_milliseconds,
-        wait_seconds=settings.sse_wait_seconds,
+        wait_seconds=waited,
     )
-    response = Response(content=body, media_type=EVENT_STREAM_TYPE, headers=RESPONSE_HEADERS)
+    headers = {**RESPONSE_HEADERS, TENANT_HEADER: tenant_id}
+    response = Response(content=body, media_type=EVENT_STREAM_TYPE, headers=headers)
     response.raw_headers += [
         (name.encode("latin-1"), value.encode("latin-1")) for name, value in extra_headers
     ]

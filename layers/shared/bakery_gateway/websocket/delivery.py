@@ -1,83 +1,38 @@
 """Posting one payload to every connection of a topic, through the ``@connections`` API.
 
-Posts run concurrently (``WEBSOCKET_POST_CONCURRENCY`` at once). A post that answers 410 Gone removes
-*that* connection — never another one, and never the one whose message caused the delivery (the
-mistake of the SAM chat sample). Throttling (429 / ``LimitExceededException``) is retried with
-exponential backoff and jitter. Every post's outcome is counted in
-``gateway_websocket_deliveries_total{outcome}``. Delivery never raises: whatever it carries is
-already stored (the alert stream) or transient (training progress).
+Posts run concurrently (``WEBSOCKET_POST_CONCURRENCY`` at once) on an event loop of the calling
+thread, created once and kept, so the management client's pooled connections serve every later
+delivery. Deliveries to one topic in one process are serialized (``TopicLocks``): a payload reaches
+every connection of the topic before the next payload is posted to any of them.
+
+A post that answers 410 Gone removes *that* connection — never another one, and never the one whose
+message caused the delivery (the mistake of the SAM chat sample). Throttling (429 /
+``LimitExceededException``) is retried with exponential backoff and jitter. Every post's outcome is
+counted in ``gateway_websocket_deliveries_total{outcome}``. Delivery never raises: whatever it
+carries is already stored (the alert stream) or transient (training progress).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 import threading
-import time
-from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Protocol
-from urllib.parse import urlsplit
+from typing import Any
 
 from bakery_gateway.errors import RedisUnavailableError
 from bakery_gateway.observability import WEBSOCKET_DELIVERIES, logger
 from bakery_gateway.websocket.connections import Connections
+from bakery_gateway.websocket.management_api import ManagementApi, PostAnswer
 
 # API Gateway's WebSocket limit for one message (frames are 32 KB; it reassembles up to 128 KB).
 MAX_MESSAGE_BYTES = 128 * 1024
 THROTTLING_CODES = frozenset({"LimitExceededException", "ThrottlingException", "TooManyRequestsException"})
 GONE_CODES = frozenset({"GoneException"})
 OUTCOMES = ("delivered", "gone", "throttled", "failed", "too_large", "not_configured")
-
-
-class ManagementApi(Protocol):
-    """The one call of boto3's ``apigatewaymanagementapi`` client that delivery uses."""
-
-    def post_to_connection(self, *, Data: bytes, ConnectionId: str) -> object: ...  # noqa: N803
-
-
-class LazyManagementClient:
-    """boto3's ``apigatewaymanagementapi`` client, created on first post (boto3 costs ~0.3 s of cold
-    start) and then kept for the container. Thread-safe: boto3 clients are."""
-
-    def __init__(self, endpoint_url: str, *, max_pool_connections: int = 32) -> None:
-        self.endpoint_url = endpoint_url
-        self._max_pool_connections = max_pool_connections
-        self._client: Any = None
-        self._lock = threading.Lock()
-
-    def post_to_connection(self, *, Data: bytes, ConnectionId: str) -> object:  # noqa: N803
-        return self._get().post_to_connection(Data=Data, ConnectionId=ConnectionId)
-
-    def _get(self) -> Any:
-        with self._lock:
-            if self._client is None:
-                import boto3
-                from botocore.config import Config
-
-                self._client = boto3.client(
-                    "apigatewaymanagementapi",
-                    endpoint_url=self.endpoint_url,
-                    region_name=region_of(self.endpoint_url),
-                    config=Config(
-                        connect_timeout=2,
-                        read_timeout=5,
-                        max_pool_connections=self._max_pool_connections,
-                        # Throttling is retried here, counted; botocore's own retries would hide it.
-                        retries={"total_max_attempts": 1},
-                    ),
-                )
-            return self._client
-
-
-def region_of(endpoint_url: str) -> str | None:
-    """``eu-west-1`` of ``https://abc.execute-api.eu-west-1.amazonaws.com/live``; None otherwise
-    (boto3 then takes the region from the environment)."""
-    labels = (urlsplit(endpoint_url).hostname or "").split(".")
-    if len(labels) > 3 and labels[1] == "execute-api":
-        return labels[2]
-    return None
 
 
 @dataclass
@@ -93,16 +48,63 @@ class Report:
         return {"topic": self.topic, **{outcome: self.outcomes.get(outcome, 0) for outcome in OUTCOMES}}
 
 
+class TopicLocks:
+    """One lock per topic while someone holds or waits for it (training topics come and go, so
+    unused locks are dropped)."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: dict[str, tuple[threading.Lock, int]] = {}
+
+    @contextmanager
+    def hold(self, topic: str) -> Iterator[None]:
+        with self._guard:
+            lock, users = self._locks.get(topic) or (threading.Lock(), 0)
+            self._locks[topic] = (lock, users + 1)
+        try:
+            with lock:
+                yield
+        finally:
+            with self._guard:
+                lock, users = self._locks[topic]
+                if users == 1:
+                    del self._locks[topic]
+                else:
+                    self._locks[topic] = (lock, users - 1)
+
+    def __len__(self) -> int:
+        return len(self._locks)
+
+
+# Process-wide: the fanout function's Delivery and the subscriber's are distinct objects.
+TOPIC_LOCKS = TopicLocks()
+_thread_state = threading.local()
+
+
+def thread_loop() -> asyncio.AbstractEventLoop:
+    """The calling thread's delivery loop, created on its first delivery and then reused (never
+    ``asyncio.run`` per call, which would close the pooled connections bound to the loop)."""
+    loop: asyncio.AbstractEventLoop | None = getattr(_thread_state, "loop", None)
+    if loop is None or loop.is_closed():
+        loop = asyncio.new_event_loop()
+        _thread_state.loop = loop
+    return loop
+
+
 class Delivery:
+    """``deliver`` is synchronous (the fanout handler, the subscriber's thread); it must not be
+    called from a thread that is running an event loop."""
+
     def __init__(
         self,
         connections: Connections,
         api: ManagementApi | None,
         *,
-        concurrency: int = 32,
+        concurrency: int = 64,
         max_attempts: int = 4,
         backoff_seconds: float = 0.05,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        locks: TopicLocks = TOPIC_LOCKS,
     ) -> None:
         self._connections = connections
         self._api = api
@@ -110,9 +112,15 @@ class Delivery:
         self._max_attempts = max_attempts
         self._backoff_seconds = backoff_seconds
         self._sleep = sleep
+        self._locks = locks
 
     def deliver(self, topic: str, payload: Mapping[str, Any]) -> Report:
-        """Post ``payload`` (as JSON) to every connection subscribed to ``topic``."""
+        """Post ``payload`` (as JSON) to every connection subscribed to ``topic``; after every post of
+        an earlier ``deliver`` to the same topic has completed."""
+        with self._locks.hold(topic):
+            return self._deliver(topic, payload)
+
+    def _deliver(self, topic: str, payload: Mapping[str, Any]) -> Report:
         report = Report(topic)
         try:
             connection_ids = sorted(self._connections.subscribers(topic))
@@ -132,31 +140,41 @@ class Delivery:
             logger.warning("payload over 128 KB: not posted", extra={"topic": topic, "bytes": len(data)})
             report.add("too_large", len(connection_ids))
             return report
-        workers = min(self._concurrency, len(connection_ids))
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ws-post") as pool:
-            outcomes = list(pool.map(lambda connection_id: self._post(connection_id, data), connection_ids))
+        outcomes = thread_loop().run_until_complete(self._post_all(self._api, connection_ids, data))
         for connection_id, outcome in zip(connection_ids, outcomes, strict=True):
             report.add(outcome)
             if outcome == "gone":
                 self._forget(topic, connection_id)
         return report
 
-    def _post(self, connection_id: str, data: bytes) -> str:
-        assert self._api is not None
+    async def _post_all(self, api: ManagementApi, connection_ids: Sequence[str], data: bytes) -> list[str]:
+        limit = asyncio.Semaphore(self._concurrency)
+
+        async def post(connection_id: str) -> str:
+            async with limit:
+                return await self._post(api, connection_id, data)
+
+        return list(await asyncio.gather(*(post(connection_id) for connection_id in connection_ids)))
+
+    async def _post(self, api: ManagementApi, connection_id: str, data: bytes) -> str:
         for attempt in range(self._max_attempts):
             try:
-                self._api.post_to_connection(Data=data, ConnectionId=connection_id)
-                return "delivered"
-            except Exception as error:  # botocore errors, read without importing botocore
-                code, status = error_code(error)
-                if code in GONE_CODES or status == 410:
-                    return "gone"
-                if code not in THROTTLING_CODES and status != 429:
-                    logger.warning("WebSocket post failed", extra={"code": code or type(error).__name__})
-                    return "failed"
-                if attempt + 1 < self._max_attempts:
-                    delay = self._backoff_seconds * 2**attempt
-                    self._sleep(delay + random.uniform(0, delay))  # noqa: S311 - jitter, not a secret
+                answer = await api.post(connection_id, data)
+            except Exception as error:  # no credentials or region, a bug: that post fails, others go on
+                logger.warning(
+                    "WebSocket post failed", extra={"code": type(error).__name__, "reason": str(error)}
+                )
+                return "failed"
+            outcome = outcome_of(answer)
+            if outcome != "throttled":
+                if outcome == "failed":
+                    logger.warning(
+                        "WebSocket post failed", extra={"code": answer.error_type, "status": answer.status}
+                    )
+                return outcome
+            if attempt + 1 < self._max_attempts:
+                delay = self._backoff_seconds * 2**attempt
+                await self._sleep(delay + random.uniform(0, delay))  # noqa: S311 - jitter, not a secret
         return "throttled"
 
     def _forget(self, topic: str, connection_id: str) -> None:
@@ -168,11 +186,12 @@ class Delivery:
             logger.warning("stale WebSocket connection not removed", extra={"reason": str(error)})
 
 
-def error_code(error: Exception) -> tuple[str | None, int | None]:
-    """The error code and HTTP status of a botocore ``ClientError``; (None, None) for anything else."""
-    response = getattr(error, "response", None)
-    if not isinstance(response, Mapping):
-        return None, None
-    code = (response.get("Error") or {}).get("Code")
-    status = (response.get("ResponseMetadata") or {}).get("HTTPStatusCode")
-    return (str(code) if code else None), (int(status) if status else None)
+def outcome_of(answer: PostAnswer) -> str:
+    """``delivered``, ``gone``, ``throttled`` (worth a retry) or ``failed``."""
+    if 200 <= answer.status < 300:
+        return "delivered"
+    if answer.status == 410 or answer.error_type in GONE_CODES:
+        return "gone"
+    if answer.status == 429 or answer.error_type in THROTTLING_CODES:
+        return "throttled"
+    return "failed"

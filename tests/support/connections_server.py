@@ -1,0 +1,83 @@
+"""The local runtime's ``@connections`` endpoint (``bakery_local.websocket_connections``) on a real
+socket: uvicorn on a thread, over a registry of connections whose sent messages are recorded.
+
+It answers as ``local/gateway.py`` does for a management path: 200 for a live connection, 410
+``GoneException`` for one that is unknown or closed. It also records the ``Authorization`` headers
+it was sent (the local endpoint checks no signature).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from types import TracebackType
+
+import uvicorn
+from starlette.types import Message, Receive, Scope, Send
+
+from bakery_local.websocket_connections import ConnectionRegistry, LiveConnection
+from bakery_local.websocket_events import Handshake
+from tests.support.redis_server import free_port
+
+START_SECONDS = 10.0
+
+
+class ConnectionsServer:
+    def __init__(self) -> None:
+        self.registry = ConnectionRegistry()
+        self.received: dict[str, list[str]] = {}
+        self.authorizations: list[str] = []
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(
+            self._app,
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            lifespan="off",
+            interface="asgi3",
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, name="connections-server", daemon=True)
+
+    def open(self, connection_id: str) -> None:
+        """A live connection: what is posted to it is recorded in ``received[connection_id]``."""
+        messages = self.received.setdefault(connection_id, [])
+
+        async def send(message: Message) -> None:
+            messages.append(message.get("text") or message.get("bytes", b"").decode())
+
+        handshake = Handshake(connection_id, "", [], "127.0.0.1", int(time.time() * 1000), "live")
+        self.registry.add(LiveConnection(handshake, send))
+
+    async def _app(self, scope: Scope, receive: Receive, send: Send) -> None:
+        assert scope["type"] == "http"
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        headers = dict(scope["headers"])
+        self.authorizations.append(headers.get(b"authorization", b"").decode())
+        raw_path = scope["raw_path"].decode("latin-1")
+        status, response_headers, response_body = await self.registry.manage(
+            scope["method"], raw_path, body, scope["client"][0]
+        )
+        await send({"type": "http.response.start", "status": status, "headers": response_headers})
+        await send({"type": "http.response.body", "body": response_body})
+
+    def __enter__(self) -> ConnectionsServer:
+        self._thread.start()
+        deadline = time.monotonic() + START_SECONDS
+        while not self._server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise RuntimeError("the @connections server did not start")
+            time.sleep(0.01)
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self._server.should_exit = True
+        self._thread.join(START_SECONDS)

@@ -14,6 +14,11 @@ SAM_VERSION := 1.170.0
 # Stamps: a virtualenv is (re)installed only when what it was built from changed.
 APP_STAMP   := $(VENV)/.installed
 SAM_STAMP   := $(SAM_VENV)/.installed-aws-sam-cli-$(SAM_VERSION)
+# checkov pins older boto3 and packaging than the app: its own virtualenv too.
+CHECKOV_VENV    := .venv-checkov
+CHECKOV_VERSION := 3.3.30
+CHECKOV_STAMP   := $(CHECKOV_VENV)/.installed-checkov-$(CHECKOV_VERSION)
+CHECKOV         := $(CHECKOV_VENV)/bin/checkov
 PIP         := --disable-pip-version-check --quiet
 SAM         := $(SAM_VENV)/bin/sam
 # mypy cannot follow setuptools' package-dir mapping (bakery_local -> local/, bakery_functions ->
@@ -31,21 +36,23 @@ APT_GET     := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get
 export AWS_DEFAULT_REGION ?= eu-west-1
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help venv run lint build test bench bench-fanout clean ensure-redis ensure-chromium
+.PHONY: help venv run lint build test bench bench-fanout clean ensure-redis ensure-chromium ensure-pushgateway deploy smoke
 
 # help: list the targets.
 help:
-	@echo "make venv     create/refresh .venv (app + dev tools) and .venv-sam (aws-sam-cli $(SAM_VERSION))"
+	@echo "make venv     create/refresh .venv (app + dev tools), .venv-sam (aws-sam-cli $(SAM_VERSION)), .venv-checkov"
 	@echo "make run      serve template.yaml's API locally (bakery-gateway local \$$ARGS)"
-	@echo "make lint     ruff, ruff format --check, mypy, cfn-lint, sam validate --lint"
+	@echo "make lint     ruff, ruff format --check, mypy, cfn-lint, sam validate --lint, checkov"
 	@echo "make build    sam build (no container) into .aws-sam/"
-	@echo "make test     venv, redis-server, chromium, lint, build, then pytest"
+	@echo "make test     venv, redis-server, pushgateway, chromium, lint, build, then pytest"
 	@echo "make bench    bench/overhead.py (\$$ARGS passed on)"
 	@echo "make bench-fanout  bench/fanout.py: alerts to N SSE + N WebSocket clients (\$$ARGS passed on)"
+	@echo "make deploy ENV=dev|staging|prod  sam deploy --config-env \$$ENV of the last build (\$$ARGS passed on)"
+	@echo "make smoke URL=https://...  health, an authenticated call and the alert stream of a deployed stack"
 	@echo "make clean    remove build output and caches (not the virtualenvs)"
 
 # venv: both virtualenvs, each reinstalled only when its inputs changed.
-venv: $(APP_STAMP) $(SAM_STAMP)
+venv: $(APP_STAMP) $(SAM_STAMP) $(CHECKOV_STAMP)
 
 $(APP_STAMP): pyproject.toml layers/shared/requirements.txt
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -57,6 +64,12 @@ $(SAM_STAMP):
 	test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV)
 	$(SAM_VENV)/bin/pip install $(PIP) 'aws-sam-cli==$(SAM_VERSION)'
 	rm -f $(SAM_VENV)/.installed-aws-sam-cli-*
+	touch $@
+
+$(CHECKOV_STAMP):
+	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install $(PIP) 'checkov==$(CHECKOV_VERSION)'
+	rm -f $(CHECKOV_VENV)/.installed-checkov-*
 	touch $@
 
 # run: the local runtime (HTTP API + authorizer cache + Redis) on localhost; e.g. make run ARGS='--port 8080'.
@@ -72,8 +85,9 @@ lint: venv
 	ln -sfn ../../local $(MYPY_PATH)/bakery_local
 	MYPYPATH=$(MYPY_PATH) $(VENV)/bin/mypy layers/shared/bakery_gateway \
 	    $(MYPY_PATH)/bakery_functions $(MYPY_PATH)/bakery_local $(MYPY_DIRS)
-	$(VENV)/bin/cfn-lint template.yaml
+	$(VENV)/bin/cfn-lint template.yaml infra/*.yaml
 	$(SAM) validate --lint
+	$(CHECKOV) --config-file .checkov.yaml -f template.yaml $(addprefix -f ,$(wildcard infra/*.yaml))
 
 # build: the layer (requirements + bakery_gateway in python/) and the functions, into .aws-sam/build.
 # No container: needs python3.11 on PATH, and builds the x86_64 wheels the template asks for.
@@ -84,13 +98,29 @@ build: venv
 ensure-redis:
 	command -v redis-server >/dev/null || { $(APT_GET) update && $(APT_GET) install -y redis-server; }
 
+# ensure-pushgateway: Debian's Prometheus Pushgateway, which the metrics export tests start on a free port
+# (apt's policy keeps the package's own service from starting).
+ensure-pushgateway:
+	test -x /usr/bin/prometheus-pushgateway || { $(APT_GET) update && $(APT_GET) install -y prometheus-pushgateway; }
+
 # ensure-chromium: Debian's Chromium for the browser tests (playwright drives it; never `playwright install`).
 ensure-chromium:
 	test -x /usr/bin/chromium || { $(APT_GET) update && $(APT_GET) install -y chromium; }
 
 # test: everything CI checks, in order; pytest's own exit code decides (5 = no tests = failure).
-test: venv ensure-redis ensure-chromium lint build
+test: venv ensure-redis ensure-pushgateway ensure-chromium lint build
 	$(VENV)/bin/pytest
+
+# deploy: the build in .aws-sam/ to one samconfig.toml environment (docs/deploy.md); CI adds
+# ARGS='--no-confirm-changeset --no-fail-on-empty-changeset' once the environment's reviewers approved.
+deploy: $(SAM_STAMP)
+	@test -n "$(ENV)" || { echo 'make deploy ENV=dev|staging|prod' >&2; exit 2; }
+	$(SAM) deploy --config-env $(ENV) $(ARGS)
+
+# smoke: a deployed stack's health, an authenticated call (token: SMOKE_TOKEN) and the alert stream.
+smoke: $(APP_STAMP)
+	@test -n "$(URL)" || { echo 'make smoke URL=https://{api}.execute-api.{region}.amazonaws.com' >&2; exit 2; }
+	$(VENV)/bin/python -m tests.smoke.smoke $(URL) $(ARGS)
 
 # bench: per-request overhead and cold-start figures (prints, never asserts).
 bench: venv
@@ -103,4 +133,4 @@ bench-fanout: venv
 # clean: build output and tool caches; the virtualenvs stay (rm -rf .venv .venv-sam to rebuild them).
 clean:
 	rm -rf .aws-sam build .pytest_cache .mypy_cache .ruff_cache
-	find . -path ./.venv -prune -o -path ./.venv-sam -prune -o -name __pycache__ -type d -exec rm -rf {} +
+	find . -path ./.venv -prune -o -path ./.venv-sam -prune -o -path ./.venv-checkov -prune -o -name __pycache__ -type d -exec rm -rf {} +

@@ -84,7 +84,8 @@ class _CloudFormationLoader(yaml.SafeLoader):
 
 
 def _construct_intrinsic(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
-    name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
+    # !Ref and !Condition have no "Fn::" in their long form.
+    name = suffix if suffix in ("Ref", "Condition") else f"Fn::{suffix}"
     if isinstance(node, yaml.ScalarNode):
         value: Any = loader.construct_scalar(node)
         if suffix == "GetAtt":
@@ -131,6 +132,9 @@ class Resolver:
                 delimiter, text = argument
                 resolved = self.resolve(text)
                 return resolved.split(delimiter) if resolved else [""]
+            if name == "Fn::Select":
+                index, items = argument
+                return self.resolve(items)[int(self.resolve(index))]
             if name == "Fn::Join":
                 delimiter, items = argument
                 return delimiter.join(str(item) for item in self.resolve(items))

@@ -7,6 +7,7 @@ from bakery_gateway.authorizer import Authorizer, handle_event
 from bakery_gateway.clients import sync_redis
 from bakery_gateway.keys import load_public_keys
 from bakery_gateway.settings import get_settings
+from bakery_gateway.telemetry import instrument
 from bakery_gateway.tokens import TokenVerifier
 
 settings = get_settings()
@@ -15,5 +16,9 @@ authorizer = Authorizer(
 )
 
 
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def _handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return handle_event(authorizer, event)
+
+
+# Tracing when on, the EMF blob, a Pushgateway push now and then (docs/observability.md).
+handler = instrument(_handler, settings)

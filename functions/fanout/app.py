@@ -7,10 +7,15 @@ from typing import Any
 from bakery_gateway.alerts.fanout import fanout_from_settings
 from bakery_gateway.alerts.ingress import handle
 from bakery_gateway.settings import get_settings
+from bakery_gateway.telemetry import instrument
 
 settings = get_settings()
 fanout = fanout_from_settings(settings)
 
 
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def _handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return handle(event, context, fanout)
+
+
+# Tracing when on, the EMF blob, a Pushgateway push now and then (docs/observability.md).
+handler = instrument(_handler, settings)

@@ -10,6 +10,7 @@ from bakery_gateway.constants import PROBLEM_CONTENT_TYPE
 from bakery_gateway.events import strip_stage
 from bakery_gateway.policy.admin import create_admin_app
 from bakery_gateway.settings import get_settings
+from bakery_gateway.telemetry import instrument
 
 settings = get_settings()
 app = create_admin_app(settings, redis_clients=PerEventLoop(async_redis_factory(settings.redis)))
@@ -18,5 +19,9 @@ app = create_admin_app(settings, redis_clients=PerEventLoop(async_redis_factory(
 adapter = Mangum(app, lifespan="off", text_mime_types=[*DEFAULT_TEXT_MIME_TYPES, PROBLEM_CONTENT_TYPE])
 
 
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def _handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return adapter(strip_stage(event), context)
+
+
+# Tracing when on, the EMF blob, a Pushgateway push now and then (docs/observability.md).
+handler = instrument(_handler, settings)

@@ -9,6 +9,7 @@ from bakery_gateway.clients import PerEventLoop, async_redis_factory, http_clien
 from bakery_gateway.events import strip_stage
 from bakery_gateway.proxy_app import create_app
 from bakery_gateway.settings import get_settings
+from bakery_gateway.telemetry import instrument
 
 BLOCKING_READ_MARGIN_SECONDS = 2.0
 settings = get_settings()
@@ -31,5 +32,9 @@ app = create_app(
 adapter = Mangum(app, lifespan="off", text_mime_types=[*DEFAULT_TEXT_MIME_TYPES, "application/problem+json"])
 
 
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def _handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return adapter(strip_stage(event), context)
+
+
+# Tracing when on, the EMF blob, a Pushgateway push now and then (docs/observability.md).
+handler = instrument(_handler, settings)

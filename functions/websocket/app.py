@@ -5,6 +5,7 @@ from typing import Any
 
 from bakery_gateway.clients import sync_redis
 from bakery_gateway.settings import get_settings
+from bakery_gateway.telemetry import instrument
 from bakery_gateway.websocket.connections import Connections
 from bakery_gateway.websocket.routes import handle
 
@@ -12,5 +13,9 @@ settings = get_settings()
 connections = Connections(sync_redis(settings.redis))
 
 
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def _handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return handle(event, connections)
+
+
+# Tracing when on, the EMF blob, a Pushgateway push now and then (docs/observability.md).
+handler = instrument(_handler, settings)

@@ -255,10 +255,10 @@ def test_a_malformed_rule_names_the_variable_and_the_rules_position() -> None:
         Settings.from_environ({"RATE_LIMIT_RULES": rules})
 
 
-def test_websocket_delivery_is_unconfigured_by_default_with_32_posts_at_once() -> None:
+def test_websocket_delivery_is_unconfigured_by_default_with_64_posts_at_once() -> None:
     websocket = Settings.from_environ({}).websocket
 
-    assert (websocket.management_url, websocket.post_concurrency) == (None, 32)
+    assert (websocket.management_url, websocket.post_concurrency) == (None, 64)
 
 
 def test_websocket_settings_are_read_from_their_variables() -> None:

@@ -189,3 +189,24 @@ class InvalidAlertError(GatewayError):
         self.fields = dict(fields)
         detail = "; ".join(f"{name}: {reason}" for name, reason in sorted(self.fields.items()))
         super().__init__(detail, extensions={"invalid_fields": self.fields})
+
+
+class InvalidGeocodeRequestError(BadRequestError):
+    """A geocoding request that cannot be sent; ``fields`` maps every bad field to what is wrong."""
+
+    problem_type = "invalid-geocode-request"
+    title = "Invalid geocoding request"
+
+    def __init__(self, fields: Mapping[str, str]) -> None:
+        self.fields = dict(fields)
+        detail = "; ".join(f"{name}: {reason}" for name, reason in sorted(self.fields.items()))
+        invalid_params = [{"name": name, "reason": reason} for name, reason in sorted(self.fields.items())]
+        super().__init__(detail, extensions={"invalid_params": invalid_params})
+
+
+class GeocodingBusyError(GatewayError):
+    """Nominatim's one request per second stays taken longer than a request may wait for it."""
+
+    status = 503
+    problem_type = "geocoding-busy"
+    title = "Geocoding busy"

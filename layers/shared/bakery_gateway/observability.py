@@ -6,11 +6,12 @@ one registry per process; exporting them (EMF, Pushgateway, ``/metrics``) reads 
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Final
 
 from aws_lambda_powertools import Logger
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
 
 SERVICE_NAME: Final = "bakery-gateway"
 
@@ -19,6 +20,20 @@ SECRET_FIELDS: Final = frozenset({"authorization", "token", "cookie", "password"
 
 logger = Logger(service=SERVICE_NAME, level=os.environ.get("LOG_LEVEL", "INFO").upper())
 
+
+class _DropSecrets(logging.Filter):
+    """Removes every ``SECRET_FIELDS`` key a caller passed in ``extra`` before the record is written."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        for name in SECRET_FIELDS.intersection(record.__dict__):
+            delattr(record, name)
+        return True
+
+
+logger.addFilter(_DropSecrets())
+
+# No *_created series: Prometheus does not need them, and they would double what is pushed and served.
+disable_created_metrics()  # type: ignore[no-untyped-call]
 registry = CollectorRegistry(auto_describe=True)
 
 REQUESTS = Counter(
@@ -70,5 +85,34 @@ WEBSOCKET_DELIVERIES = Counter(
     "Posts to WebSocket connections, by outcome "
     "(delivered, gone, throttled, failed, too_large, not_configured)",
     ("outcome",),
+    registry=registry,
+)
+SERVICE_HEALTH = Gauge(
+    "gateway_service_health",
+    "1 on a service's current health status",
+    ("service_name", "status"),
+    registry=registry,
+)
+
+# Request and response bodies: 100 B to 10 MB (HTTP API's payload limit).
+SIZE_BUCKETS: Final = (100.0, 1_000.0, 10_000.0, 100_000.0, 1_000_000.0, 10_000_000.0)
+REQUEST_SIZE = Histogram(
+    "gateway_request_size_bytes",
+    "Request body sizes",
+    ("method", "path"),
+    buckets=SIZE_BUCKETS,
+    registry=registry,
+)
+RESPONSE_SIZE = Histogram(
+    "gateway_response_size_bytes",
+    "Response body sizes",
+    ("method", "path"),
+    buckets=SIZE_BUCKETS,
+    registry=registry,
+)
+DOWNSTREAM_DURATION = Histogram(
+    "gateway_downstream_duration_seconds",
+    "Time a downstream service took to answer, by service (failed calls included)",
+    ("service",),
     registry=registry,
 )

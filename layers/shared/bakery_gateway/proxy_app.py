@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
@@ -13,6 +12,7 @@ from starlette.routing import Route
 
 from bakery_gateway import __version__, forwarding, revocation, routing
 from bakery_gateway.alerts import sse
+from bakery_gateway.api_docs import ApiDocs, install_api_docs
 from bakery_gateway.authentication import caller_identity
 from bakery_gateway.authorizer import bearer_token
 from bakery_gateway.clients import PerEventLoop
@@ -23,10 +23,13 @@ from bakery_gateway.errors import (
     RedisUnavailableError,
     StateUnavailableError,
 )
+from bakery_gateway.geocoding import GEOCODE_PATH, Geocoder, geocode_route
+from bakery_gateway.health import HealthChecker, install_health_routes
 from bakery_gateway.identity import Identity
 from bakery_gateway.middleware import NO_OPENTELEMETRY, RequestContextMiddleware
 from bakery_gateway.policy.engine import DEMO_SESSIONS_PATH, LOGIN_ROUTE_KEYS, PolicyEngine, PolicyRequest
 from bakery_gateway.problem_handlers import install_problem_handlers
+from bakery_gateway.pseudonymize import user_id_for_log
 from bakery_gateway.settings import Settings
 from bakery_gateway.tenancy import select_tenant
 
@@ -37,6 +40,11 @@ PUBLIC_ROUTE_KEYS = frozenset(
         "POST /api/v1/auth/register",
         "POST /api/v1/auth/refresh",
         "GET /health",
+        # Status pages and developers, before any login (docs/health.md, docs/api-docs.md).
+        "GET /api/v1/health",
+        "GET /docs",
+        "GET /openapi.json",
+        "GET /api/v1/openapi.json",
         # The demo-session service's routes a visitor uses before having a token.
         "ANY /api/v1/demo/{proxy+}",
     }
@@ -60,10 +68,14 @@ def create_app(
     their socket timeout outlasts ``sse_wait_seconds``.
     """
     app = FastAPI(title="Bakery-IA API Gateway", version=__version__, telemetry=NO_OPENTELEMETRY)
-    app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(RequestContextMiddleware, user_id_for_log=user_id_for_log(settings.observability))
     leeway = settings.jwt.leeway_seconds
     demo_service_urls = {**settings.service_urls, **settings.demo.service_urls}
     policies = PolicyEngine(settings, redis_clients=redis_clients, http_clients=http_clients, clock=clock)
+    health_checker = HealthChecker(
+        settings, redis_clients=redis_clients, http_clients=http_clients, clock=clock
+    )
+    geocoder = Geocoder(settings.geocoding, redis_clients=redis_clients, http_clients=http_clients)
 
     def authenticate(request: Request) -> Identity | None:
         """The caller's identity; None on public routes. Refuses what the authorizer refused."""
@@ -192,18 +204,8 @@ def create_app(
 
     @app.get("/health")
     async def health() -> dict[str, Any]:
-        """The gateway's own health: it answers, and whether Redis does."""
-        try:
-            await redis_clients.get().ping()
-            redis_state = "connected"
-        except Exception:
-            redis_state = "disconnected"
-        return {
-            "status": "healthy" if redis_state == "connected" else "degraded",
-            "version": __version__,
-            "redis": redis_state,
-            "timestamp": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
-        }
+        """The gateway's own health: it answers, whether Redis does, the services' last known health."""
+        return await health_checker.gateway_health()
 
     def revoker(request: Request, identity: Identity | None) -> Callable[[], Awaitable[None]]:
         """Logout: revoke the caller's token until it expires, before the auth service is told."""
@@ -226,6 +228,17 @@ def create_app(
 
         return revoke
 
+    @app.post(GEOCODE_PATH)
+    async def geocode(request: Request) -> Response:
+        """Addresses to coordinates through Nominatim, within its usage policy (docs/geocoding.md)."""
+        identity = authenticate(request)
+        route = geocode_route(request.scope["aws.event"]["rawPath"])
+        request.state.route_template, request.state.service = route.template, route.service
+        tenant_id = choose_tenant(request, identity, route)
+        body = await read_body(request)
+        policy_headers = await check(request, identity, route, tenant_id, body)
+        return await geocoder.respond(body, policy_headers, request.state)
+
     @app.get(sse.ALERT_STREAM_PATH)
     async def alert_stream(request: Request) -> Response:
         """The tenant's alerts after the client's position, as server-sent events (docs/sse.md)."""
@@ -239,7 +252,8 @@ def create_app(
         tenant_id = choose_tenant(request, identity, route, query.get(sse.TENANT_QUERY))
         policy_headers = await check(request, identity, route, tenant_id, b"")
         client = blocking_redis_clients.get()
-        return await sse.answer(client, tenant_id, resume, settings.alerts, policy_headers)
+        wait = sse.wait_seconds(settings.alerts, request.scope["aws.event"].get("stageVariables"))
+        return await sse.answer(client, tenant_id, resume, settings.alerts, policy_headers, wait=wait)
 
     async def proxy(request: Request) -> Response:
         """Every other /api/v1 path: authenticated, checked, and forwarded to its service."""
@@ -261,6 +275,16 @@ def create_app(
     # FastAPI's would cost about 30 µs on every proxied request.
     # After the gateway's own /api/v1 routes (the alert stream), before FastAPI's documentation routes: most
     # requests are proxied, and each route tried before a match costs a regular expression.
+    install_health_routes(app, health_checker)
+    docs = ApiDocs(
+        app,
+        settings,
+        public_route_keys=PUBLIC_ROUTE_KEYS,
+        event_stream_paths=[sse.ALERT_STREAM_PATH],
+        redis_clients=redis_clients,
+        http_clients=http_clients,
+    )
+    install_api_docs(app, docs)
     own_api = [route for route in app.router.routes if getattr(route, "path", "").startswith("/api/")]
     others = [route for route in app.router.routes if route not in own_api]
     app.router.routes[:] = [*own_api, Route("/api/v1/{path:path}", proxy, methods=PROXY_METHODS), *others]

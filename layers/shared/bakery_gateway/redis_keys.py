@@ -137,3 +137,41 @@ def alerts_topic(tenant_id: str) -> str:
 
 def training_topic(tenant_id: str, job_id: str) -> str:
     return f"training:{tenant_id}:{job_id}"
+
+
+# --- Geocoding (POST /api/v1/geocode; docs/geocoding.md) ----------------------------------------
+# Nominatim's one request per second, shared by every container: whoever SETs this key (NX) may
+# call. Its value says why it is held: a request in flight (for at most the call's timeout plus
+# GEOCODE_INTERVAL_MILLISECONDS, should its container die), then a cool-down of
+# GEOCODE_INTERVAL_MILLISECONDS from the moment Nominatim answered, or Nominatim's back-off after a
+# 429. The next request therefore reaches Nominatim at least a second after the previous one did.
+GEOCODE_SLOT_KEY = "gw:geocode:slot"
+GEOCODE_SLOT_IN_FLIGHT = b"in-flight"
+GEOCODE_SLOT_COOL_DOWN = b"cool-down"
+GEOCODE_SLOT_BACK_OFF = b"back-off"
+GEOCODE_INTERVAL_MILLISECONDS = 1000
+# One query's shaped results (JSON list), keyed by a hash of the normalised query, for
+# GEOCODING_CACHE_SECONDS.
+GEOCODE_RESULT_PREFIX = "gw:geocode:result:"
+
+
+def geocode_result_key(fingerprint: str) -> str:
+    return GEOCODE_RESULT_PREFIX + fingerprint
+
+
+# --- Health (GET /api/v1/health; docs/health.md) --------------------------------------------------
+# The last aggregate report (JSON with its check time): fresh for HEALTH_CACHE_SECONDS, kept ten
+# times that so a container whose check round is slow can still answer with it (``cache: stale``).
+HEALTH_REPORT_KEY = "gw:health:report"
+# Taken (SET NX PX) by the one container that calls the services for a round; compare-and-delete.
+HEALTH_LOCK_KEY = "gw:health:lock"
+HEALTH_REPORT_KEPT_PERIODS = 10
+
+
+def health_report_ttl(cache_seconds: float) -> int:
+    return max(1, int(cache_seconds * HEALTH_REPORT_KEPT_PERIODS))
+
+
+# --- API documentation (GET /api/v1/openapi.json; docs/api-docs.md) -------------------------------
+# The aggregated OpenAPI document (JSON), for API_DOCS_CACHE_SECONDS.
+API_DOCS_KEY = "gw:docs:openapi"

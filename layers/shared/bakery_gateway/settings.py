@@ -151,7 +151,72 @@ class WebSocketSettings:
     # The @connections endpoint of the WebSocket API; None: delivery is skipped (logged, counted).
     management_url: str | None = None
     # Posts in flight at once when one payload goes to every connection of a topic.
-    post_concurrency: int = 32
+    post_concurrency: int = 64
+
+
+DEFAULT_NOMINATIM_URL = "https://nominatim.openstreetmap.org"
+# Nominatim's usage policy asks for an agent that identifies the application and a contact.
+DEFAULT_GEOCODING_USER_AGENT = "bakery-ia-gateway/1.0 (+https://bakery-ia.com; platform@bakery-ia.com)"
+
+
+@dataclass(frozen=True, slots=True)
+class GeocodingSettings:
+    nominatim_url: str = DEFAULT_NOMINATIM_URL
+    user_agent: str = DEFAULT_GEOCODING_USER_AGENT
+    # How long an answer is kept in Redis: repeated lookups never reach Nominatim.
+    cache_seconds: int = 24 * 60 * 60
+    # The whole exchange with Nominatim (connect, send, read), not each read.
+    timeout_seconds: float = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class HealthSettings:
+    # Each service's GET {base}/health, the whole exchange (docs/health.md).
+    check_timeout_seconds: float = 2.0
+    # How long the aggregate is shared through Redis: a storm makes one round of calls.
+    cache_seconds: int = 30
+
+
+@dataclass(frozen=True, slots=True)
+class ApiDocsSettings:
+    # How long the aggregated OpenAPI document is kept in Redis (docs/api-docs.md).
+    cache_seconds: int = 300
+    # Each service's GET {base}/openapi.json, the whole exchange.
+    timeout_seconds: float = 3.0
+
+
+USER_ID_LOG_MODES = ("plain", "pseudonymized")
+
+
+@dataclass(frozen=True, slots=True)
+class ObservabilitySettings:
+    """Metrics export and what the logs may say (docs/observability.md)."""
+
+    metrics_namespace: str = "BakeryIA/Gateway"
+    pushgateway_url: str | None = None
+    pushgateway_interval_seconds: float = 15.0
+    # "pseudonymized": user ids in logs are HMAC-SHA256(user_id_log_key, id), never the ids themselves.
+    user_id_log_mode: str = "plain"
+    user_id_log_key: str | None = field(default=None, repr=False)
+
+
+def _observability_settings(reader: _Reader) -> ObservabilitySettings:
+    mode = reader.choice(names.USER_ID_LOG_MODE, tuple(m.upper() for m in USER_ID_LOG_MODES), "PLAIN").lower()
+    key = reader.text(names.USER_ID_LOG_KEY)
+    if mode == "pseudonymized" and (key is None or len(key) < 16):
+        raise ConfigurationError(
+            f"{names.USER_ID_LOG_KEY}: a key of at least 16 characters is required when "
+            f"{names.USER_ID_LOG_MODE} is pseudonymized"
+        )
+    return ObservabilitySettings(
+        metrics_namespace=reader.text(names.POWERTOOLS_METRICS_NAMESPACE) or "BakeryIA/Gateway",
+        pushgateway_url=reader.url(names.PUSHGATEWAY_URL),
+        pushgateway_interval_seconds=reader.number(
+            names.PUSHGATEWAY_INTERVAL_SECONDS, 15.0, minimum=1.0, maximum=3600.0
+        ),
+        user_id_log_mode=mode,
+        user_id_log_key=key,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +237,10 @@ class Settings:
     policy: PolicySettings = field(default_factory=PolicySettings)
     alerts: AlertSettings = field(default_factory=AlertSettings)
     websocket: WebSocketSettings = field(default_factory=WebSocketSettings)
+    health: HealthSettings = field(default_factory=HealthSettings)
+    api_docs: ApiDocsSettings = field(default_factory=ApiDocsSettings)
+    geocoding: GeocodingSettings = field(default_factory=GeocodingSettings)
+    observability: ObservabilitySettings = field(default_factory=ObservabilitySettings)
     demo: DemoSettings = field(
         default_factory=lambda: DemoSettings(
             parse_blocked_operations(DEFAULT_DEMO_BLOCKED_OPERATIONS, names.DEMO_BLOCKED_OPERATIONS)
@@ -242,10 +311,31 @@ class Settings:
                     names.SSE_HEARTBEAT_SECONDS, 15.0, minimum=1, maximum=300
                 ),
             ),
+            health=HealthSettings(
+                check_timeout_seconds=reader.number(
+                    names.HEALTH_CHECK_TIMEOUT_SECONDS, 2.0, minimum=0.01, maximum=10.0
+                ),
+                cache_seconds=reader.integer(names.HEALTH_CACHE_SECONDS, 30, minimum=1, maximum=3600),
+            ),
+            api_docs=ApiDocsSettings(
+                cache_seconds=reader.integer(names.API_DOCS_CACHE_SECONDS, 300, minimum=1, maximum=86400),
+                timeout_seconds=reader.number(
+                    names.API_DOCS_TIMEOUT_SECONDS, 3.0, minimum=0.01, maximum=10.0
+                ),
+            ),
             websocket=WebSocketSettings(
                 management_url=reader.url(names.WEBSOCKET_MANAGEMENT_URL),
-                post_concurrency=reader.integer(names.WEBSOCKET_POST_CONCURRENCY, 32, minimum=1, maximum=256),
+                post_concurrency=reader.integer(names.WEBSOCKET_POST_CONCURRENCY, 64, minimum=1, maximum=256),
             ),
+            geocoding=GeocodingSettings(
+                nominatim_url=reader.url(names.NOMINATIM_URL) or DEFAULT_NOMINATIM_URL,
+                user_agent=reader.text(names.GEOCODING_USER_AGENT) or DEFAULT_GEOCODING_USER_AGENT,
+                cache_seconds=reader.integer(names.GEOCODING_CACHE_SECONDS, 24 * 60 * 60, minimum=1),
+                timeout_seconds=reader.number(
+                    names.GEOCODING_TIMEOUT_SECONDS, 5.0, minimum=0.01, maximum=20.0
+                ),
+            ),
+            observability=_observability_settings(reader),
         )
 
 

@@ -43,6 +43,7 @@ from bakery_gateway.policy.admin_bodies import (
 )
 from bakery_gateway.policy.store import TenantPolicyStore
 from bakery_gateway.problem_handlers import install_problem_handlers
+from bakery_gateway.pseudonymize import user_id_for_log
 from bakery_gateway.settings import Settings
 
 TENANT_ROUTES = "/api/v1/admin/tenants/{tenant_id}"
@@ -64,7 +65,7 @@ def create_admin_app(
         openapi_url=None,  # API Gateway routes nothing but the paths above to this function
         telemetry=NO_OPENTELEMETRY,
     )
-    app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(RequestContextMiddleware, user_id_for_log=user_id_for_log(settings.observability))
     leeway = settings.jwt.leeway_seconds
 
     def store() -> TenantPolicyStore:

@@ -93,13 +93,23 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--rate", type=float, default=5.0, help="alerts per second (0: one after another)")
     parser.add_argument("--workers", type=int, default=64, help="runtime worker threads (Lambda containers)")
     parser.add_argument(
+        "--separate-process",
+        action="append",
+        default=None,
+        metavar="FUNCTION",
+        help="functions the runtime runs in processes of their own (default: FanoutFunction; 'none')",
+    )
+    parser.add_argument(
         "--sse-wait", type=float, default=20.0, help="SSE_WAIT_SECONDS of the runtime: its re-check period"
     )
     parser.add_argument("--drain-seconds", type=float, default=60.0, help="how long to wait for deliveries")
     parser.add_argument("--redis-host", default="127.0.0.1")
     parser.add_argument("--redis-port", type=int, default=6379)
     parser.add_argument("--redis-db", type=int, default=4)
-    return parser.parse_args(argv)
+    arguments = parser.parse_args(argv)
+    chosen = arguments.separate_process or ["FanoutFunction"]
+    arguments.separate_process = [name for name in chosen if name != "none"]
+    return arguments
 
 
 @contextmanager
@@ -124,6 +134,8 @@ def _runtime(arguments: argparse.Namespace, workers: int, state: Path) -> Iterat
         environ[names.service_url_variable(service)] = f"http://127.0.0.1:{free_port()}"
     command = [str(Path(sys.executable).parent / "bakery-gateway"), "local", "--no-reload"]
     command += ["--port", str(port), "--workers", str(workers)]
+    for function in arguments.separate_process:
+        command += ["--separate-process", function]
     log_path = state / "gateway.log"
     with log_path.open("w") as log:
         process = subprocess.Popen(command, env=environ, stdout=log, stderr=subprocess.STDOUT)
@@ -289,7 +301,8 @@ def _report(arguments: argparse.Namespace, workers: int, floor: list[float], out
         "",
         f"{arguments.sse_clients} SSE + {arguments.ws_clients} WebSocket clients of one tenant, "
         f"{arguments.alerts} alerts via `POST /internal/alerts` at {arguments.rate}/s; runtime "
-        f"`--workers {workers}`, `SSE_WAIT_SECONDS={arguments.sse_wait}`. "
+        f"`--workers {workers}`, separate processes: {', '.join(arguments.separate_process) or 'none'}, "
+        f"`SSE_WAIT_SECONDS={arguments.sse_wait}`. "
         f"Python {platform.python_version()}, "
         f"{os.cpu_count()} CPUs, load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}. "
         f"Clients opened in {outcome.open_seconds:.1f} s.",

@@ -15,7 +15,7 @@ from bakery_gateway.alerts.model import SEVERITIES
 from bakery_gateway.demo import VALID_DEMO_ACCOUNT_TYPES
 from bakery_local.demo_client import DEFAULT_GATEWAY_URL
 from bakery_local.dev_tokens import DevKeyPair
-from bakery_local.server import PROJECT_ROOT, TEMPLATE_VARIABLE, WORKERS_VARIABLE
+from bakery_local.server import PROJECT_ROOT, SEPARATE_PROCESSES_VARIABLE, TEMPLATE_VARIABLE, WORKERS_VARIABLE
 
 STATE_DIR_VARIABLE = "BAKERY_LOCAL_STATE_DIR"
 KEY_SOURCES = (
@@ -46,6 +46,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     local.add_argument("--template", type=Path, help="default: the project's template.yaml")
     local.add_argument("--no-reload", action="store_true", help="do not restart on code changes")
     local.add_argument("--workers", type=int, default=32, help="concurrent invocations (Lambda containers)")
+    local.add_argument(
+        "--separate-process",
+        action="append",
+        default=[],
+        metavar="FUNCTION",
+        help="run this function (its logical id, e.g. FanoutFunction) in worker processes of its own",
+    )
 
     token = commands.add_parser("token", help="print a development access token the local runtime accepts")
     token.add_argument("--user", required=True, help="user id (sub)")
@@ -129,6 +136,7 @@ def _serve(arguments: argparse.Namespace) -> int:
     if arguments.template:
         os.environ[TEMPLATE_VARIABLE] = str(arguments.template.resolve())
     os.environ[WORKERS_VARIABLE] = str(arguments.workers)
+    os.environ[SEPARATE_PROCESSES_VARIABLE] = ",".join(arguments.separate_process)
     # None when tokens are verified with configured keys: nothing local can sign one then.
     dev_keys = None if _configured_keys() else DevKeyPair.load_or_create(state_dir())
     started = [*_provide_redis(), *_provide_keys(dev_keys), *_provide_services(dev_keys)]
@@ -152,6 +160,8 @@ def _serve(arguments: argparse.Namespace) -> int:
             # The function's answer carries the service's own Date and Server headers.
             server_header=False,
             date_header=False,
+            # API Gateway's WebSocket API negotiates no compression: neither does the local one.
+            ws_per_message_deflate=False,
         )
     finally:
         for service in reversed(started):

@@ -17,6 +17,8 @@ from bakery_local.websocket_template import read_websocket_api
 
 TEMPLATE_VARIABLE = "BAKERY_LOCAL_TEMPLATE"
 WORKERS_VARIABLE = "BAKERY_LOCAL_WORKERS"
+# Comma-separated logical ids of functions to run in worker processes of their own (Invoker).
+SEPARATE_PROCESSES_VARIABLE = "BAKERY_LOCAL_SEPARATE_PROCESSES"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -27,7 +29,12 @@ def default_template() -> Path:
 def build_gateway(template: Path | None = None, *, workers: int | None = None) -> LocalHttpApi:
     path = template or default_template()
     api = read_http_api(path)
-    invoker = Invoker(api.functions, workers=workers or int(os.environ.get(WORKERS_VARIABLE, "32")))
+    separate = [name for name in os.environ.get(SEPARATE_PROCESSES_VARIABLE, "").split(",") if name]
+    invoker = Invoker(
+        api.functions,
+        workers=workers or int(os.environ.get(WORKERS_VARIABLE, "32")),
+        separate_processes=separate,
+    )
     websocket_api = read_websocket_api(path)
     websocket = LocalWebSocketApi(websocket_api, invoker) if websocket_api is not None else None
     return LocalHttpApi(api, invoker, websocket=websocket)

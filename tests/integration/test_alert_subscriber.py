@@ -28,6 +28,8 @@ from bakery_gateway.websocket.messages import Request
 from tests.support.redis_server import RedisEndpoint, RedisProcess
 from tests.support.websocket import FakeManagementApi
 
+NEVER_EXPIRES = 4102444800  # 2100-01-01: tokens here outlive the test
+
 # Pub/sub is not per database: tenants of this run only, so that other runs sharing the Redis server
 # never feed this test, nor are fed by it.
 TENANT = f"tenant-sub-{uuid.uuid4().hex[:8]}"
@@ -90,7 +92,9 @@ def delivering(private_redis: RedisProcess, api: FakeManagementApi) -> Iterator[
     alert and post it to its own, unknown, connection) listens on the shared one."""
     publisher = private_redis.endpoint().client()
     connections = Connections(publisher)
-    connections.register(CONNECTION, Identity("user-1", TENANT, (TENANT,), ("owner",), "jti-1", 0, 1))
+    connections.register(
+        CONNECTION, Identity("user-1", TENANT, (TENANT,), ("owner",), "jti-1", 0, NEVER_EXPIRES)
+    )
     connections.subscribe(CONNECTION, Request("subscribe", "alerts"))
     client = private_redis.endpoint().client()
     running = RunningSubscriber(client, api)

@@ -6,6 +6,7 @@ endpoint over HTTP (``tests.support.connections_server``), which answers 410 for
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -54,7 +55,8 @@ def connect(websocket: Handler, connection_id: str, tenant_id: str) -> None:
     event = load_recording(WEBSOCKET_CONNECT)
     event["requestContext"]["connectionId"] = connection_id
     event["requestContext"]["authorizer"].update(
-        {"tenant_id": tenant_id, "tenant_ids": json.dumps([tenant_id])}
+        # A token still valid now: the recording's expired long ago.
+        {"tenant_id": tenant_id, "tenant_ids": json.dumps([tenant_id]), "exp": str(int(time.time()) + 3600)}
     )
     assert websocket(event, LambdaContext()) == {"statusCode": 200}
 
@@ -165,9 +167,10 @@ def test_training_progress_reaches_the_jobs_subscribers_through_the_management_a
     assert received(management, "conn-1")[0]["data"]["progress"] == 55
 
 
-def register(connections: Connections, *connection_ids: str) -> None:
+def register(connections: Connections, *connection_ids: str, jti: str = "jti-1") -> None:
     for connection_id in connection_ids:
-        connections.register(connection_id, Identity("user-1", TENANT, (TENANT,), (), "jti-1", 0, 1))
+        identity = Identity("user-1", TENANT, (TENANT,), (), jti, int(time.time()), int(time.time()) + 3600)
+        connections.register(connection_id, identity)
         connections.subscribe(connection_id, Request("subscribe", "alerts"))
 
 
@@ -222,3 +225,20 @@ def test_a_management_endpoint_that_is_down_fails_the_posts_and_keeps_the_connec
     report = Delivery(connections, api).deliver(f"alerts:{TENANT}", {"type": "x"})
 
     assert (report.outcomes, connections.subscribers(f"alerts:{TENANT}")) == ({"failed": 1}, {"conn-1"})
+
+
+def test_a_connection_whose_token_was_revoked_is_told_and_closed_instead_of_posted_to(
+    redis_client: redis.Redis, management: ConnectionsServer
+) -> None:
+    connections = Connections(redis_client)
+    register(connections, "Kept0cOFvHcCIhw=")
+    register(connections, "Out00cOFvHcCIhw=", jti="logged-out")
+    management.open("Kept0cOFvHcCIhw=", "Out00cOFvHcCIhw=")
+    redis_client.set(redis_keys.revoked_key("logged-out"), "1", ex=60)
+
+    report = Delivery(connections, client_of(management)).deliver(f"alerts:{TENANT}", {"type": "alert"})
+
+    assert report.outcomes == {"closed": 1, "delivered": 1}
+    assert received(management, "Out00cOFvHcCIhw=") == [{"type": "closing", "reason": "token-revoked"}]
+    assert management.is_closed("Out00cOFvHcCIhw=")
+    assert connections.subscribers(f"alerts:{TENANT}") == {"Kept0cOFvHcCIhw="}

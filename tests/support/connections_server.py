@@ -26,6 +26,7 @@ class ConnectionsServer:
     def __init__(self) -> None:
         self.registry = ConnectionRegistry()
         self.received: dict[str, list[str]] = {}
+        self.closed: set[str] = set()
         self.authorizations: list[str] = []
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -40,15 +41,29 @@ class ConnectionsServer:
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="connections-server", daemon=True)
 
-    def open(self, connection_id: str) -> None:
-        """A live connection: what is posted to it is recorded in ``received[connection_id]``."""
+    def open(self, *connection_ids: str) -> None:
+        """Live connections: what is posted to each is recorded in ``received[connection_id]``, and
+        a close (``DELETE``) in ``closed``."""
+        for connection_id in connection_ids:
+            self.registry.add(LiveConnection(self._handshake(connection_id), self._recorder(connection_id)))
+
+    def is_closed(self, connection_id: str) -> bool:
+        return connection_id in self.closed
+
+    def _recorder(self, connection_id: str) -> Send:
         messages = self.received.setdefault(connection_id, [])
 
         async def send(message: Message) -> None:
-            messages.append(message.get("text") or message.get("bytes", b"").decode())
+            if message["type"] == "websocket.close":
+                self.closed.add(connection_id)
+            else:
+                messages.append(message.get("text") or message.get("bytes", b"").decode())
 
-        handshake = Handshake(connection_id, "", [], "127.0.0.1", int(time.time() * 1000), "live")
-        self.registry.add(LiveConnection(handshake, send))
+        return send
+
+    @staticmethod
+    def _handshake(connection_id: str) -> Handshake:
+        return Handshake(connection_id, "", [], "127.0.0.1", int(time.time() * 1000), "live")
 
     async def _app(self, scope: Scope, receive: Receive, send: Send) -> None:
         assert scope["type"] == "http"

@@ -38,6 +38,7 @@ class FakeManagementApi:
         delay_seconds: float | Callable[[bytes], float] = 0.0,
     ) -> None:
         self.posts: list[tuple[str, bytes]] = []
+        self.closed: list[str] = []
         self.attempts: dict[str, int] = {}
         self.max_in_flight = 0
         self._errors = {key: list(value) for key, value in (errors or {}).items()}
@@ -64,3 +65,8 @@ class FakeManagementApi:
         finally:
             with self._lock:
                 self._in_flight -= 1
+
+    async def delete(self, connection_id: str) -> PostAnswer:
+        with self._lock:
+            self.closed.append(connection_id)
+        return PostAnswer(204)

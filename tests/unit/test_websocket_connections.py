@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import fakeredis
@@ -93,7 +94,7 @@ def test_another_tenants_training_job_is_forbidden(connections: Connections) -> 
 
 
 def test_a_token_without_an_active_tenant_must_name_one(fake_redis: fakeredis.FakeRedis) -> None:
-    registry = Connections(fake_redis)
+    registry = Connections(fake_redis, clock=lambda: 0.0)
     registry.register("conn-2", Identity("user-2", None, ("tenant-a",), (), "jti-2", 0, 1))
 
     with pytest.raises(MessageError) as refused:
@@ -206,3 +207,31 @@ def test_a_typed_context_under_lambda_gives_the_same_identity() -> None:
 def test_anything_but_an_authenticated_context_is_refused(authorizer: object) -> None:
     with pytest.raises(NotAuthenticatedError):
         identity_from_authorizer(authorizer)
+
+
+def test_connections_whose_token_expired_are_ended(fake_redis: fakeredis.FakeRedis) -> None:
+    Connections(fake_redis, clock=lambda: 1710000000.0).register("conn-1", USER)
+    later = Connections(fake_redis, clock=lambda: 1710003600.0)
+
+    assert later.ended(["conn-1"]) == {"conn-1": "token-expired"}
+
+
+def test_connections_whose_token_was_revoked_are_ended(
+    connections: Connections, fake_redis: fakeredis.FakeRedis
+) -> None:
+    fake_redis.set(redis_keys.revoked_key("jti-1"), "1")
+
+    assert connections.ended(["conn-1"]) == {"conn-1": "token-revoked"}
+
+
+def test_a_demo_connection_ends_with_its_session(fake_redis: fakeredis.FakeRedis) -> None:
+    demo = dataclasses.replace(USER, demo_session_id="demo-1", demo_expires_at=1710001000)
+    Connections(fake_redis, clock=lambda: 1710000000.0).register("conn-demo", demo)
+
+    assert Connections(fake_redis, clock=lambda: 1710001000.0).ended(["conn-demo"]) == {
+        "conn-demo": "token-expired"
+    }
+
+
+def test_live_and_unknown_connections_are_not_ended(connections: Connections) -> None:
+    assert connections.ended(["conn-1", "never-registered"]) == {}

@@ -12,13 +12,16 @@ import pytest
 
 from bakery_gateway.identity import Identity
 from bakery_gateway.websocket.connections import Connections
-from bakery_gateway.websocket.delivery import MAX_MESSAGE_BYTES, Delivery, TopicLocks
+from bakery_gateway.websocket.delivery import MAX_MESSAGE_BYTES, Delivery
+from bakery_gateway.websocket.delivery_order import TopicLocks
 from bakery_gateway.websocket.management_api import NO_ANSWER, PostAnswer
 from bakery_gateway.websocket.messages import Request
 from tests.conftest import MetricReader
 from tests.support.websocket import FakeManagementApi, client_error, gone, throttled
 
-USER = Identity("user-1", "tenant-a", ("tenant-a",), ("owner",), "jti-1", 0, 1)
+NEVER_EXPIRES = 4102444800  # 2100-01-01: tokens here outlive the test
+
+USER = Identity("user-1", "tenant-a", ("tenant-a",), ("owner",), "jti-1", 0, NEVER_EXPIRES)
 TOPIC = "alerts:tenant-a"
 PAYLOAD = {"type": "alert", "topic": TOPIC, "alert": {"alert_id": "a-1"}}
 

@@ -22,8 +22,10 @@ from bakery_gateway.websocket.training import TrainingProgress
 from tests.support.events import FANOUT_DIRECT, FANOUT_EVENTBRIDGE, load_recording
 from tests.support.websocket import FakeManagementApi
 
+NEVER_EXPIRES = 4102444800  # 2100-01-01: tokens here outlive the test
+
 TENANT = "tenant-recorded"  # the recorded alerts' tenant
-USER = Identity("user-1", TENANT, (TENANT,), ("owner",), "jti-1", 0, 1)
+USER = Identity("user-1", TENANT, (TENANT,), ("owner",), "jti-1", 0, NEVER_EXPIRES)
 PROGRESS = {"tenant_id": TENANT, "job_id": "job-7", "progress": 40, "status": "training"}
 
 

@@ -26,9 +26,12 @@ def fake_redis() -> fakeredis.FakeRedis:
     return fakeredis.FakeRedis(decode_responses=True)
 
 
+RECORDED_AT = 1710000000.0  # within the recorded token's lifetime (exp 1710003600)
+
+
 @pytest.fixture
 def connections(fake_redis: fakeredis.FakeRedis) -> Connections:
-    return Connections(fake_redis)
+    return Connections(fake_redis, clock=lambda: RECORDED_AT)
 
 
 @pytest.fixture
@@ -121,3 +124,23 @@ def test_disconnect_removes_the_connection_from_its_topics(connected: Connection
 
     assert response == {"statusCode": 200}
     assert connected.subscribers("alerts:tenant-a") == set()
+
+
+def test_a_message_after_the_token_expired_is_refused(fake_redis: fakeredis.FakeRedis) -> None:
+    handle(load_recording(WEBSOCKET_CONNECT), Connections(fake_redis, clock=lambda: RECORDED_AT))
+    later = Connections(fake_redis, clock=lambda: RECORDED_AT + 3600)
+
+    reply = answer(message('{"action": "subscribe", "topic": "alerts"}'), later)
+
+    assert (reply["type"], reply["error"]) == ("error", "token-expired")
+
+
+def test_a_message_after_the_token_was_revoked_is_refused(
+    connected: Connections, fake_redis: fakeredis.FakeRedis
+) -> None:
+    jti = json.loads(fake_redis.hget(redis_keys.ws_connection_key(CONNECTION_ID), "identity"))["jti"]
+    fake_redis.set(redis_keys.revoked_key(jti), "1")
+
+    reply = answer(message('{"action": "subscribe", "topic": "alerts"}'), connected)
+
+    assert (reply["type"], reply["error"]) == ("error", "token-revoked")

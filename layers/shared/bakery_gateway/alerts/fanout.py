@@ -12,6 +12,7 @@ from bakery_gateway.alerts.notifications import Notifier
 from bakery_gateway.alerts.store import Accepted, accept
 from bakery_gateway.errors import InvalidAlertError
 from bakery_gateway.observability import ALERTS
+from bakery_gateway.websocket.delivery_order import TOPIC_LOCKS
 from bakery_gateway.websocket.training import TrainingProgress
 
 if TYPE_CHECKING:
@@ -96,12 +97,15 @@ class Fanout:
         ``subscriber``, which passes ``publish=False``): stored once (``store.accept``), counted, and
         when new posted to the tenant's WebSocket subscribers and handed to the notifier. Raises
         ``RedisUnavailableError`` when it cannot be stored."""
-        result = accept(self._client, alert, self._max_length, publish=publish)
-        if result.duplicate:
-            ALERTS.labels(outcome="duplicate").inc()
-            return result
-        ALERTS.labels(outcome="accepted").inc()
-        self._post(alert, str(result.stream_id))
+        # Stored and posted under the tenant's topic lock: within a process, WebSocket clients get
+        # a tenant's alerts in stream order (docs/websocket.md says what holds across containers).
+        with TOPIC_LOCKS.hold(redis_keys.alerts_topic(alert.tenant_id)):
+            result = accept(self._client, alert, self._max_length, publish=publish)
+            if result.duplicate:
+                ALERTS.labels(outcome="duplicate").inc()
+                return result
+            ALERTS.labels(outcome="accepted").inc()
+            self._post(alert, str(result.stream_id))
         self._notifier.notify(alert, request_id, None if seconds_left is None else seconds_left())
         return result
 

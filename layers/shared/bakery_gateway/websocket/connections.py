@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import RedisError
@@ -28,10 +28,23 @@ if TYPE_CHECKING:
 MAX_SUBSCRIPTIONS = 50
 SUBSCRIPTIONS_FIELD = "subscriptions"
 IDENTITY_FIELD = "identity"  # the authorizer context as JSON, to rebuild the Identity per message
+# When the connection's authorization ends (the token's exp, or the demo session's end, whichever is
+# first), and the token's id: what delivery checks before posting (``ended``).
+ENDS_AT_FIELD = "ends_at"
+JTI_FIELD = "jti"
+EXPIRED = "token-expired"
+REVOKED = "token-revoked"
 
 
 class NotAuthenticatedError(Exception):
     """A ``$connect`` without an authenticated authorizer context: a wiring mistake, refused."""
+
+
+def ends_at(identity: Identity) -> int:
+    """When the caller's authorization ends: its token's expiry, or its demo session's end."""
+    if identity.demo_expires_at:
+        return min(identity.expires_at, identity.demo_expires_at)
+    return identity.expires_at
 
 
 def identity_from_authorizer(authorizer: object) -> Identity:
@@ -66,6 +79,8 @@ class Connections:
             SUBSCRIPTIONS_FIELD: "[]",
             "connected_at": str(int(self._clock())),
             IDENTITY_FIELD: json.dumps(identity.to_context()),
+            ENDS_AT_FIELD: str(ends_at(identity)),
+            JTI_FIELD: identity.jti,
         }
         try:
             with self._client.pipeline(transaction=True) as pipe:
@@ -114,14 +129,53 @@ class Connections:
             raise _unavailable("ws_subscribers", error) from error
         return {_text(member) for member in members}
 
-    def _identity(self, connection_id: str) -> Identity:
+    def ended(self, connection_ids: Sequence[str]) -> dict[str, str]:
+        """The connections among ``connection_ids`` whose authorization has ended since they
+        connected, with why (``token-expired``, ``token-revoked``): two pipelined round trips for
+        any number of connections. A connection without a record is not judged here (a post to it
+        answers 410)."""
+        now = self._clock()
         try:
-            raw = self._client.hget(redis_keys.ws_connection_key(connection_id), IDENTITY_FIELD)
+            with self._client.pipeline(transaction=False) as pipe:
+                for connection_id in connection_ids:
+                    pipe.hmget(redis_keys.ws_connection_key(connection_id), ENDS_AT_FIELD, JTI_FIELD)
+                records = pipe.execute()
+            reasons: dict[str, str] = {}
+            to_check: list[tuple[str, str]] = []
+            for connection_id, (ends, jti) in zip(connection_ids, records, strict=True):
+                if ends is not None and int(_text(ends)) <= now:
+                    reasons[connection_id] = EXPIRED
+                elif jti is not None:
+                    to_check.append((connection_id, _text(jti)))
+            if to_check:
+                with self._client.pipeline(transaction=False) as pipe:
+                    for _, jti in to_check:
+                        pipe.exists(redis_keys.revoked_key(jti))
+                    revoked = pipe.execute()
+                reasons.update(
+                    {cid: REVOKED for (cid, _), gone in zip(to_check, revoked, strict=True) if gone}
+                )
         except RedisError as error:
             raise _unavailable("ws_lookup", error) from error
-        if raw is None:
+        return reasons
+
+    def _identity(self, connection_id: str) -> Identity:
+        """The connection's caller; ``MessageError`` when the connection is unknown, or its token
+        has expired or was revoked since it connected (the client reconnects with a fresh one)."""
+        key = redis_keys.ws_connection_key(connection_id)
+        try:
+            raw = self._client.hget(key, IDENTITY_FIELD)
+            identity = Identity.from_context(json.loads(_text(raw))) if raw is not None else None
+            revoked = identity is not None and self._client.exists(redis_keys.revoked_key(identity.jti))
+        except RedisError as error:
+            raise _unavailable("ws_lookup", error) from error
+        if identity is None:
             raise MessageError("not-connected", "this connection is unknown or expired; reconnect")
-        return Identity.from_context(json.loads(_text(raw)))
+        if ends_at(identity) <= self._clock():
+            raise MessageError(EXPIRED, "the token of this connection has expired; reconnect")
+        if revoked:
+            raise MessageError(REVOKED, "the token of this connection was revoked; reconnect")
+        return identity
 
     def _change(self, connection_id: str, topic: str, *, add: bool) -> None:
         key = redis_keys.ws_connection_key(connection_id)

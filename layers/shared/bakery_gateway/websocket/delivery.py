@@ -5,6 +5,9 @@ thread, created once and kept, so the management client's pooled connections ser
 delivery. Deliveries to one topic in one process are serialized (``TopicLocks``): a payload reaches
 every connection of the topic before the next payload is posted to any of them.
 
+Before posting, connections whose token has expired or was revoked (logout) since they connected
+are sent ``{"type": "closing", "reason": ...}`` and closed (``DELETE``), and forgotten.
+
 A post that answers 410 Gone removes *that* connection — never another one, and never the one whose
 message caused the delivery (the mistake of the SAM chat sample). Throttling (429 /
 ``LimitExceededException``) is retried with exponential backoff and jitter. Every post's outcome is
@@ -18,21 +21,22 @@ import asyncio
 import json
 import random
 import threading
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from bakery_gateway.errors import RedisUnavailableError
 from bakery_gateway.observability import WEBSOCKET_DELIVERIES, logger
 from bakery_gateway.websocket.connections import Connections
+from bakery_gateway.websocket.delivery_order import TOPIC_LOCKS, TopicLocks
 from bakery_gateway.websocket.management_api import ManagementApi, PostAnswer
 
 # API Gateway's WebSocket limit for one message (frames are 32 KB; it reassembles up to 128 KB).
 MAX_MESSAGE_BYTES = 128 * 1024
 THROTTLING_CODES = frozenset({"LimitExceededException", "ThrottlingException", "TooManyRequestsException"})
 GONE_CODES = frozenset({"GoneException"})
-OUTCOMES = ("delivered", "gone", "throttled", "failed", "too_large", "not_configured")
+# "closed": the connection's token had expired or was revoked: told why and closed, not posted to.
+OUTCOMES = ("delivered", "gone", "throttled", "failed", "too_large", "not_configured", "closed")
 
 
 @dataclass
@@ -48,36 +52,6 @@ class Report:
         return {"topic": self.topic, **{outcome: self.outcomes.get(outcome, 0) for outcome in OUTCOMES}}
 
 
-class TopicLocks:
-    """One lock per topic while someone holds or waits for it (training topics come and go, so
-    unused locks are dropped)."""
-
-    def __init__(self) -> None:
-        self._guard = threading.Lock()
-        self._locks: dict[str, tuple[threading.Lock, int]] = {}
-
-    @contextmanager
-    def hold(self, topic: str) -> Iterator[None]:
-        with self._guard:
-            lock, users = self._locks.get(topic) or (threading.Lock(), 0)
-            self._locks[topic] = (lock, users + 1)
-        try:
-            with lock:
-                yield
-        finally:
-            with self._guard:
-                lock, users = self._locks[topic]
-                if users == 1:
-                    del self._locks[topic]
-                else:
-                    self._locks[topic] = (lock, users - 1)
-
-    def __len__(self) -> int:
-        return len(self._locks)
-
-
-# Process-wide: the fanout function's Delivery and the subscriber's are distinct objects.
-TOPIC_LOCKS = TopicLocks()
 _thread_state = threading.local()
 
 
@@ -140,12 +114,45 @@ class Delivery:
             logger.warning("payload over 128 KB: not posted", extra={"topic": topic, "bytes": len(data)})
             report.add("too_large", len(connection_ids))
             return report
-        outcomes = thread_loop().run_until_complete(self._post_all(self._api, connection_ids, data))
-        for connection_id, outcome in zip(connection_ids, outcomes, strict=True):
+        ended = self._ended(connection_ids)
+        live = [connection_id for connection_id in connection_ids if connection_id not in ended]
+        loop = thread_loop()
+        if ended:
+            loop.run_until_complete(self._close_all(self._api, ended))
+            for connection_id in ended:
+                report.add("closed")
+                self._forget(topic, connection_id)
+        outcomes = loop.run_until_complete(self._post_all(self._api, live, data))
+        for connection_id, outcome in zip(live, outcomes, strict=True):
             report.add(outcome)
             if outcome == "gone":
                 self._forget(topic, connection_id)
         return report
+
+    def _ended(self, connection_ids: Sequence[str]) -> dict[str, str]:
+        """Connections whose token expired or was revoked since they connected. Redis failing here
+        delays that judgement to the next delivery; the payload still goes out."""
+        try:
+            return self._connections.ended(connection_ids)
+        except RedisUnavailableError as error:
+            logger.warning("WebSocket token check unavailable", extra={"reason": str(error)})
+            return {}
+
+    async def _close_all(self, api: ManagementApi, ended: Mapping[str, str]) -> None:
+        """Tell each ended connection why, then close it (``DELETE @connections``), as a logout or an
+        expired token would be refused on any HTTP request."""
+        limit = asyncio.Semaphore(self._concurrency)
+
+        async def close(connection_id: str, reason: str) -> None:
+            notice = json.dumps({"type": "closing", "reason": reason}, separators=(",", ":")).encode()
+            async with limit:
+                try:
+                    await api.post(connection_id, notice)
+                    await api.delete(connection_id)
+                except Exception as error:  # closing is best effort: the record goes anyway
+                    logger.warning("WebSocket close failed", extra={"reason": str(error)})
+
+        await asyncio.gather(*(close(connection_id, reason) for connection_id, reason in ended.items()))
 
     async def _post_all(self, api: ManagementApi, connection_ids: Sequence[str], data: bytes) -> list[str]:
         limit = asyncio.Semaphore(self._concurrency)

@@ -42,10 +42,12 @@ class PostAnswer:
 
 
 class ManagementApi(Protocol):
-    """What delivery needs of ``@connections``: one post. It answers, it does not raise for an HTTP
-    error or a broken connection."""
+    """What delivery needs of ``@connections``: a post, and a close (``DELETE``) for a connection
+    whose token ended. It answers, it does not raise for an HTTP error or a broken connection."""
 
     async def post(self, connection_id: str, data: bytes) -> PostAnswer: ...
+
+    async def delete(self, connection_id: str) -> PostAnswer: ...
 
 
 def region_of(endpoint_url: str) -> str | None:
@@ -111,12 +113,19 @@ class ConnectionsClient:
         )
 
     async def post(self, connection_id: str, data: bytes) -> PostAnswer:
+        return await self._send("POST", connection_id, data)
+
+    async def delete(self, connection_id: str) -> PostAnswer:
+        """Close the connection (API Gateway answers 204; 410 when it is gone already)."""
+        return await self._send("DELETE", connection_id, b"")
+
+    async def _send(self, method: str, connection_id: str, data: bytes) -> PostAnswer:
         if self._signer is None:
-            raise ConfigurationError("AWS_REGION: not set; cannot sign posts to @connections")
+            raise ConfigurationError("AWS_REGION: not set; cannot sign requests to @connections")
         url = connection_url(self.management_url, connection_id)
-        headers = self._signer.headers("POST", url, data, self._credentials(), self._clock())
+        headers = self._signer.headers(method, url, data, self._credentials(), self._clock())
         try:
-            status, error_type = await self._pools.get().post(urlsplit(url).path, headers, data)
+            status, error_type = await self._pools.get().request(method, urlsplit(url).path, headers, data)
         except (OSError, TimeoutError, AnswerError) as error:
             return PostAnswer(NO_ANSWER, type(error).__name__)
         # The header may carry details after a colon: "GoneException:http://internal.amazon.com/...".
@@ -148,13 +157,15 @@ class ConnectionPool:
         self._slots = asyncio.Semaphore(max_connections)
         self._read_timeout_seconds = read_timeout_seconds
 
-    async def post(self, target: str, headers: dict[str, str], body: bytes) -> tuple[int, str | None]:
-        """The status and ``x-amzn-ErrorType`` of the answer to ``POST target``."""
+    async def request(
+        self, method: str, target: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, str | None]:
+        """The status and ``x-amzn-ErrorType`` of the answer to ``method target``."""
         async with self._slots:
             while self._idle:
                 connection = self._idle.pop()
                 try:
-                    answer = await connection.post(self._host_header, target, headers, body)
+                    answer = await connection.request(method, self._host_header, target, headers, body)
                 except TimeoutError:
                     connection.close()
                     raise
@@ -172,7 +183,7 @@ class ConnectionPool:
                 return answer
             connection = await self._connect()
             try:
-                answer = await connection.post(self._host_header, target, headers, body)
+                answer = await connection.request(method, self._host_header, target, headers, body)
             except BaseException:
                 connection.close()
                 raise
@@ -204,14 +215,14 @@ class _Connection:
         self._writer = writer
         self._h11 = h11.Connection(h11.CLIENT)
 
-    async def post(
-        self, host: str, target: str, headers: dict[str, str], body: bytes
+    async def request(
+        self, method: str, host: str, target: str, headers: dict[str, str], body: bytes
     ) -> tuple[int, str | None]:
         import h11
 
         connection = self._h11
         request = h11.Request(
-            method="POST",
+            method=method,
             target=target,
             headers=[("Host", host), ("Content-Length", str(len(body))), *headers.items()],
         )

@@ -18,7 +18,17 @@ SAM_STAMP   := $(SAM_VENV)/.installed-aws-sam-cli-$(SAM_VERSION)
 CHECKOV_VENV    := .venv-checkov
 CHECKOV_VERSION := 3.3.30
 CHECKOV_STAMP   := $(CHECKOV_VENV)/.installed-checkov-$(CHECKOV_VERSION)
+# locust brings gevent, flask and pins of its own: the load test runs from its own virtualenv too.
+LOCUST_VENV     := .venv-locust
+LOCUST_VERSION  := 2.47.0
+LOCUST_STAMP    := $(LOCUST_VENV)/.installed-locust-$(LOCUST_VERSION)
+# aiohttp for bench-throughput's comparison arms (passthroughs with other HTTP clients): not the app's.
+BENCH_VENV      := .venv-bench
+AIOHTTP_VERSION := 3.14.5
+BENCH_STAMP     := $(BENCH_VENV)/.installed-aiohttp-$(AIOHTTP_VERSION)
 CHECKOV         := $(CHECKOV_VENV)/bin/checkov
+# Advisories `make audit` accepts, each with its reason.
+AUDIT_IGNORE    := .pip-audit-ignore
 PIP         := --disable-pip-version-check --quiet
 SAM         := $(SAM_VENV)/bin/sam
 # mypy cannot follow setuptools' package-dir mapping (bakery_local -> local/, bakery_functions ->
@@ -36,17 +46,21 @@ APT_GET     := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get
 export AWS_DEFAULT_REGION ?= eu-west-1
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help venv run lint build test bench bench-fanout clean ensure-redis ensure-chromium ensure-pushgateway deploy smoke
+.PHONY: help venv run serve lint audit build test bench bench-fanout bench-throughput load clean ensure-redis ensure-chromium ensure-pushgateway ensure-wrk deploy smoke
 
 # help: list the targets.
 help:
 	@echo "make venv     create/refresh .venv (app + dev tools), .venv-sam (aws-sam-cli $(SAM_VERSION)), .venv-checkov"
 	@echo "make run      serve template.yaml's API locally (bakery-gateway local \$$ARGS)"
 	@echo "make lint     ruff, ruff format --check, mypy, cfn-lint, sam validate --lint, checkov"
+	@echo "make audit    pip-audit: known vulnerabilities in .venv's packages (ignore list: $(AUDIT_IGNORE))"
 	@echo "make build    sam build (no container) into .aws-sam/"
-	@echo "make test     venv, redis-server, pushgateway, chromium, lint, build, then pytest"
-	@echo "make bench    bench/overhead.py (\$$ARGS passed on)"
+	@echo "make test     venv, redis-server, pushgateway, chromium, lint, audit, build, then pytest"
+	@echo "make bench    bench/suite.py: latency, authorizer, cold starts, cost; appends to bench/results/suite.md (\$$ARGS passed on)"
 	@echo "make bench-fanout  bench/fanout.py: alerts to N SSE + N WebSocket clients (\$$ARGS passed on)"
+	@echo "make bench-throughput  bench/throughput.py: serve vs bare passthrough proxies under wrk (\$$ARGS passed on)"
+	@echo "make serve    bakery-gateway serve: the production server (needs REDIS_HOST and JWT keys; \$$ARGS passed on)"
+	@echo "make load     tests/load/locustfile.py headless against the local runtime (\$$ARGS passed on)"
 	@echo "make deploy ENV=dev|staging|prod  sam deploy --config-env \$$ENV of the last build (\$$ARGS passed on)"
 	@echo "make smoke URL=https://...  health, an authenticated call and the alert stream of a deployed stack"
 	@echo "make clean    remove build output and caches (not the virtualenvs)"
@@ -89,6 +103,15 @@ lint: venv
 	$(SAM) validate --lint
 	$(CHECKOV) --config-file .checkov.yaml -f template.yaml $(addprefix -f ,$(wildcard infra/*.yaml))
 
+# audit: every package installed in .venv (the layer's requirements and the dev tools) against PyPI's
+# advisory feed; fails on a known vulnerability unless $(AUDIT_IGNORE) lists its id with a reason.
+# Only the layer's pins reach Lambda, but a dev tool runs on developers' and CI's machines too.
+audit: $(APP_STAMP)
+	@if grep -nvE '^[[:space:]]*(#.*)?$$|^[[:space:]]*[A-Za-z0-9_.:-]+[[:space:]]+#[[:space:]]*[^[:space:]]' $(AUDIT_IGNORE); then \
+	    echo "$(AUDIT_IGNORE): each line above needs an advisory id and '# reason'" >&2; exit 1; fi
+	$(VENV)/bin/pip-audit --skip-editable --progress-spinner off --timeout 30 \
+	    $(addprefix --ignore-vuln ,$(shell sed -e 's/#.*//' $(AUDIT_IGNORE)))
+
 # build: the layer (requirements + bakery_gateway in python/) and the functions, into .aws-sam/build.
 # No container: needs python3.11 on PATH, and builds the x86_64 wheels the template asks for.
 build: venv
@@ -108,7 +131,7 @@ ensure-chromium:
 	test -x /usr/bin/chromium || { $(APT_GET) update && $(APT_GET) install -y chromium; }
 
 # test: everything CI checks, in order; pytest's own exit code decides (5 = no tests = failure).
-test: venv ensure-redis ensure-pushgateway ensure-chromium lint build
+test: venv ensure-redis ensure-pushgateway ensure-chromium lint audit build
 	$(VENV)/bin/pytest
 
 # deploy: the build in .aws-sam/ to one samconfig.toml environment (docs/deploy.md); CI adds
@@ -122,15 +145,48 @@ smoke: $(APP_STAMP)
 	@test -n "$(URL)" || { echo 'make smoke URL=https://{api}.execute-api.{region}.amazonaws.com' >&2; exit 2; }
 	$(VENV)/bin/python -m tests.smoke.smoke $(URL) $(ARGS)
 
-# bench: per-request overhead and cold-start figures (prints, never asserts).
+# bench: the suite (bench/suite.py): added latency, authorizer vs RSA verify, cold starts, billed cost;
+# one table per run appended to bench/results/suite.md (prints, never asserts).
 bench: venv
-	$(VENV)/bin/python bench/overhead.py $(ARGS)
+	$(VENV)/bin/python bench/suite.py $(ARGS)
 
 # bench-fanout: alert delivery latency to many SSE and WebSocket clients through the local runtime.
 bench-fanout: venv
 	$(VENV)/bin/python bench/fanout.py $(ARGS)
 
+# ensure-wrk: Debian's wrk, the HTTP load generator of bench-throughput.
+ensure-wrk:
+	command -v wrk >/dev/null || { $(APT_GET) update && $(APT_GET) install -y wrk; }
+
+# .venv-bench: aiohttp and httpx-aiohttp for bench-throughput's comparison arms (not the gateway's).
+$(BENCH_STAMP):
+	test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install $(PIP) 'aiohttp==$(AIOHTTP_VERSION)' 'httpx-aiohttp==0.2.0' \
+	    'uvicorn[standard]==0.54.0'
+	rm -f $(BENCH_VENV)/.installed-aiohttp-*
+	touch $@
+
+# bench-throughput: requests/s of `bakery-gateway serve` (full path) against bare passthrough proxies
+# (httpx, aiohttp), all under wrk; one table per run appended to bench/results/throughput.md.
+bench-throughput: venv ensure-redis ensure-wrk $(BENCH_STAMP)
+	$(VENV)/bin/python bench/throughput.py $(ARGS)
+
+# serve: the production server on this machine (docs/standalone.md); `make run` is the local runtime.
+serve: venv
+	$(VENV)/bin/bakery-gateway serve $(ARGS)
+
+$(LOCUST_STAMP):
+	test -x $(LOCUST_VENV)/bin/python || $(PYTHON) -m venv $(LOCUST_VENV)
+	$(LOCUST_VENV)/bin/pip install $(PIP) 'locust==$(LOCUST_VERSION)'
+	rm -f $(LOCUST_VENV)/.installed-locust-*
+	touch $@
+
+# load: the spec's load test (tests/load/locustfile.py) headless against `bakery-gateway local`; fails
+# on any unexpected status. E.g. make load ARGS='--users 60 --duration 2m'.
+load: venv $(LOCUST_STAMP)
+	$(VENV)/bin/python tests/load/run_load.py $(ARGS)
+
 # clean: build output and tool caches; the virtualenvs stay (rm -rf .venv .venv-sam to rebuild them).
 clean:
 	rm -rf .aws-sam build .pytest_cache .mypy_cache .ruff_cache
-	find . -path ./.venv -prune -o -path ./.venv-sam -prune -o -path ./.venv-checkov -prune -o -name __pycache__ -type d -exec rm -rf {} +
+	find . -path ./.venv -prune -o -path ./.venv-sam -prune -o -path ./.venv-checkov -prune -o -path ./.venv-locust -prune -o -name __pycache__ -type d -exec rm -rf {} +

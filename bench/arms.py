@@ -41,6 +41,8 @@ def downstream_headers_of_proxy(
 
 
 DIRECT, PROXY, PROXY_INFO = "a: direct httpx GET", "b: proxy handler", "b@INFO"
+AUTH_MISS, AUTH_HIT = "authorizer, cache miss", "authorizer, cache hit"
+VERIFY_ONLY, RSA_FLOOR = "TokenVerifier.verify (no Redis)", "floor: cryptography RSA verify"
 REDIS_TRIP, LOOP_ONLY = "r: one async Redis EVALSHA", "l: run_until_complete(no-op)"
 
 
@@ -103,7 +105,7 @@ def one_info_record(harness: Harness, event: dict[str, Any]) -> str:
 
 
 def authorizer_arms(harness: Harness, iterations: int) -> list[Arm]:
-    """Cache miss (a fresh token per call), cache hit (one token), and the bare RSA verify."""
+    """Cache miss (a fresh token per call), cache hit (one token), the verifier alone, the bare RSA verify."""
     fresh = [harness.mint() for _ in range(iterations)]
     harness.tokens.extend(fresh)
     miss_events = iter([authorizer_event(token) for token in fresh])
@@ -111,6 +113,8 @@ def authorizer_arms(harness: Harness, iterations: int) -> list[Arm]:
     harness.authorize(hit_token)  # stores its claims: every later call is a hit
     hit_event = authorizer_event(hit_token)
     floor_inputs = iter([_signature_parts(token) for token in fresh])
+    verify_inputs = iter(fresh)
+    verifier = _token_verifier(harness)
     public_key = serialization.load_pem_public_key(harness.keys.public_pem)
     if not isinstance(public_key, rsa.RSAPublicKey):
         raise RuntimeError("the dev key pair is not RSA")
@@ -123,16 +127,29 @@ def authorizer_arms(harness: Harness, iterations: int) -> list[Arm]:
     def hit() -> bool:
         return bool(handler(hit_event, None)["context"]["authenticated"] is True)
 
+    def verify_only() -> bool:
+        return bool(verifier.verify(next(verify_inputs)).user_id)
+
     def floor() -> bool:
         signing_input, signature = next(floor_inputs)
         public_key.verify(signature, signing_input, pkcs1, sha256)
         return True
 
     return [
-        Arm("authorizer, cache miss", miss),
-        Arm("authorizer, cache hit", hit),
-        Arm("floor: cryptography RSA verify", floor),
+        Arm(AUTH_MISS, miss),
+        Arm(AUTH_HIT, hit),
+        Arm(VERIFY_ONLY, verify_only),
+        Arm(RSA_FLOOR, floor),
     ]
+
+
+def _token_verifier(harness: Harness) -> Any:
+    """A verifier like the authorizer's, from the same settings: the verification without Redis."""
+    from bakery_gateway.keys import load_public_keys
+    from bakery_gateway.tokens import TokenVerifier
+
+    settings = harness.proxy.settings
+    return TokenVerifier(load_public_keys(settings.jwt), settings.jwt)
 
 
 def _signature_parts(token: str) -> tuple[bytes, bytes]:

@@ -28,7 +28,8 @@ BENCH_DIR = Path(__file__).resolve().parent
 REPO_ROOT = BENCH_DIR.parent
 STUB_SCRIPT = BENCH_DIR / "stub_service.py"
 
-REDIS_DB = 15
+# db 15 unless BENCH_REDIS_DB says otherwise (two benchmarks at once would count each other's keys).
+REDIS_DB = int(os.environ.get("BENCH_REDIS_DB", "15"))
 AUTHORIZER_MODULE = "bakery_functions.authorizer.app"
 PROXY_MODULE = "bakery_functions.proxy.app"
 REQUEST_PATH = "/api/v1/sales/items"

@@ -1,5 +1,5 @@
-"""``bakery-gateway``: run the gateway locally, mint development tokens for it, start demo sessions,
-publish alerts."""
+"""``bakery-gateway``: run the gateway locally (or as a production server: ``serve``), mint
+development tokens for it, start demo sessions, publish alerts."""
 
 from __future__ import annotations
 
@@ -54,6 +54,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="run this function (its logical id, e.g. FanoutFunction) in worker processes of its own",
     )
 
+    serve = commands.add_parser("serve", help="the gateway as a production server (docs/standalone.md)")
+    _add_serve_arguments(serve)
+
     token = commands.add_parser("token", help="print a development access token the local runtime accepts")
     token.add_argument("--user", required=True, help="user id (sub)")
     token.add_argument("--tenant", help="active tenant id")
@@ -81,7 +84,48 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _print_token(arguments)
     if arguments.command == "demo":
         return _print_demo_session(arguments)
+    if arguments.command == "serve":
+        return _run_standalone(arguments)
     return _serve(arguments)
+
+
+def _add_serve_arguments(serve: argparse.ArgumentParser) -> None:
+    from bakery_local.standalone import DEFAULT_GRACEFUL_SECONDS, DEFAULT_THREADS
+
+    serve.add_argument("--host", default="0.0.0.0")  # noqa: S104 - a container's server listens on all
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--template", type=Path, help="default: $BAKERY_SERVE_TEMPLATE or the project's")
+    serve.add_argument("--workers", type=int, help="processes (default: $WEB_CONCURRENCY, else the CPUs)")
+    serve.add_argument(
+        "--threads", type=int, default=DEFAULT_THREADS, help="concurrent invocations per worker process"
+    )
+    serve.add_argument(
+        "--graceful-timeout",
+        type=int,
+        default=DEFAULT_GRACEFUL_SECONDS,
+        help="seconds in-flight requests get to finish after SIGTERM",
+    )
+    serve.add_argument(
+        "--forwarded-allow-ips", help="proxies whose X-Forwarded-For is trusted (default 127.0.0.1)"
+    )
+
+
+def _run_standalone(arguments: argparse.Namespace) -> int:
+    from bakery_local.standalone import TEMPLATE_VARIABLE as SERVE_TEMPLATE
+    from bakery_local.standalone import ServeOptions, serve
+
+    template = arguments.template or Path(os.environ.get(SERVE_TEMPLATE) or PROJECT_ROOT / "template.yaml")
+    return serve(
+        ServeOptions(
+            host=arguments.host,
+            port=arguments.port,
+            workers=arguments.workers,
+            threads=arguments.threads,
+            template=template,
+            graceful_seconds=arguments.graceful_timeout,
+            forwarded_allow_ips=arguments.forwarded_allow_ips,
+        )
+    )
 
 
 def _print_token(arguments: argparse.Namespace) -> int:
@@ -181,6 +225,7 @@ def _provide_redis() -> list[_Stoppable]:
     redis.start()
     os.environ[constants.REDIS_HOST], os.environ[constants.REDIS_PORT] = redis.host, str(redis.port)
     os.environ.pop(constants.REDIS_PASSWORD, None)
+    os.environ.pop(constants.REDIS_PASSWORD_SECRET_ID, None)
     _say(f"Redis: embedded (fakeredis) on {redis.host}:{redis.port}; set REDIS_HOST to use a real one")
     return [redis]
 

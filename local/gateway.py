@@ -165,6 +165,10 @@ class LocalHttpApi:
             await self._stream_alerts(request, receive, send, cors_headers)
             return
         status, headers, response_body = await self._route(request)
+        if cors:  # as API Gateway: with CORS configured, the integration's own CORS headers are ignored
+            headers = [
+                (name, value) for name, value in headers if not name.lower().startswith(b"access-control-")
+            ]
         await _send_whole(send, (status, headers + cors_headers, response_body))
 
     async def _stream_alerts(

@@ -25,6 +25,7 @@ LOCAL_CONFIGURATION = (
     names.REDIS_PORT,
     names.REDIS_DB,
     names.REDIS_PASSWORD,
+    names.REDIS_PASSWORD_SECRET_ID,
     *KEY_SOURCES,
     *(names.service_url_variable(service) for service in names.SERVICES),
 )

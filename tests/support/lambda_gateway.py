@@ -98,6 +98,20 @@ class LambdaGateway:
     def context_for(self, token: str) -> dict[str, Any]:
         return dict(self.authorize(token)["context"])
 
+    def authorize_credentials(self, headers: Mapping[str, str]) -> dict[str, Any]:
+        """The authorizer's context for a request whose credential headers are ``headers`` (an API
+        key's ``Authorization: ApiKey ...`` or ``X-API-Key``), instead of the recorded bearer token."""
+        event = load_event(AUTHORIZER_REQUEST)
+        event["headers"].pop("authorization", None)
+        event["headers"].update({name.lower(): value for name, value in headers.items()})
+        event["identitySource"] = (
+            [event["headers"]["authorization"]] if "authorization" in event["headers"] else []
+        )
+        answer = self._authorizer(event, LambdaContext())
+        for value in headers.values():
+            assert_nothing_leaks(json.dumps(answer), value.rpartition(" ")[2])
+        return dict(answer["context"])
+
     def request(
         self,
         method: str,

@@ -1,8 +1,8 @@
 """A downstream service on a real socket: records what it receives, answers what it is told to.
 
 By default it echoes the request as JSON. It can instead answer a canned response, be slow, close
-connections without answering, or answer bytes that are not HTTP, to exercise the gateway's
-502/503/504 paths over real TCP.
+or reset connections without answering, answer bytes that are not HTTP, or trickle a body that never
+ends, to exercise the gateway's 502/503/504 paths over real TCP.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
+import struct
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -52,6 +53,8 @@ class Behaviour(Enum):
     SLOW = "slow"  # wait ``delay_seconds`` before answering
     CLOSE = "close"  # read the request, close the connection without a byte
     GARBAGE = "garbage"  # answer bytes that are not an HTTP response
+    RESET = "reset"  # read the request, then reset the connection (TCP RST)
+    TRICKLE = "trickle"  # send the headers, then one body byte every ``delay_seconds``, forever
 
 
 GARBAGE = b"SURPRISE! this is not an HTTP response\r\n\r\n"
@@ -140,6 +143,16 @@ class StubService:
         with self._lock:
             self._script.behaviour = Behaviour.GARBAGE
 
+    def reset_connections(self) -> None:
+        with self._lock:
+            self._script.behaviour = Behaviour.RESET
+
+    def trickle(self, seconds_per_byte: float) -> None:
+        """Answer 200 and a body that never ends, one byte at a time: no single read ever times out."""
+        with self._lock:
+            self._script.behaviour = Behaviour.TRICKLE
+            self._script.delay_seconds = seconds_per_byte
+
     # --- what a test reads -------------------------------------------------------------------
     @property
     def requests(self) -> list[RecordedRequest]:
@@ -194,10 +207,32 @@ class StubService:
                     self.wfile.write(GARBAGE)
                     self.close_connection = True
                     return
+                if script.behaviour is Behaviour.RESET:
+                    # Linger on, timeout 0: close() sends RST instead of FIN.
+                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    self.close_connection = True
+                    self.rfile.close()  # the socket closes (and resets) only when nothing refers to it
+                    self.connection.close()
+                    return
+                if script.behaviour is Behaviour.TRICKLE:
+                    self._trickle(script.delay_seconds)
+                    return
                 if script.behaviour is Behaviour.SLOW and stub._stopping.wait(script.delay_seconds):
                     self.close_connection = True
                     return
                 self._answer(script.canned or _echo(recorded))
+
+            def _trickle(self, seconds_per_byte: float) -> None:
+                self.close_connection = True
+                try:
+                    self.send_response(200)
+                    self.send_header("Content-Length", "1000000")
+                    self.end_headers()
+                    while not stub._stopping.wait(seconds_per_byte):
+                        self.wfile.write(b".")
+                        self.wfile.flush()
+                except OSError:  # the gateway gave up
+                    return
 
             def _answer(self, response: CannedResponse) -> None:
                 try:

@@ -13,9 +13,11 @@ from typing import Any
 
 from bakery_gateway import events
 from bakery_gateway.errors import (
+    ApiKeyRevokedError,
     AuthenticationError,
     DemoAccountTypeRefusedError,
     DemoSessionExpiredError,
+    InvalidApiKeyError,
     StateUnavailableError,
     TokenRevokedError,
 )
@@ -24,7 +26,13 @@ from bakery_gateway.identity import Identity
 # The authorizer's refusals by problem type: each keeps its own problem, so a client can tell them apart.
 REFUSALS: dict[str, type[AuthenticationError]] = {
     error.problem_type: error
-    for error in (TokenRevokedError, DemoSessionExpiredError, DemoAccountTypeRefusedError)
+    for error in (
+        TokenRevokedError,
+        DemoSessionExpiredError,
+        DemoAccountTypeRefusedError,
+        InvalidApiKeyError,
+        ApiKeyRevokedError,
+    )
 }
 
 
@@ -45,6 +53,8 @@ def caller_identity(
     identity = Identity.from_context(context)
     now = clock()
     if identity.expires_at + leeway_seconds < now:
+        if identity.is_api_key:
+            raise InvalidApiKeyError("API key expired")
         raise AuthenticationError("token expired")
     if identity.is_demo and (identity.demo_expires_at or 0) <= now:
         raise DemoSessionExpiredError("demo session expired")

@@ -7,6 +7,11 @@ reason when it is not. The proxy answers the refusal as a 401 problem before it 
 API Gateway caches that verdict per token; the proxy still re-checks expiry and revocation on every
 request, so the cache can neither extend a token's life nor outlive a logout.
 
+API keys (``api_keys.py``, docs/api-keys.md) come as ``Authorization: ApiKey <key>``, or as
+``X-API-Key`` only when the request has no ``Authorization`` header: API Gateway caches a verdict by
+the identity source (``Authorization``) alone, so a verdict must never depend on another header
+there. A key's verdict is the same kind of identity, for the principal ``api-key:<id>``.
+
 The WebSocket API's ``$connect`` is the exception: its REQUEST authorizer answers an IAM policy and
 denies a refused token (``authorize_websocket_event``), since no function could answer a 401 there.
 """
@@ -20,11 +25,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
-from bakery_gateway import redis_keys
+from bakery_gateway import api_keys, redis_keys
+from bakery_gateway.constants import API_KEY_HEADER
 from bakery_gateway.demo import DemoSession
 from bakery_gateway.errors import (
     DemoAccountTypeRefusedError,
     DemoSessionExpiredError,
+    InvalidApiKeyError,
     InvalidDemoAccountTypeError,
     InvalidTokenError,
     TokenRevokedError,
@@ -70,6 +77,37 @@ class Authorizer:
         if isinstance(verdict, Unauthenticated):
             logger.info("token refused", extra={"reason": verdict.reason})
         return verdict
+
+    def authorize_api_key(self, key: str) -> Verdict:
+        verdict = self._authorize_api_key(key)
+        AUTH_ATTEMPTS.labels("success" if isinstance(verdict, Identity) else "failure").inc()
+        if isinstance(verdict, Unauthenticated):
+            logger.info("API key refused", extra={"reason": verdict.reason})  # never the key
+        return verdict
+
+    def _authorize_api_key(self, key: str) -> Verdict:
+        """One HGETALL by the key's public id, then its hash compared in constant time."""
+        refused = InvalidApiKeyError.problem_type
+        key_id = api_keys.parse_key_id(key)
+        if key_id is None:
+            return Unauthenticated("malformed API key", refused)
+        try:
+            pipeline = self._redis.pipeline(transaction=False)
+            pipeline.hgetall(redis_keys.api_key_key(key_id))
+            (fields,) = pipeline.execute()
+        except Exception:
+            REDIS_ERRORS.labels("authorizer_api_key").inc()
+            return Unauthenticated("the API key cannot be checked; retry shortly", "state-unavailable")
+        try:
+            record = api_keys.ApiKeyRecord.from_hash(key_id, fields if isinstance(fields, dict) else {})
+        except (KeyError, ValueError):
+            record = None
+        # Unknown, revoked and wrong-secret keys get one answer: no oracle for which ids exist.
+        if record is None or not record.matches(key):
+            return Unauthenticated("unknown or revoked API key", refused)
+        if record.expired(self._clock()):
+            return Unauthenticated("API key expired", refused)
+        return record.identity()
 
     def _authorize(self, token: str) -> Verdict:
         cache_key = redis_keys.claims_cache_key(token)
@@ -159,8 +197,26 @@ QUERY_TOKEN_ROUTE_KEYS = frozenset({"GET /api/v1/alerts/stream"})
 QUERY_TOKEN_PARAMETER = "token"  # noqa: S105 - a parameter name, not a secret
 
 
+API_KEY_SCHEME = "apikey"  # ``Authorization: ApiKey <key>``, compared case-insensitively
+
+
+def api_key(headers: Mapping[str, str] | None) -> str | None:
+    """The API key a request carries (see the module's docstring for the precedence), or None."""
+    headers = headers or {}
+    authorization = headers.get("authorization", "").strip()
+    scheme, _, value = authorization.partition(" ")
+    if scheme.lower() == API_KEY_SCHEME:
+        return value.strip()
+    if not authorization:
+        return headers.get(API_KEY_HEADER, "").strip() or None
+    return None
+
+
 def authorize_http_event(authorizer: Authorizer, event: Mapping[str, Any]) -> dict[str, Any]:
     """Answer an HTTP API (payload 2.0, simple response) authorizer event."""
+    key = api_key(event.get("headers"))
+    if key is not None:
+        return {"isAuthorized": True, "context": authorizer.authorize_api_key(key).to_context()}
     token = bearer_token(event.get("headers"))
     if token is None and event.get("routeKey") in QUERY_TOKEN_ROUTE_KEYS:
         token = (event.get("queryStringParameters") or {}).get(QUERY_TOKEN_PARAMETER) or None

@@ -52,11 +52,14 @@ def _redis_options(settings: RedisSettings, *, decode_responses: bool = True) ->
         from bakery_gateway.errors import ConfigurationError
 
         raise ConfigurationError("REDIS_HOST: not set; the gateway keeps its shared state in Redis")
+    from bakery_gateway.redis_auth import redis_password
+
     return {
         "host": settings.host,
         "port": settings.port,
         "db": settings.db,
-        "password": settings.password,
+        # From REDIS_PASSWORD_SECRET_ID's secret, read once per container, else REDIS_PASSWORD.
+        "password": redis_password(settings),
         "ssl": settings.tls,
         "socket_timeout": settings.timeout_seconds,
         "socket_connect_timeout": settings.timeout_seconds,

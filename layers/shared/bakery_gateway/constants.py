@@ -11,6 +11,8 @@ REDIS_HOST: Final = "REDIS_HOST"
 REDIS_PORT: Final = "REDIS_PORT"
 REDIS_DB: Final = "REDIS_DB"
 REDIS_PASSWORD: Final = "REDIS_PASSWORD"
+# A Secrets Manager secret holding the AUTH token (on AWS; REDIS_PASSWORD is for local runs).
+REDIS_PASSWORD_SECRET_ID: Final = "REDIS_PASSWORD_SECRET_ID"
 REDIS_TLS: Final = "REDIS_TLS"
 REDIS_TIMEOUT_SECONDS: Final = "REDIS_TIMEOUT_SECONDS"
 
@@ -37,6 +39,9 @@ POLICY_STALE_SECONDS: Final = "POLICY_STALE_SECONDS"
 POLICY_EXEMPT_PATHS: Final = "POLICY_EXEMPT_PATHS"
 SUBSCRIPTION_CACHE_SECONDS: Final = "SUBSCRIPTION_CACHE_SECONDS"
 DEMO_RATE_LIMIT_REQUESTS: Final = "DEMO_RATE_LIMIT_REQUESTS"
+# Each API key's own budget (docs/api-keys.md).
+API_KEY_RATE_LIMIT_REQUESTS: Final = "API_KEY_RATE_LIMIT_REQUESTS"
+API_KEY_RATE_LIMIT_WINDOW_SECONDS: Final = "API_KEY_RATE_LIMIT_WINDOW_SECONDS"
 DEMO_RATE_LIMIT_WINDOW_SECONDS: Final = "DEMO_RATE_LIMIT_WINDOW_SECONDS"
 DEMO_SESSION_RATE_LIMIT_IP_REQUESTS: Final = "DEMO_SESSION_RATE_LIMIT_IP_REQUESTS"
 DEMO_SESSION_RATE_LIMIT_IP_WINDOW_SECONDS: Final = "DEMO_SESSION_RATE_LIMIT_IP_WINDOW_SECONDS"
@@ -66,6 +71,9 @@ MAX_REQUEST_BYTES: Final = "MAX_REQUEST_BYTES"
 DOWNSTREAM_CONNECT_TIMEOUT_SECONDS: Final = "DOWNSTREAM_CONNECT_TIMEOUT_SECONDS"
 DOWNSTREAM_READ_TIMEOUT_SECONDS: Final = "DOWNSTREAM_READ_TIMEOUT_SECONDS"
 DOWNSTREAM_MAX_CONNECTIONS: Final = "DOWNSTREAM_MAX_CONNECTIONS"
+# Circuit breakers per downstream service (docs/resilience.md).
+CIRCUIT_FAILURE_THRESHOLD: Final = "CIRCUIT_FAILURE_THRESHOLD"
+CIRCUIT_OPEN_SECONDS: Final = "CIRCUIT_OPEN_SECONDS"
 
 # Observability (docs/observability.md). The namespace is powertools' own variable; EMF is written on
 # Lambda only (AWS_LAMBDA_FUNCTION_NAME set) unless powertools' POWERTOOLS_METRICS_DISABLED says no.
@@ -74,6 +82,7 @@ PUSHGATEWAY_URL: Final = "PUSHGATEWAY_URL"
 PUSHGATEWAY_INTERVAL_SECONDS: Final = "PUSHGATEWAY_INTERVAL_SECONDS"
 USER_ID_LOG_MODE: Final = "USER_ID_LOG_MODE"
 USER_ID_LOG_KEY: Final = "USER_ID_LOG_KEY"
+USER_ID_LOG_KEY_SECRET_ID: Final = "USER_ID_LOG_KEY_SECRET_ID"
 # Set by the template from its Tracing parameter (an !If, not a parameter of its own).
 TRACE_DISABLED_VARIABLE: Final = "POWERTOOLS_TRACE_DISABLED"
 METRICS_DISABLED_VARIABLE: Final = "POWERTOOLS_METRICS_DISABLED"
@@ -129,6 +138,8 @@ TENANT_ID_HEADER: Final = "x-tenant-id"
 USER_ROLES_HEADER: Final = "x-user-roles"
 DEMO_SESSION_HEADER: Final = "x-demo-session-id"
 DEMO_ACCOUNT_TYPE_HEADER: Final = "x-demo-account-type"
+# A machine client's API key (docs/api-keys.md): a gateway credential, never forwarded.
+API_KEY_HEADER: Final = "x-api-key"
 
 # Headers that only the gateway may set: a client's copy is dropped before forwarding.
 IDENTITY_HEADERS: Final = frozenset(
@@ -159,3 +170,4 @@ PROBLEM_CONTENT_TYPE: Final = "application/problem+json"
 # --- Roles (the token's ``roles`` claim) ----------------------------------------------------------
 PLATFORM_ADMIN_ROLE: Final = "platform_admin"  # operators: tenant policy administration
 TENANT_SERVICE_ROLE: Final = "tenant-service"  # the tenant service's own token: subscription pushes
+API_KEY_ROLE: Final = "integration"  # every API key's caller (POS systems, integrations)

@@ -37,6 +37,7 @@ EMF_COUNTERS: Final[tuple[Counter, ...]] = (
     obs.ALERTS,
     obs.NOTIFICATION_FAILURES,
     obs.WEBSOCKET_DELIVERIES,
+    obs.DOWNSTREAM_RETRIES,
 )
 REQUESTS_METRIC: Final = "gateway_requests_total"
 DEFAULT_NAMESPACE: Final = "BakeryIA/Gateway"

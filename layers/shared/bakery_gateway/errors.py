@@ -39,11 +39,12 @@ class AuthenticationError(GatewayError):
     status = 401
     problem_type = "invalid-token"
     title = "Invalid or missing access token"
+    scheme = "Bearer"  # the challenge's auth scheme (API keys answer with their own)
 
     def __init__(self, detail: str, *, error: str = "invalid_token") -> None:
         # Quoted-string per RFC 9110: our details are fixed phrases, but never trust that.
         description = detail.replace("\\", "").replace('"', "'")
-        challenge = f'Bearer error="{error}", error_description="{description}"'
+        challenge = f'{self.scheme} error="{error}", error_description="{description}"'
         super().__init__(detail, headers={"WWW-Authenticate": challenge})
 
 
@@ -56,6 +57,21 @@ class TokenRevokedError(AuthenticationError):
 
 class InvalidTokenError(AuthenticationError):
     """The token failed verification: signature, algorithm, claims or type."""
+
+
+class InvalidApiKeyError(AuthenticationError):
+    """An API key that is malformed, unknown, expired or revoked (docs/api-keys.md)."""
+
+    problem_type = "invalid-api-key"
+    title = "Invalid API key"
+    scheme = "ApiKey"
+
+
+class ApiKeyRevokedError(InvalidApiKeyError):
+    """The key was revoked; the proxy refuses it even while API Gateway still caches its verdict."""
+
+    problem_type = "api-key-revoked"
+    title = "API key revoked"
 
 
 class DemoAccountTypeRefusedError(InvalidTokenError):
@@ -109,6 +125,14 @@ class BadDownstreamResponseError(GatewayError):
     title = "Invalid answer from service"
 
 
+class ServiceCircuitOpenError(GatewayError):
+    """The service's circuit is open: it failed repeatedly, and the gateway does not call it for now."""
+
+    status = 503
+    problem_type = "circuit-open"
+    title = "Service temporarily unavailable"
+
+
 class StateUnavailableError(GatewayError):
     """Shared state (Redis) is needed to answer safely and cannot be reached."""
 
@@ -129,6 +153,14 @@ class TenantAccessError(GatewayError):
     status = 403
     problem_type = "tenant-forbidden"
     title = "Tenant not accessible"
+
+
+class ServiceScopeError(GatewayError):
+    """An API key called a service outside the set it was created for."""
+
+    status = 403
+    problem_type = "service-not-in-scope"
+    title = "Service not in the API key's scope"
 
 
 class ForbiddenRoleError(GatewayError):

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bakery_gateway import constants as names
 from bakery_gateway.errors import (
     BadDownstreamResponseError,
+    BadRequestError,
     DownstreamTimeoutError,
     DownstreamUnavailableError,
 )
@@ -33,7 +34,10 @@ _REPLACED_REQUEST_HEADERS = frozenset(
         "content-length",
     }
 )
-_DROPPED_REQUEST_HEADERS = names.HOP_BY_HOP_HEADERS | names.IDENTITY_HEADERS | _REPLACED_REQUEST_HEADERS
+# An API key is the gateway's credential: no service ever sees it (docs/api-keys.md).
+_DROPPED_REQUEST_HEADERS = (
+    names.HOP_BY_HOP_HEADERS | names.IDENTITY_HEADERS | _REPLACED_REQUEST_HEADERS | {names.API_KEY_HEADER}
+)
 _DROPPED_RESPONSE_HEADERS = names.HOP_BY_HOP_HEADERS | {"content-length", names.REQUEST_ID_HEADER}
 
 
@@ -64,7 +68,11 @@ def downstream_headers(
     """The client's end-to-end headers, with the gateway's identity and tracing headers in place."""
     client_headers = list(client_headers)
     dropped = set(_DROPPED_REQUEST_HEADERS) | _connection_listed(client_headers)
-    headers = [(name, value) for name, value in client_headers if name not in dropped]
+    headers = [
+        (name, value)
+        for name, value in client_headers
+        if name not in dropped and not (name == "authorization" and _is_api_key(value))
+    ]
     headers += [
         (names.REQUEST_ID_HEADER, request_id),
         ("x-forwarded-for", origin.source_ip),
@@ -85,6 +93,10 @@ def downstream_headers(
     return headers
 
 
+def _is_api_key(authorization: str) -> bool:
+    return authorization.lstrip()[:7].lower() == "apikey "
+
+
 def response_headers(downstream: Sequence[tuple[str, str]], request_id: str) -> Headers:
     """The service's headers as the client gets them: end-to-end ones only, plus the request id."""
     dropped = set(_DROPPED_RESPONSE_HEADERS) | _connection_listed(downstream)
@@ -102,23 +114,32 @@ async def forward(
     body: bytes,
     service: str,
     deadline_seconds: float,
+    retry: Callable[[], bool] | None = None,
 ) -> DownstreamResponse:
-    """Send the request and read the whole answer, raw (still content-encoded), within a deadline."""
+    """Send the request and read the whole answer, raw (still content-encoded), within a deadline.
+
+    A connection failure (nothing sent yet) is tried once more if ``retry()`` allows it; the retry
+    shares the one deadline, so it never makes a client wait longer.
+    """
     import httpx
 
-    request = client.build_request(method, url, headers=headers, content=body)
     try:
         # httpx's read timeout is per read; the deadline bounds a service that trickles bytes too.
         async with asyncio.timeout(deadline_seconds):
-            response = await client.send(request, stream=True)
             try:
-                content = b"".join([chunk async for chunk in response.aiter_raw()])
-            finally:
-                await response.aclose()
+                response, content = await _exchange(client, method, url, headers, body)
+            except (httpx.ConnectError, httpx.ConnectTimeout):
+                if retry is None or not retry():
+                    raise
+                response, content = await _exchange(client, method, url, headers, body)
     except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout):
         raise DownstreamUnavailableError(f"the {service} service could not be reached") from None
     except (httpx.TimeoutException, TimeoutError):
         raise DownstreamTimeoutError(f"the {service} service did not answer in time") from None
+    except httpx.LocalProtocolError:
+        # A header the client sent cannot be written as HTTP/1.1 (a CR, LF or NUL in it): the
+        # client's fault, refused before a byte went out. Its value is not logged: it may be a token.
+        raise BadRequestError("a request header holds characters HTTP does not allow") from None
     except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError, httpx.DecodingError):
         raise BadDownstreamResponseError(f"the {service} service sent an invalid answer") from None
     return DownstreamResponse(
@@ -128,6 +149,18 @@ async def forward(
         ],
         body=content,
     )
+
+
+async def _exchange(
+    client: httpx.AsyncClient, method: str, url: str, headers: Headers, body: bytes
+) -> tuple[httpx.Response, bytes]:
+    response = await client.send(
+        client.build_request(method, url, headers=headers, content=body), stream=True
+    )
+    try:
+        return response, b"".join([chunk async for chunk in response.aiter_raw()])
+    finally:
+        await response.aclose()
 
 
 def _connection_listed(headers: Iterable[tuple[str, str]]) -> set[str]:

@@ -28,10 +28,17 @@ class Identity:
     demo_session_id: str | None = None
     demo_account_type: DemoAccountType | None = None
     demo_expires_at: int | None = None  # the demo session's end, from its record in Redis
+    # An API key's caller (api_keys.py): its id, and the services it may call (None: a user, unscoped).
+    api_key_id: str | None = None
+    services: tuple[str, ...] | None = None
 
     @property
     def is_demo(self) -> bool:
         return self.demo_session_id is not None
+
+    @property
+    def is_api_key(self) -> bool:
+        return self.api_key_id is not None
 
     def to_context(self) -> dict[str, str | int | bool]:
         """The authorizer context for this identity (the brief's context contract)."""
@@ -50,12 +57,16 @@ class Identity:
             context["demo_session_id"] = self.demo_session_id
             context["demo_account_type"] = self.demo_account_type.value
             context["demo_expires_at"] = self.demo_expires_at or 0
+        if self.api_key_id is not None:
+            context["api_key_id"] = self.api_key_id
+            context["services"] = json.dumps(list(self.services or ()))
         return context
 
     @classmethod
     def from_context(cls, context: Mapping[str, Any]) -> Identity:
         """Rebuild the identity from an authenticated authorizer context."""
         is_demo = _truthy(context.get("is_demo"))
+        api_key_id = str(context.get("api_key_id") or "") or None
         return cls(
             user_id=str(context["user_id"]),
             tenant_id=str(context.get("tenant_id") or "") or None,
@@ -67,6 +78,9 @@ class Identity:
             demo_session_id=str(context["demo_session_id"]) if is_demo else None,
             demo_account_type=DemoAccountType(str(context["demo_account_type"])) if is_demo else None,
             demo_expires_at=int(context.get("demo_expires_at") or 0) or None if is_demo else None,
+            api_key_id=api_key_id,
+            # A key's scope never widens to "every service": a lost list is an empty one.
+            services=tuple(_json_list(context.get("services"))) if api_key_id else None,
         )
 
 

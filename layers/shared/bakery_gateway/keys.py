@@ -11,13 +11,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
 from bakery_gateway import constants as names
 from bakery_gateway.errors import ConfigurationError, KeySourceError
 from bakery_gateway.settings import JwtSettings
 
 DEFAULT_KEY_ID = ""  # the key for tokens that name no kid
+# An unreachable key source must fail the cold start well inside Lambda's 10 s init, not hang in
+# botocore's defaults (60 s per connect and read, several attempts): see docs/resilience.md.
+KEY_SOURCE_CONNECT_TIMEOUT_SECONDS: Final = 1
+KEY_SOURCE_READ_TIMEOUT_SECONDS: Final = 2
+KEY_SOURCE_ATTEMPTS: Final = 2
 
 
 def load_public_keys(jwt: JwtSettings) -> dict[str, Any]:
@@ -95,7 +100,7 @@ def _read_ssm_parameter(name: str) -> str:
     import boto3  # lazily: boto3 costs ~170 ms of cold start, and most deployments never need it
 
     try:
-        answer = boto3.client("ssm").get_parameter(Name=name, WithDecryption=True)
+        answer = _client(boto3, "ssm").get_parameter(Name=name, WithDecryption=True)
     except Exception as error:
         raise KeySourceError(f"SSM parameter {name} could not be read: {type(error).__name__}") from error
     return str(answer["Parameter"]["Value"])
@@ -105,7 +110,18 @@ def _read_secret(secret_id: str) -> str:
     import boto3
 
     try:
-        answer = boto3.client("secretsmanager").get_secret_value(SecretId=secret_id)
+        answer = _client(boto3, "secretsmanager").get_secret_value(SecretId=secret_id)
     except Exception as error:
         raise KeySourceError(f"secret {secret_id} could not be read: {type(error).__name__}") from error
     return str(answer["SecretString"])
+
+
+def _client(boto3: Any, service: str) -> Any:
+    from botocore.config import Config
+
+    config = Config(
+        connect_timeout=KEY_SOURCE_CONNECT_TIMEOUT_SECONDS,
+        read_timeout=KEY_SOURCE_READ_TIMEOUT_SECONDS,
+        retries={"total_max_attempts": KEY_SOURCE_ATTEMPTS},
+    )
+    return boto3.client(service, config=config)

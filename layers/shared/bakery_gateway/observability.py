@@ -32,6 +32,11 @@ class _DropSecrets(logging.Filter):
 
 logger.addFilter(_DropSecrets())
 
+# httpx logs every request's full URL at INFO (a query's token or API key with it) and httpcore every
+# header value at DEBUG: whatever level the function runs at, their lines never carry a request.
+for _chatty in ("httpx", "httpcore"):
+    logging.getLogger(_chatty).setLevel(logging.WARNING)
+
 # No *_created series: Prometheus does not need them, and they would double what is pushed and served.
 disable_created_metrics()  # type: ignore[no-untyped-call]
 registry = CollectorRegistry(auto_describe=True)
@@ -83,7 +88,7 @@ NOTIFICATION_FAILURES = Counter(
 WEBSOCKET_DELIVERIES = Counter(
     "gateway_websocket_deliveries_total",
     "Posts to WebSocket connections, by outcome "
-    "(delivered, gone, throttled, failed, too_large, not_configured)",
+    "(delivered, gone, throttled, failed, too_large, not_configured, closed)",
     ("outcome",),
     registry=registry,
 )
@@ -108,6 +113,18 @@ RESPONSE_SIZE = Histogram(
     "Response body sizes",
     ("method", "path"),
     buckets=SIZE_BUCKETS,
+    registry=registry,
+)
+CIRCUIT_STATE = Gauge(
+    "gateway_circuit_state",
+    "A service's circuit as this container last saw it: 0 closed, 1 half-open, 2 open",
+    ("service",),
+    registry=registry,
+)
+DOWNSTREAM_RETRIES = Counter(
+    "gateway_downstream_retries_total",
+    "Connection failures of idempotent requests, by outcome (retried, budget_exhausted)",
+    ("service", "outcome"),
     registry=registry,
 )
 DOWNSTREAM_DURATION = Histogram(

@@ -6,6 +6,8 @@ the same answer whichever function served it.
 
 from __future__ import annotations
 
+from typing import cast
+
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
@@ -25,12 +27,12 @@ def install_problem_handlers(app: FastAPI) -> None:
             headers=problem_headers(error, request_id),
         )
 
+    # Starlette calls each handler only with the exception class it was registered for.
     async def on_gateway_error(request: Request, error: Exception) -> Response:
-        assert isinstance(error, GatewayError)
-        return problem(request, error)
+        return problem(request, cast(GatewayError, error))
 
     async def on_http_exception(request: Request, error: Exception) -> Response:
-        assert isinstance(error, HTTPException)
+        error = cast(HTTPException, error)
         if error.status_code == 405:
             return problem(request, MethodNotAllowedError(f"{request.method} is not allowed here"))
         if error.status_code == 404:

@@ -10,15 +10,19 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 from starlette.routing import Route
 
-from bakery_gateway import __version__, forwarding, revocation, routing
+from bakery_gateway import __version__, circuit_breaker, forwarding, retry_budget, revocation, routing
 from bakery_gateway.alerts import sse
 from bakery_gateway.api_docs import ApiDocs, install_api_docs
+from bakery_gateway.api_keys import require_in_scope
 from bakery_gateway.authentication import caller_identity
 from bakery_gateway.authorizer import bearer_token
 from bakery_gateway.clients import PerEventLoop
 from bakery_gateway.constants import TENANT_ID_HEADER
 from bakery_gateway.demo import DemoAccountType, require_demo_account_type
 from bakery_gateway.errors import (
+    BadDownstreamResponseError,
+    DownstreamTimeoutError,
+    DownstreamUnavailableError,
     PayloadTooLargeError,
     RedisUnavailableError,
     StateUnavailableError,
@@ -27,6 +31,7 @@ from bakery_gateway.geocoding import GEOCODE_PATH, Geocoder, geocode_route
 from bakery_gateway.health import HealthChecker, install_health_routes
 from bakery_gateway.identity import Identity
 from bakery_gateway.middleware import NO_OPENTELEMETRY, RequestContextMiddleware
+from bakery_gateway.observability import DOWNSTREAM_RETRIES
 from bakery_gateway.policy.engine import DEMO_SESSIONS_PATH, LOGIN_ROUTE_KEYS, PolicyEngine, PolicyRequest
 from bakery_gateway.problem_handlers import install_problem_handlers
 from bakery_gateway.pseudonymize import user_id_for_log
@@ -76,6 +81,7 @@ def create_app(
         settings, redis_clients=redis_clients, http_clients=http_clients, clock=clock
     )
     geocoder = Geocoder(settings.geocoding, redis_clients=redis_clients, http_clients=http_clients)
+    retries = retry_budget.RetryBudget()
 
     def authenticate(request: Request) -> Identity | None:
         """The caller's identity; None on public routes. Refuses what the authorizer refused."""
@@ -111,7 +117,9 @@ def create_app(
         """Tenant access, body size and every policy (one Redis round trip); then forward."""
         tenant_id = choose_tenant(request, identity, route)
         body = await read_body(request)
-        policy_headers = await check(request, identity, route, tenant_id, body)
+        policy_headers = await check(
+            request, identity, route, tenant_id, body, service=circuit_of(identity, route)
+        )
         if before_forwarding is not None:
             await before_forwarding()
         response = await forward(request, identity, route, tenant_id, body)
@@ -126,19 +134,27 @@ def create_app(
         """The tenant the request acts on (tenant access rules: 403 for one the token does not list)."""
         if identity is None:
             return None
+        require_in_scope(identity, route.service)  # 403 for a service outside a key's scope
         chosen = request.headers.get(TENANT_ID_HEADER) or client_tenant_id
         tenant_id = select_tenant(identity, route.tenant_id, chosen)
         request.state.tenant_id = tenant_id
         return tenant_id
 
     async def check(
-        request: Request, identity: Identity | None, route: routing.Route, tenant_id: str | None, body: bytes
+        request: Request,
+        identity: Identity | None,
+        route: routing.Route,
+        tenant_id: str | None,
+        body: bytes,
+        *,
+        service: str | None = None,
     ) -> list[tuple[str, str]]:
-        """Every policy (one Redis round trip): the headers they add; raises the first refusal."""
+        """Every policy and ``service``'s circuit (one Redis round trip): the headers they add; raises
+        the first refusal."""
         event = request.scope["aws.event"]
         state = request.state
         route_key = event.get("routeKey", "")
-        policy_headers = await policies.enforce(
+        admission = await policies.admit(
             PolicyRequest(
                 identity=identity,
                 tenant_id=tenant_id,
@@ -149,9 +165,17 @@ def create_app(
                 source_ip=event["requestContext"].get("http", {}).get("sourceIp", ""),
                 request_id=state.request_id,
                 login_name=login_name(body) if route_key in LOGIN_ROUTE_KEYS else None,
+                service=service,
             )
         )
-        return policy_headers
+        state.circuit, state.circuit_service = admission.circuit, service
+        return admission.headers
+
+    def circuit_of(identity: Identity | None, route: routing.Route) -> str:
+        """The circuit a request's service call counts on; demo backends fail apart from the real ones."""
+        if identity is not None and identity.is_demo and route.service in settings.demo.service_urls:
+            return f"{route.service}-demo"
+        return route.service
 
     async def forward(
         request: Request, identity: Identity | None, route: routing.Route, tenant_id: str | None, body: bytes
@@ -174,6 +198,18 @@ def create_app(
         query = event.get("rawQueryString") or ""
         url = route.base_url + route.path + (f"?{query}" if query else "")
         started = time.perf_counter()
+        circuit = getattr(state, "circuit", circuit_breaker.CLOSED)
+        circuit_service = getattr(state, "circuit_service", None) or route.service
+        retries.record_request()
+
+        def retry() -> bool:
+            """Once, for an idempotent method, while the container's retry budget lasts."""
+            if not retry_budget.may_retry(request.method):
+                return False
+            allowed = retries.try_spend()
+            DOWNSTREAM_RETRIES.labels(route.service, "retried" if allowed else "budget_exhausted").inc()
+            return allowed
+
         try:
             answer = await forwarding.forward(
                 http_clients.get(),
@@ -184,9 +220,16 @@ def create_app(
                 service=route.service,
                 deadline_seconds=settings.downstream_connect_timeout_seconds
                 + settings.downstream_read_timeout_seconds,
+                retry=retry,
             )
+        except (DownstreamUnavailableError, DownstreamTimeoutError, BadDownstreamResponseError):
+            await policies.circuits.record(circuit_service, circuit, failed=True)
+            raise
         finally:
             state.downstream_ms = round((time.perf_counter() - started) * 1000, 3)
+        await policies.circuits.record(
+            circuit_service, circuit, failed=circuit_breaker.is_failure(answer.status)
+        )
         response = Response(content=answer.body, status_code=answer.status)
         response.raw_headers = [
             (name.encode("latin-1"), value.encode("latin-1"))
@@ -202,7 +245,9 @@ def create_app(
         request.state.service = route.service
         return route
 
-    @app.get("/health")
+    # response_model=None: a dict return annotation would make FastAPI build a response field, and
+    # that import pydantic.v1 (~25 ms of every cold start) to check the annotation is not a v1 model.
+    @app.get("/health", response_model=None)
     async def health() -> dict[str, Any]:
         """The gateway's own health: it answers, whether Redis does, the services' last known health."""
         return await health_checker.gateway_health()
@@ -211,7 +256,7 @@ def create_app(
         """Logout: revoke the caller's token until it expires, before the auth service is told."""
 
         async def revoke() -> None:
-            if identity is None:
+            if identity is None or identity.is_api_key:  # a key is revoked by an operator, not by logout
                 return
             try:
                 await revocation.revoke(

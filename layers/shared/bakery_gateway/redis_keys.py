@@ -175,3 +175,33 @@ def health_report_ttl(cache_seconds: float) -> int:
 # --- API documentation (GET /api/v1/openapi.json; docs/api-docs.md) -------------------------------
 # The aggregated OpenAPI document (JSON), for API_DOCS_CACHE_SECONDS.
 API_DOCS_KEY = "gw:docs:openapi"
+
+
+# --- Circuit breakers (circuit_breaker.py; docs/resilience.md) ----------------------------------
+# One hash per downstream service, shared by every container: failures (the current run),
+# opened_until and probe_until (epoch ms). Gone when closed with no failures.
+CIRCUIT_PREFIX = "gw:circuit:"
+
+
+def circuit_key(service: str) -> str:
+    return CIRCUIT_PREFIX + service
+
+
+# --- API keys (api_keys.py; docs/api-keys.md) ----------------------------------------------------
+# One key's record (hash: key_hash = SHA-256 of the key, tenant_id, services, roles, name, created_at,
+# created_by, expires_at), by its public id; expires with the key. The key itself is never stored.
+API_KEY_PREFIX = "gw:apikey:"
+# The ids of a tenant's keys (set), for listing; ids whose record is gone are skipped and pruned.
+API_KEY_TENANT_PREFIX = "gw:apikey-tenant:"
+# A revoked key's marker is the revocation key of its principal (``revoked_key("api-key:<id>")``):
+# the proxy's policy script already reads that key on every request. It must outlive API Gateway's
+# cached verdict, at most 3600 s (the HTTP API's maximum authorizer TTL), plus a margin.
+API_KEY_REVOCATION_TTL_SECONDS = 3600 + 60
+
+
+def api_key_key(key_id: str) -> str:
+    return API_KEY_PREFIX + key_id
+
+
+def api_key_tenant_key(tenant_id: str) -> str:
+    return API_KEY_TENANT_PREFIX + tenant_id

@@ -27,6 +27,8 @@ class RedisSettings:
     port: int = 6379
     db: int = 0
     password: str | None = None
+    # The secret holding the token, read when the first client is made (bakery_gateway.redis_auth).
+    password_secret_id: str | None = None
     tls: bool = False
     timeout_seconds: float = 0.5
 
@@ -59,6 +61,7 @@ DEFAULT_LOGIN_IP_LIMIT = RateLimitRule("default", Scope.LOGIN_IP, 20, 60)
 DEFAULT_LOGIN_NAME_LIMIT = RateLimitRule("default", Scope.LOGIN_NAME, 5, 300)
 DEFAULT_DEMO_LIMIT = RateLimitRule("default", Scope.DEMO, 120, 60)
 DEFAULT_DEMO_CREATION_IP_LIMIT = RateLimitRule("default", Scope.DEMO_CREATION_IP, 10, 3600)
+DEFAULT_API_KEY_LIMIT = RateLimitRule("default", Scope.API_KEY, 600, 60)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +73,7 @@ class PolicySettings:
     login_name_limit: RateLimitRule = DEFAULT_LOGIN_NAME_LIMIT
     demo_limit: RateLimitRule = DEFAULT_DEMO_LIMIT
     demo_creation_ip_limit: RateLimitRule = DEFAULT_DEMO_CREATION_IP_LIMIT
+    api_key_limit: RateLimitRule = DEFAULT_API_KEY_LIMIT
     rules: tuple[RateLimitRule, ...] = ()
     rate_limit_when_redis_down: str = "memory"
     stale_seconds: int = 60
@@ -85,6 +89,7 @@ class PolicySettings:
             Scope.LOGIN_NAME: self.login_name_limit,
             Scope.DEMO: self.demo_limit,
             Scope.DEMO_CREATION_IP: self.demo_creation_ip_limit,
+            Scope.API_KEY: self.api_key_limit,
         }[scope]
 
 
@@ -186,6 +191,7 @@ class ApiDocsSettings:
 
 
 USER_ID_LOG_MODES = ("plain", "pseudonymized")
+MIN_LOG_KEY_LENGTH = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,15 +204,24 @@ class ObservabilitySettings:
     # "pseudonymized": user ids in logs are HMAC-SHA256(user_id_log_key, id), never the ids themselves.
     user_id_log_mode: str = "plain"
     user_id_log_key: str | None = field(default=None, repr=False)
+    # On AWS the key lives in Secrets Manager (read at cold start); USER_ID_LOG_KEY is for local runs.
+    user_id_log_key_secret_id: str | None = None
 
 
 def _observability_settings(reader: _Reader) -> ObservabilitySettings:
     mode = reader.choice(names.USER_ID_LOG_MODE, tuple(m.upper() for m in USER_ID_LOG_MODES), "PLAIN").lower()
     key = reader.text(names.USER_ID_LOG_KEY)
-    if mode == "pseudonymized" and (key is None or len(key) < 16):
+    key_secret_id = reader.text(names.USER_ID_LOG_KEY_SECRET_ID)
+    if key is not None and key_secret_id is not None:
         raise ConfigurationError(
-            f"{names.USER_ID_LOG_KEY}: a key of at least 16 characters is required when "
-            f"{names.USER_ID_LOG_MODE} is pseudonymized"
+            f"{names.USER_ID_LOG_KEY}: set it or {names.USER_ID_LOG_KEY_SECRET_ID}, not both"
+        )
+    if key is not None and len(key) < MIN_LOG_KEY_LENGTH:
+        raise ConfigurationError(f"{names.USER_ID_LOG_KEY}: at least {MIN_LOG_KEY_LENGTH} characters")
+    if mode == "pseudonymized" and key is None and key_secret_id is None:
+        raise ConfigurationError(
+            f"{names.USER_ID_LOG_KEY}: a key (or {names.USER_ID_LOG_KEY_SECRET_ID}, the secret holding "
+            f"it) is required when {names.USER_ID_LOG_MODE} is pseudonymized"
         )
     return ObservabilitySettings(
         metrics_namespace=reader.text(names.POWERTOOLS_METRICS_NAMESPACE) or "BakeryIA/Gateway",
@@ -216,6 +231,7 @@ def _observability_settings(reader: _Reader) -> ObservabilitySettings:
         ),
         user_id_log_mode=mode,
         user_id_log_key=key,
+        user_id_log_key_secret_id=key_secret_id,
     )
 
 
@@ -234,6 +250,9 @@ class Settings:
     downstream_connect_timeout_seconds: float = 2.0
     downstream_read_timeout_seconds: float = 25.0
     downstream_max_connections: int = 100
+    # Consecutive failures that open a service's circuit (0: no breaker), and how long it stays open.
+    circuit_failure_threshold: int = 5
+    circuit_open_seconds: float = 30.0
     policy: PolicySettings = field(default_factory=PolicySettings)
     alerts: AlertSettings = field(default_factory=AlertSettings)
     websocket: WebSocketSettings = field(default_factory=WebSocketSettings)
@@ -267,14 +286,7 @@ class Settings:
             environment=reader.text(names.ENVIRONMENT) or "dev",
             log_level=reader.choice(names.LOG_LEVEL, ("DEBUG", "INFO", "WARNING", "ERROR"), "INFO"),
             service_urls=service_urls,
-            redis=RedisSettings(
-                host=reader.text(names.REDIS_HOST),
-                port=reader.integer(names.REDIS_PORT, 6379, minimum=1, maximum=65535),
-                db=reader.integer(names.REDIS_DB, 0, minimum=0, maximum=15),
-                password=reader.text(names.REDIS_PASSWORD),
-                tls=reader.boolean(names.REDIS_TLS, False),
-                timeout_seconds=reader.number(names.REDIS_TIMEOUT_SECONDS, 0.5, minimum=0.01),
-            ),
+            redis=_redis_settings(reader),
             jwt=JwtSettings(
                 public_key=reader.text(names.JWT_PUBLIC_KEY),
                 public_keys=reader.text(names.JWT_PUBLIC_KEYS),
@@ -297,6 +309,10 @@ class Settings:
                 names.DOWNSTREAM_READ_TIMEOUT_SECONDS, 25.0, minimum=0.01, maximum=29.0
             ),
             downstream_max_connections=reader.integer(names.DOWNSTREAM_MAX_CONNECTIONS, 100, minimum=1),
+            circuit_failure_threshold=reader.integer(
+                names.CIRCUIT_FAILURE_THRESHOLD, 5, minimum=0, maximum=1000
+            ),
+            circuit_open_seconds=reader.number(names.CIRCUIT_OPEN_SECONDS, 30.0, minimum=0.1, maximum=3600.0),
             policy=_policy_settings(reader),
             demo=_demo_settings(reader),
             alerts=AlertSettings(
@@ -337,6 +353,24 @@ class Settings:
             ),
             observability=_observability_settings(reader),
         )
+
+
+def _redis_settings(reader: _Reader) -> RedisSettings:
+    password = reader.text(names.REDIS_PASSWORD)
+    secret_id = reader.text(names.REDIS_PASSWORD_SECRET_ID)
+    if password and secret_id:
+        raise ConfigurationError(
+            f"{names.REDIS_PASSWORD} and {names.REDIS_PASSWORD_SECRET_ID}: set one (the secret, on AWS)"
+        )
+    return RedisSettings(
+        host=reader.text(names.REDIS_HOST),
+        port=reader.integer(names.REDIS_PORT, 6379, minimum=1, maximum=65535),
+        db=reader.integer(names.REDIS_DB, 0, minimum=0, maximum=15),
+        password=password,
+        password_secret_id=secret_id,
+        tls=reader.boolean(names.REDIS_TLS, False),
+        timeout_seconds=reader.number(names.REDIS_TIMEOUT_SECONDS, 0.5, minimum=0.01),
+    )
 
 
 def _demo_settings(reader: _Reader) -> DemoSettings:
@@ -392,6 +426,9 @@ def _policy_settings(reader: _Reader) -> PolicySettings:
             DEFAULT_DEMO_CREATION_IP_LIMIT,
             names.DEMO_SESSION_RATE_LIMIT_IP_REQUESTS,
             names.DEMO_SESSION_RATE_LIMIT_IP_WINDOW_SECONDS,
+        ),
+        api_key_limit=limit(
+            DEFAULT_API_KEY_LIMIT, names.API_KEY_RATE_LIMIT_REQUESTS, names.API_KEY_RATE_LIMIT_WINDOW_SECONDS
         ),
         rules=parse_rules(reader.text(names.RATE_LIMIT_RULES), names.RATE_LIMIT_RULES),
         rate_limit_when_redis_down=reader.choice(

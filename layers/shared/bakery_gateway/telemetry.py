@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from bakery_gateway import emf, pushgateway, tracing
+from bakery_gateway.cold_start import resume_collection
 from bakery_gateway.observability import logger
 from bakery_gateway.settings import Settings
 
@@ -34,6 +35,7 @@ def instrument(
     )
     inner = tracing.traced(handler, environ)
     exporter = emf.exporter
+    resume_collection()  # the handler module's import is done (cold_start.py)
 
     def invoke(event: dict[str, Any], context: Any) -> Result:
         try:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
+import re
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -17,6 +21,9 @@ from bakery_gateway.settings import JwtSettings
 
 # Far above any real access token, far below API Gateway's 10 KB header limit: a cheap early refusal.
 MAX_TOKEN_LENGTH = 8192
+# JWS compact form (RFC 7515 §7.1): three unpadded base64url segments. PyJWT's decoder also takes
+# "=" padding, which would give one token many spellings, e.g. a signature with "==" appended.
+_COMPACT_JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 REQUIRED_CLAIMS = ("sub", "exp", "iat", "jti", "type")
 ACCESS_TOKEN_TYPE = "access"  # noqa: S105 - a claim value, not a secret
 
@@ -44,10 +51,9 @@ class TokenVerifier:
         """The identity a valid access token carries; ``InvalidTokenError`` for any other token."""
         if len(token) > MAX_TOKEN_LENGTH:
             raise InvalidTokenError("token too long")
-        try:
-            header = jwt.get_unverified_header(token)
-        except jwt.PyJWTError:
-            raise InvalidTokenError("token malformed") from None
+        if _COMPACT_JWS.fullmatch(token) is None:
+            raise InvalidTokenError("token malformed")
+        header = _unverified_header(token)
         algorithm = header.get("alg")
         if algorithm not in self._settings.algorithms:
             raise InvalidTokenError("token algorithm not accepted")
@@ -138,3 +144,20 @@ def _string_list(value: object, claim: str) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
         raise InvalidTokenError(f"token {claim} claim malformed")
     return tuple(value)
+
+
+def _unverified_header(token: str) -> dict[str, Any]:
+    """The JOSE header, to pick the key and algorithm; ``jwt.decode`` then verifies it all again.
+
+    Not ``jwt.get_unverified_header``: PyJWT checks each character of all three segments in Python,
+    ~150 µs of a ~330 µs verification (bench/README.md, authorizer), and ``jwt.decode`` does that
+    again anyway. The token already matched ``_COMPACT_JWS``, so the header is plain base64url.
+    """
+    segment = token.partition(".")[0]
+    try:
+        header = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+    except (binascii.Error, ValueError):  # bad base64, bad UTF-8 or bad JSON
+        raise InvalidTokenError("token malformed") from None
+    if not isinstance(header, dict) or not isinstance(header.get("kid", ""), str):
+        raise InvalidTokenError("token malformed")  # as PyJWT's header checks would refuse it
+    return header

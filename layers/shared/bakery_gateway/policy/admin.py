@@ -5,6 +5,7 @@
     PUT    /api/v1/admin/tenants/{tenant_id}/subscription   a subscription override; DELETE removes it
     PUT    /api/v1/admin/tenants/{tenant_id}/rate-limits    {user?, tenant?}; DELETE removes both
     GET    /api/v1/admin/tenants/{tenant_id}/audit?limit=50 the tenant's audit records, newest first
+    POST, GET /api/v1/admin/tenants/{tenant_id}/api-keys; DELETE .../api-keys/{key_id} (api_key_admin.py)
     POST   /api/v1/internal/subscription-events             the tenant service's push
 
 Admin routes need the ``platform_admin`` role; the push also accepts the tenant service's token.
@@ -41,6 +42,7 @@ from bakery_gateway.policy.admin_bodies import (
     invalid_field,
     parse_body,
 )
+from bakery_gateway.policy.api_key_admin import install_api_key_routes
 from bakery_gateway.policy.store import TenantPolicyStore
 from bakery_gateway.problem_handlers import install_problem_handlers
 from bakery_gateway.pseudonymize import user_id_for_log
@@ -174,6 +176,10 @@ def create_admin_app(
             await audited(store().cache_subscription(tenant_id, subscription, actor))
         return Response(status_code=204)
 
+    async def operator(request: Request) -> audit.Actor:
+        return await authorized(request, ADMIN_ROLES)
+
+    install_api_key_routes(app, authorized=operator, tenant=tenant, redis_clients=redis_clients, clock=clock)
     install_problem_handlers(app)
     install_state_unavailable_handler(app)
     return app

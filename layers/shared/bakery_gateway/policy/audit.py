@@ -25,6 +25,8 @@ class AuditAction(StrEnum):
     RATE_LIMITS_REMOVED = "rate_limits.remove"
     SUBSCRIPTION_PUSHED = "subscription.push"
     SUBSCRIPTION_INVALIDATED = "subscription.invalidate"
+    API_KEY_CREATED = "api_key.create"  # before/after: the key's record without its hash (api_keys.py)
+    API_KEY_REVOKED = "api_key.revoke"
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,9 +15,11 @@ from typing import Any
 from redis.exceptions import ResponseError
 
 from bakery_gateway import redis_keys
+from bakery_gateway.circuit_breaker import UNKNOWN, CircuitBreakers, CircuitView
 from bakery_gateway.clients import PerEventLoop
 from bakery_gateway.constants import RATE_LIMIT_HEADER, RATE_LIMIT_POLICY_HEADER, SUBSCRIPTION_GRACE_HEADER
 from bakery_gateway.errors import (
+    ApiKeyRevokedError,
     DemoOperationForbiddenError,
     DemoSessionExpiredError,
     GatewayError,
@@ -54,6 +56,15 @@ class PolicyRequest:
     source_ip: str
     request_id: str
     login_name: str | None = None
+    service: str | None = None  # the downstream service the request goes to: its circuit is checked
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """A request the policies let through: its response headers, and its service's circuit."""
+
+    headers: Headers
+    circuit: CircuitView
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,9 +92,14 @@ class PolicyEngine:
         self._revocations: LastKnown[bool] = LastKnown(self._policy.stale_seconds)
         self._tenants: LastKnown[_TenantState] = LastKnown(self._policy.stale_seconds)
         self._outage_logged_at = 0.0
+        self.circuits = CircuitBreakers(settings, redis_clients=redis_clients)
 
     async def enforce(self, request: PolicyRequest) -> Headers:
         """The headers the response gets; raises the problem error of the first policy that refuses."""
+        return (await self.admit(request)).headers
+
+    async def admit(self, request: PolicyRequest) -> Admission:
+        """``enforce``, and the circuit of ``request.service`` read in the same round trip."""
         identity = request.identity
         if identity is not None and identity.is_demo:
             self._refuse_blocked_demo_operation(request)
@@ -92,9 +108,10 @@ class PolicyEngine:
             identity.jti if identity else None,
             request.tenant_id,
             identity.demo_session_id if identity else None,
+            request.service if self.circuits.enabled else None,
         )
         try:
-            snapshot = await self._scripts.get().run(keys, buckets)
+            snapshot = await self._scripts.get().run(keys, buckets, self.circuits.probe_lease_ms)
         except ResponseError:
             # Redis answered, but the script failed: a bug, not an outage. Say so every time, and
             # keep serving from the fallback rather than refusing the tenant's traffic.
@@ -116,11 +133,13 @@ class PolicyEngine:
             raise
         if grace is not None:
             headers.append((SUBSCRIPTION_GRACE_HEADER, str(grace)))
-        return headers
+        return Admission(headers, snapshot.circuit)
 
     async def _decide(self, request: PolicyRequest, snapshot: PolicySnapshot) -> int | None:
         """Refuse in the spec's order; the grace days left when the tenant is paying late."""
         if snapshot.revoked:
+            if request.identity is not None and request.identity.is_api_key:
+                raise ApiKeyRevokedError("API key revoked")
             raise TokenRevokedError("token revoked")
         if request.identity is not None and request.identity.is_demo and not snapshot.demo_session_alive:
             raise DemoSessionExpiredError("demo session ended")
@@ -131,6 +150,8 @@ class PolicyEngine:
                 "too many requests; retry after the time in Retry-After",
                 headers={"Retry-After": str(max(1, math.ceil(retry_after / 1000)))},
             )
+        if request.service is not None:
+            self.circuits.admit(request.service, snapshot.circuit)
         if not request.tenant_id or self._exempt(request):
             return None
         is_demo = request.identity is not None and request.identity.is_demo
@@ -160,6 +181,12 @@ class PolicyEngine:
 
         if request.identity is not None and request.identity.demo_session_id:
             return [bucket(Scope.DEMO, request.identity.demo_session_id)]
+        if request.identity is not None and request.identity.api_key_id:
+            # A key's own budget instead of a user's; the tenant's budget still bounds all its traffic.
+            buckets = [bucket(Scope.API_KEY, request.identity.api_key_id)]
+            if request.tenant_id:
+                buckets.append(bucket(Scope.TENANT, request.tenant_id))
+            return buckets
         if request.identity is not None:
             buckets = [bucket(Scope.USER, request.identity.user_id)]
             if request.tenant_id:
@@ -278,6 +305,7 @@ class PolicyEngine:
             demo_session_alive=True,  # unknown: the authorizer checked it, expiry is checked per request
             rate_allowed=allowed,
             buckets=states,
+            circuit=UNKNOWN,  # the breakers fail open without Redis
         )
 
     def _log_outage(self, error: Exception) -> None:
@@ -290,6 +318,7 @@ class PolicyEngine:
                 extra={
                     "error": type(error).__name__,
                     "rate_limit_mode": self._policy.rate_limit_when_redis_down,
+                    "circuit_breakers": "fail open",
                 },
             )
 

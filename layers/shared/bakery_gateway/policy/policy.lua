@@ -3,14 +3,16 @@
 -- KEYS[1] revoked token id     KEYS[2] subscription override   KEYS[3] cached subscription
 -- KEYS[4] read-only flag       KEYS[5] tenant's rate-limit overrides
 -- KEYS[6] demo session (a demo token's; ended early, it refuses the token at once)
--- KEYS[7..] one key per rate-limit bucket
+-- KEYS[7..] one key per rate-limit bucket, then last the service's circuit (circuit_breaker.py)
 -- ARGV[i] one per bucket: "scope|plan,requests,window_ms|plan,requests,window_ms..." with the
 --         candidate limits most specific first (an empty plan matches any plan). One argument per
 --         bucket rather than one per number: each argument costs the client an encoding step.
+-- ARGV[last] the circuit's probe lease in ms; 0 when the request has no circuit to check.
 --
 -- Returns { revoked, subscription (flat hash or false), subscription source, read-only (flat hash
 -- or false), demo session alive, allowed, then per bucket: scope, limit, window ms, remaining,
--- reset ms, retry-after ms }.
+-- reset ms, retry-after ms, then the circuit: state, probe (1 when this request is the half-open
+-- probe), failures so far, retry-after ms }.
 -- Rate buckets are all-or-nothing: a request refused by one bucket consumes none of the others.
 
 local now_parts = redis.call('TIME')
@@ -31,7 +33,8 @@ local read_only = redis.call('HGETALL', KEYS[4])
 local demo_alive = redis.call('EXISTS', KEYS[6])
 
 local buckets = {}
-for bucket = 1, #ARGV do
+local buckets_count = #ARGV - 1
+for bucket = 1, buckets_count do
   local spec = ARGV[bucket]
   local first = string.find(spec, '|', 1, true)
   local scope = string.sub(spec, 1, first - 1)
@@ -76,7 +79,32 @@ for _, bucket in ipairs(buckets) do
     bucket.reset = math.ceil(new_tat - now)
   end
 end
-if allowed == 1 then
+-- The circuit (a hash: failures, opened_until, probe_until): open until opened_until, then half-open,
+-- when the first request to get here takes the probe lease; the others are refused while it lasts.
+-- Only an allowed request may take the lease: a rate-limited one would hold it without probing.
+local circuit, probe, failures, circuit_retry = 'closed', 0, 0, 0
+local probe_ms = tonumber(ARGV[#ARGV])
+if probe_ms > 0 then
+  local fields = redis.call('HMGET', KEYS[#KEYS], 'failures', 'opened_until', 'probe_until')
+  failures = tonumber(fields[1] or 0)
+  local opened_until = tonumber(fields[2] or 0)
+  local probe_until = tonumber(fields[3] or 0)
+  if opened_until > now then
+    circuit, circuit_retry = 'open', opened_until - now
+  elseif opened_until > 0 then
+    circuit = 'half-open'
+    if probe_until > now or allowed == 0 then
+      -- The probe usually answers within a second: its lease (the whole deadline) is only a bound.
+      circuit_retry = 1000
+    else
+      probe = 1
+      redis.call('HSET', KEYS[#KEYS], 'probe_until', now + probe_ms)
+    end
+  end
+end
+
+-- A request the circuit refuses consumes no rate limit: it never reaches the service.
+if allowed == 1 and (circuit == 'closed' or probe == 1) then
   for _, bucket in ipairs(buckets) do
     redis.call('SET', bucket.key, bucket.new_tat, 'PX', math.ceil(bucket.new_tat - now) + 1000)
   end
@@ -92,4 +120,8 @@ for _, bucket in ipairs(buckets) do
   table.insert(answer, bucket.reset)
   table.insert(answer, bucket.retry_after)
 end
+table.insert(answer, circuit)
+table.insert(answer, probe)
+table.insert(answer, failures)
+table.insert(answer, circuit_retry)
 return answer

@@ -28,6 +28,7 @@ class Scope(StrEnum):
     LOGIN_NAME = "login-name"  # login and registration attempts for one account name
     DEMO = "demo"  # one demo session (instead of the user and tenant budgets)
     DEMO_CREATION_IP = "demo-creation-ip"  # demo sessions created from one address
+    API_KEY = "api-key"  # one API key (instead of the user budget; the tenant's still applies)
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ from importlib import resources
 from typing import Any, Protocol
 
 from bakery_gateway import redis_keys
+from bakery_gateway.circuit_breaker import CLOSED, CircuitView
 from bakery_gateway.policy.rules import BucketSpec, Scope
 
 SCRIPT_SOURCE = resources.files("bakery_gateway.policy").joinpath("policy.lua").read_text()
@@ -42,6 +43,7 @@ class PolicySnapshot:
     demo_session_alive: bool
     rate_allowed: bool
     buckets: tuple[BucketState, ...]
+    circuit: CircuitView = CLOSED  # the downstream service's circuit (closed when none was asked)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,9 +51,12 @@ class PolicyKeys:
     jti: str | None
     tenant_id: str | None
     demo_session_id: str | None = None
+    circuit_service: str | None = None  # the service whose circuit the script reads
 
 
-def script_arguments(keys: PolicyKeys, buckets: Sequence[BucketSpec]) -> tuple[list[str], list[str | int]]:
+def script_arguments(
+    keys: PolicyKeys, buckets: Sequence[BucketSpec], probe_lease_ms: int = 0
+) -> tuple[list[str], list[str | int]]:
     """KEYS and ARGV for ``policy.lua`` (its header documents the layout)."""
     unused = redis_keys.UNUSED_KEY
     tenant = keys.tenant_id
@@ -63,6 +68,7 @@ def script_arguments(keys: PolicyKeys, buckets: Sequence[BucketSpec]) -> tuple[l
         redis_keys.rate_limit_overrides_key(tenant) if tenant else unused,
         redis_keys.demo_session_key(keys.demo_session_id) if keys.demo_session_id else unused,
         *(redis_keys.rate_limit_key(bucket.key_suffix) for bucket in buckets),
+        redis_keys.circuit_key(keys.circuit_service) if keys.circuit_service else unused,
     ]
     arguments: list[str | int] = [
         bucket.scope.value
@@ -72,11 +78,12 @@ def script_arguments(keys: PolicyKeys, buckets: Sequence[BucketSpec]) -> tuple[l
         )
         for bucket in buckets
     ]
+    arguments.append(probe_lease_ms if keys.circuit_service else 0)
     return script_keys, arguments
 
 
 def parse_answer(answer: Sequence[Any]) -> PolicySnapshot:
-    revoked, subscription, source, read_only, demo_alive, allowed, *flat = answer
+    revoked, subscription, source, read_only, demo_alive, allowed, *flat = answer[:-4]
     buckets = tuple(
         BucketState(
             scope=Scope(_text(flat[index])),
@@ -96,6 +103,7 @@ def parse_answer(answer: Sequence[Any]) -> PolicySnapshot:
         demo_session_alive=bool(demo_alive),
         rate_allowed=bool(allowed),
         buckets=buckets,
+        circuit=CircuitView.from_script(*answer[-4:]),
     )
 
 
@@ -106,10 +114,12 @@ class PolicyScript:
         self._redis = redis
         self._sha: str | None = None
 
-    async def run(self, keys: PolicyKeys, buckets: Sequence[BucketSpec]) -> PolicySnapshot:
+    async def run(
+        self, keys: PolicyKeys, buckets: Sequence[BucketSpec], probe_lease_ms: int = 0
+    ) -> PolicySnapshot:
         from redis.exceptions import NoScriptError
 
-        script_keys, arguments = script_arguments(keys, buckets)
+        script_keys, arguments = script_arguments(keys, buckets, probe_lease_ms)
         if self._sha is None:
             self._sha = await self._redis.script_load(SCRIPT_SOURCE)
         try:

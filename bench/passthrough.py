@@ -1,0 +1,167 @@
+"""The throughput baseline: a bare ASGI passthrough proxy on uvicorn, one HTTP client per worker process.
+
+It forwards every request (method, path, query, headers less hop-by-hop ones, body) to ``--upstream``
+and answers with the upstream's status, headers and body: no routing, authorizer or policy. Clients:
+- ``httpx``: an ``httpx.AsyncClient`` from the proxy's own ``http_client_factory`` (same timeouts and
+  connection limits, read from the same environment), so "gateway vs bare" isolates the gateway;
+- ``aiohttp``: an ``aiohttp.ClientSession`` with the same connection limit, to show what the HTTP
+  client itself costs;
+- ``httpx-aiohttp``: an ``httpx.AsyncClient`` (the gateway's API) over the ``httpx-aiohttp``
+  transport: the change proposed when httpx's own pool is the limit.
+aiohttp and httpx-aiohttp are no dependencies of the project: run those arms with a Python that has
+them (``make bench-throughput`` makes ``.venv-bench``).
+
+Run: ``.venv/bin/python bench/passthrough.py --port 8902 --upstream http://127.0.0.1:8901 --workers 2``
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import threading
+from typing import Any
+
+import uvicorn
+
+UPSTREAM_VARIABLE = "BENCH_PASSTHROUGH_UPSTREAM"
+CLIENT_VARIABLE = "BENCH_PASSTHROUGH_CLIENT"
+MAX_CONNECTIONS_VARIABLE = "DOWNSTREAM_MAX_CONNECTIONS"  # the gateway's own setting, same default
+HOP_BY_HOP = frozenset(
+    {
+        b"connection",
+        b"keep-alive",
+        b"proxy-connection",
+        b"te",
+        b"trailer",
+        b"transfer-encoding",
+        b"upgrade",
+        b"host",
+        b"content-length",
+    }
+)
+Scope = dict[str, Any]
+Headers = list[tuple[bytes, bytes]]
+
+
+class Forwarder:
+    """One client per worker process, made on the first request (it binds to the server's loop)."""
+
+    def __init__(self, upstream: str, kind: str) -> None:
+        self.upstream = upstream.rstrip("/")
+        self.kind = kind
+        self._client: Any = None
+
+    async def forward(
+        self, method: str, url: str, headers: Headers, body: bytes
+    ) -> tuple[int, Headers, bytes]:
+        if self.kind == "aiohttp":
+            return await self._aiohttp(method, url, headers, body)
+        if self.kind == "httpx-aiohttp" and self._client is None:
+            self._client = _httpx_over_aiohttp()
+        return await self._httpx(method, url, headers, body)
+
+    async def _httpx(
+        self, method: str, url: str, headers: Headers, body: bytes
+    ) -> tuple[int, Headers, bytes]:
+        if self._client is None:
+            from bakery_gateway.clients import http_client_factory
+            from bakery_gateway.settings import Settings
+
+            self._client = http_client_factory(Settings.from_environ())()
+        response = await self._client.request(method, url, headers=headers, content=body)
+        return response.status_code, list(response.headers.raw), response.content
+
+    async def _aiohttp(
+        self, method: str, url: str, headers: Headers, body: bytes
+    ) -> tuple[int, Headers, bytes]:
+        import aiohttp  # type: ignore[import-not-found,unused-ignore]
+
+        if self._client is None:
+            limit = int(os.environ.get(MAX_CONNECTIONS_VARIABLE, "100"))
+            self._client = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=limit),
+                timeout=aiohttp.ClientTimeout(sock_connect=2.0, sock_read=10.0),
+                auto_decompress=False,
+                skip_auto_headers=("User-Agent", "Accept-Encoding"),
+            )
+        decoded = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in headers]
+        async with self._client.request(method, url, headers=decoded, data=body) as response:
+            content = await response.read()
+            return response.status, list(response.raw_headers), content
+
+
+def _httpx_over_aiohttp() -> Any:
+    """The proxy's client settings (``clients.http_client_factory``) with aiohttp underneath."""
+    import httpx
+    from httpx_aiohttp import AiohttpTransport  # type: ignore[import-not-found,unused-ignore]
+
+    limit = int(os.environ.get(MAX_CONNECTIONS_VARIABLE, "100"))
+    limits = httpx.Limits(max_connections=limit, max_keepalive_connections=limit)
+    timeout = httpx.Timeout(connect=2.0, read=25.0, write=25.0, pool=2.0)
+    transport = AiohttpTransport(limits=limits, trust_env=False)
+    return httpx.AsyncClient(
+        transport=transport, timeout=timeout, limits=limits, trust_env=False, follow_redirects=False
+    )
+
+
+_forwarder = Forwarder(os.environ.get(UPSTREAM_VARIABLE, ""), os.environ.get(CLIENT_VARIABLE, "httpx"))
+
+
+async def app(scope: Scope, receive: Any, send: Any) -> None:
+    if scope["type"] != "http":
+        return
+    chunks = []
+    while True:
+        message = await receive()
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            break
+    query = scope.get("query_string", b"").decode("latin-1")
+    url = f"{_forwarder.upstream}{scope['path']}" + (f"?{query}" if query else "")
+    headers = [(name, value) for name, value in scope["headers"] if name not in HOP_BY_HOP]
+    status, response_headers, body = await _forwarder.forward(scope["method"], url, headers, b"".join(chunks))
+    kept = [(name.lower(), value) for name, value in response_headers if name.lower() not in HOP_BY_HOP]
+    kept.append((b"content-length", str(len(body)).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": kept})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _exit_when_stdin_closes() -> None:
+    """Stop when the bench goes away, even if it is killed: it holds our stdin open until then."""
+
+    def watch() -> None:
+        sys.stdin.buffer.read()
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--upstream", required=True)
+    parser.add_argument("--client", choices=("httpx", "aiohttp", "httpx-aiohttp"), default="httpx")
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--exit-on-stdin-eof", action="store_true")
+    args = parser.parse_args()
+    if args.exit_on_stdin_eof:
+        _exit_when_stdin_closes()
+    # The workers are fresh interpreters: they learn the upstream and client from the environment.
+    os.environ[UPSTREAM_VARIABLE], os.environ[CLIENT_VARIABLE] = args.upstream, args.client
+    uvicorn.run(
+        "passthrough:app",
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        lifespan="off",
+        access_log=False,
+        log_level="warning",
+        server_header=False,
+        date_header=False,
+    )
+
+
+if __name__ == "__main__":
+    main()

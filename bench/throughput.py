@@ -1,0 +1,305 @@
+"""Throughput of ``bakery-gateway serve`` against a bare passthrough proxy, both measured with ``wrk``.
+
+Arms, each a server of its own on loopback, all forwarding to the same stub service
+(``stub_service.py``, its own process):
+- ``gateway``: ``bakery-gateway serve --workers N``, the full path: a valid token (authorizer, its
+  result cache), every policy in one Redis round trip, proxied by the proxy function;
+- ``bare httpx``: ``passthrough.py --client httpx``, uvicorn + the proxy's own httpx client factory;
+- ``bare aiohttp``: the same passthrough with aiohttp's client, when ``--aiohttp-python`` has aiohttp;
+- ``bare httpx-aiohttp``: httpx's API over the ``httpx-aiohttp`` transport, when that Python has it.
+
+Arms run one after another, interleaved over ``--rounds``, each after a warm-up; the report prints
+req/s, latency p50/p99, errors (non-2xx, socket errors, timeouts), the ratio to the bare httpx arm
+of the same round, and the load average, and appends the table to ``results/throughput.md``.
+
+Run: ``make bench-throughput`` or ``.venv/bin/python bench/throughput.py --duration 10 --rounds 2``
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import redis
+from harness import (
+    BENCH_DIR,
+    REPO_ROOT,
+    REQUEST_PATH,
+    RUN_ID,
+    delete_run_keys,
+    free_port,
+    function_environment,
+    stub_service,
+)
+
+from bakery_local.dev_tokens import DevKeyPair
+
+RESULTS = BENCH_DIR / "results" / "throughput.md"
+PASSTHROUGH = BENCH_DIR / "passthrough.py"
+STATUS_SCRIPT = BENCH_DIR / "status_counts.lua"  # wrk's answers per status code
+BENCH_VENV_PYTHON = REPO_ROOT / ".venv-bench" / "bin" / "python"
+REDIS_DB = 13
+STARTUP_SECONDS = 60
+STATUS_LINE = re.compile(r"^status (\d+) (\d+)$", re.MULTILINE)
+UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
+
+
+@dataclass(frozen=True)
+class Arm:
+    name: str
+    url: str  # the whole URL wrk requests
+    headers: dict[str, str]
+
+
+@dataclass(frozen=True)
+class WrkResult:
+    requests_per_second: float
+    p50_ms: float
+    p99_ms: float
+    requests: int
+    non_2xx: int
+    socket_errors: int
+    load: float
+    statuses: dict[int, int]
+
+    @property
+    def errors(self) -> int:
+        return self.non_2xx + self.socket_errors
+
+
+def parse_wrk(output: str, load: float) -> WrkResult:
+    """The figures of ``wrk --latency``'s report."""
+
+    def latency(percent: str) -> float:
+        found = re.search(rf"^\s*{percent}%\s+([\d.]+)(us|ms|s|m)\s*$", output, re.MULTILINE)
+        if found is None:
+            raise ValueError(f"no {percent}% latency in wrk's output:\n{output}")
+        return float(found.group(1)) * UNITS[found.group(2)]
+
+    rate = re.search(r"Requests/sec:\s+([\d.]+)", output)
+    total = re.search(r"(\d+) requests in", output)
+    if rate is None or total is None:
+        raise ValueError(f"unexpected wrk output:\n{output}")
+    non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    sockets = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+    return WrkResult(
+        requests_per_second=float(rate.group(1)),
+        p50_ms=latency("50"),
+        p99_ms=latency("99"),
+        requests=int(total.group(1)),
+        non_2xx=int(non_2xx.group(1)) if non_2xx else 0,
+        socket_errors=sum(int(value) for value in sockets.groups()) if sockets else 0,
+        load=load,
+        statuses={int(code): int(count) for code, count in STATUS_LINE.findall(output)},
+    )
+
+
+def run_wrk(arm: Arm, *, seconds: float, connections: int, threads: int) -> WrkResult:
+    headers = [option for name, value in arm.headers.items() for option in ("-H", f"{name}: {value}")]
+    command = [
+        "wrk",
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{max(1, round(seconds))}s",
+        "--timeout",
+        "5s",
+        "--latency",
+        "--script",
+        str(STATUS_SCRIPT),
+        *headers,
+        arm.url,
+    ]
+    completed = subprocess.run(command, capture_output=True, text=True, check=True)
+    return parse_wrk(completed.stdout, os.getloadavg()[0])
+
+
+@contextmanager
+def server(command: Sequence[str], environ: dict[str, str], health_url: str, log: Path) -> Iterator[None]:
+    """A server process of the bench (stdin held open: it stops when the bench does)."""
+    with log.open("w") as sink:
+        process = subprocess.Popen(
+            list(command), env=environ, stdin=subprocess.PIPE, stdout=sink, stderr=subprocess.STDOUT
+        )
+    try:
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"{command[:4]} exited at start-up:\n{log.read_text()}")
+            try:
+                if httpx.get(health_url, timeout=2).status_code < 500:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"{command[:4]} did not answer within {STARTUP_SECONDS} s:\n{log.read_text()}"
+                )
+            time.sleep(0.2)
+        yield
+    finally:
+        process.terminate()  # uvicorn's graceful shutdown, then its workers stop
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        if process.stdin:
+            process.stdin.close()
+
+
+def check_answers(arm: Arm) -> None:
+    """One request first: a bench of 401s or 429s would measure nothing."""
+    response = httpx.get(arm.url, headers=arm.headers, timeout=10)
+    if response.status_code != 200:
+        raise RuntimeError(f"{arm.name}: {response.status_code} {response.text[:300]}")
+
+
+def can_import(python: Path, modules: str) -> bool:
+    if not python.exists():
+        return False
+    return subprocess.run([str(python), "-c", f"import {modules}"], capture_output=True).returncode == 0
+
+
+def _odd_statuses(result: WrkResult) -> str:
+    """The non-2xx answers by status, and socket errors (timeouts included): what ``errors`` adds up."""
+    odd = [f"{code}: {count}" for code, count in sorted(result.statuses.items()) if not 200 <= code < 300]
+    if result.socket_errors:
+        odd.append(f"socket: {result.socket_errors}")
+    return ", ".join(odd) or "-"
+
+
+def report(
+    rows: list[tuple[int, str, WrkResult]], args: argparse.Namespace, loads: tuple[float, float]
+) -> str:
+    commit = subprocess.run(
+        ["git", "-C", str(REPO_ROOT), "rev-parse", "--short", "HEAD"],  # noqa: S607
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    bare = {round_: result for round_, name, result in rows if name == "bare httpx"}
+    lines = [
+        f"## {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {commit} + uncommitted changes",
+        "",
+        f"Python {platform.python_version()}, {os.cpu_count()} CPUs; wrk -t{args.wrk_threads} "
+        f"-c{args.connections} -d{args.duration}s after {args.warmup}s of warm-up; every server "
+        f"{args.workers} worker process(es) (serve: --threads {args.serve_threads}); "
+        f"1-minute load average {loads[0]:.2f} at the start, "
+        f"{loads[1]:.2f} at the end (wrk, the stub, Redis and anything else share the CPUs).",
+        "",
+        "| round | arm | req/s | p50 ms | p99 ms | requests | errors | which | x bare httpx | load |",
+        "|---:|---|---:|---:|---:|---:|---:|---|---:|---:|",
+    ]
+    for round_, name, result in rows:
+        ratio = result.requests_per_second / bare[round_].requests_per_second if round_ in bare else 0.0
+        lines.append(
+            f"| {round_} | {name} | {result.requests_per_second:,.0f} | {result.p50_ms:.2f} | "
+            f"{result.p99_ms:.2f} | {result.requests:,} | {result.errors} | {_odd_statuses(result)} | "
+            f"{ratio:.2f} | {result.load:.2f} |"
+        )
+    lines.append("")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds of each measured wrk run")
+    parser.add_argument(
+        "--warmup", type=float, default=10.0, help="seconds of wrk before each measurement (cold clients)"
+    )
+    parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds of every arm")
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--wrk-threads", type=int, default=1)
+    parser.add_argument("--workers", type=int, default=2, help="worker processes of each server")
+    parser.add_argument("--serve-threads", type=int, default=32, help="bakery-gateway serve --threads")
+    parser.add_argument("--redis-host", default="127.0.0.1")
+    parser.add_argument("--redis-port", type=int, default=6379)
+    parser.add_argument("--redis-db", type=int, default=REDIS_DB)
+    parser.add_argument("--aiohttp-python", type=Path, default=BENCH_VENV_PYTHON)
+    parser.add_argument("--no-write", action="store_true", help=f"do not append to {RESULTS}")
+    args = parser.parse_args(argv)
+    loads_start = os.getloadavg()[0]
+    print(f"load average at start: {os.getloadavg()}", flush=True)
+
+    with ExitStack() as stack:
+        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-throughput-")))
+        keys = DevKeyPair.load_or_create(workdir / "keys")
+        stub_url = stack.enter_context(stub_service(free_port()))
+        environ = {
+            **os.environ,
+            **function_environment(args.redis_host, args.redis_port, keys, stub_url),
+            "REDIS_DB": str(args.redis_db),
+            "PYTHONPATH": str(BENCH_DIR),
+        }
+        token = keys.mint(user_id=f"bench-user-{RUN_ID}", tenant_id=f"bench-tenant-{RUN_ID}")
+        arms: list[Arm] = []
+
+        gateway_port = free_port()
+        command = [sys.executable, "-m", "bakery_local.cli", "serve", "--host", "127.0.0.1"]
+        command += ["--port", str(gateway_port), "--workers", str(args.workers)]
+        command += ["--threads", str(args.serve_threads)]
+        gateway = f"http://127.0.0.1:{gateway_port}"
+        stack.enter_context(server(command, environ, f"{gateway}/health", workdir / "serve.log"))
+        arms.append(Arm("gateway", f"{gateway}{REQUEST_PATH}", {"Authorization": f"Bearer {token}"}))
+
+        clients = [("httpx", Path(sys.executable))]
+        for client, modules in (("aiohttp", "aiohttp, uvicorn"), ("httpx-aiohttp", "httpx_aiohttp, uvicorn")):
+            if can_import(args.aiohttp_python, modules):
+                clients.append((client, args.aiohttp_python))
+            else:
+                print(f"no {client} arm: {args.aiohttp_python} cannot import {modules}", flush=True)
+        for client, python in clients:
+            port = free_port()
+            command = [str(python), str(PASSTHROUGH), "--port", str(port), "--upstream", stub_url]
+            command += ["--client", client, "--workers", str(args.workers), "--exit-on-stdin-eof"]
+            url = f"http://127.0.0.1:{port}"
+            stack.enter_context(server(command, environ, f"{url}{REQUEST_PATH}", workdir / f"{client}.log"))
+            arms.append(Arm(f"bare {client}", f"{url}{REQUEST_PATH}", {}))
+
+        rows: list[tuple[int, str, WrkResult]] = []
+        for arm in arms:
+            check_answers(arm)
+        for round_ in range(1, args.rounds + 1):
+            for arm in arms:
+                run_wrk(arm, seconds=args.warmup, connections=args.connections, threads=args.wrk_threads)
+                result = run_wrk(
+                    arm, seconds=args.duration, connections=args.connections, threads=args.wrk_threads
+                )
+                rows.append((round_, arm.name, result))
+                print(
+                    f"round {round_} {arm.name:12} {result.requests_per_second:8,.0f} req/s  "
+                    f"p50 {result.p50_ms:7.2f} ms  p99 {result.p99_ms:7.2f} ms  errors {result.errors} "
+                    f"({_odd_statuses(result)})  "
+                    f"load {os.getloadavg()}",
+                    flush=True,
+                )
+        client_redis = redis.Redis(host=args.redis_host, port=args.redis_port, db=args.redis_db)
+        delete_run_keys(client_redis, [token])
+        client_redis.close()
+
+    text = report(rows, args, (loads_start, os.getloadavg()[0]))
+    print(text)
+    if not args.no_write:
+        if not RESULTS.exists():
+            RESULTS.write_text(
+                "# Throughput: bakery-gateway serve vs a bare passthrough (bench/throughput.py)\n\n"
+            )
+        with RESULTS.open("a") as results:
+            results.write(text + "\n")
+    print(f"load average at end: {os.getloadavg()}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,173 @@
+"""``bakery-gateway serve``: the gateway as a long-lived ASGI server, for production containers.
+
+The same handlers as on Lambda and in ``bakery-gateway local``, behind the same API Gateway
+behaviour (``LocalHttpApi``: template routes, the authorizer with its result cache, payload 2.0
+events), in several uvicorn worker processes. What only a developer wants is left out: no embedded
+Redis (a real one is required and checked before any worker starts), no development key pair, no
+sample services, no ``/_local`` routes, no reload. Settings are Lambda's: ``Settings.from_environ``.
+
+Each worker process has its own ``Invoker`` (threads with an event loop each, as Lambda containers)
+and its own authorizer result cache: a token is verified once per worker per TTL, not once per
+request. The WebSocket API is not served (its connection registry lives in one process).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from starlette.types import Receive, Scope, Send
+
+from bakery_gateway import constants
+from bakery_gateway.errors import ConfigurationError
+from bakery_gateway.settings import Settings
+from bakery_local.gateway import LocalHttpApi
+from bakery_local.invoker import Invoker
+from bakery_local.template import read_http_api
+
+# Read by each worker process's factory (uvicorn starts workers with a fresh interpreter).
+TEMPLATE_VARIABLE = "BAKERY_SERVE_TEMPLATE"
+THREADS_VARIABLE = "BAKERY_SERVE_THREADS"
+DEFAULT_THREADS = 32
+DEFAULT_GRACEFUL_SECONDS = 8  # inside `docker stop`'s default 10 s before SIGKILL
+# The local runtime's own routes (status, development helpers): absent from a production server.
+DEVELOPMENT_PREFIX = "/_local"
+KEY_SOURCES = (
+    constants.JWT_PUBLIC_KEY,
+    constants.JWT_PUBLIC_KEYS,
+    constants.JWT_PUBLIC_KEYS_SSM_PARAMETER,
+    constants.JWT_PUBLIC_KEYS_SECRET_ID,
+)
+NOT_FOUND = b'{"message":"Not Found"}'
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    host: str
+    port: int
+    workers: int | None  # None: default_workers()
+    threads: int
+    template: Path
+    graceful_seconds: int
+    forwarded_allow_ips: str | None
+
+
+WORKERS_VARIABLE = "WEB_CONCURRENCY"  # uvicorn's and gunicorn's name for it
+
+
+def default_workers(environ: Mapping[str, str] | None = None) -> int:
+    """``WEB_CONCURRENCY``, else the CPUs this process may run on (a container's cpuset, not the host's)."""
+    configured = (os.environ if environ is None else environ).get(WORKERS_VARIABLE)
+    if configured:
+        try:
+            return max(1, int(configured))
+        except ValueError:
+            raise ConfigurationError(f"{WORKERS_VARIABLE}: {configured!r} is not a whole number") from None
+    return len(os.sched_getaffinity(0)) or 1
+
+
+def check_configuration(environ: Mapping[str, str] | None = None, *, ping_redis: bool = True) -> Settings:
+    """Lambda's settings, plus what a production server cannot start without; fails naming the variable."""
+    environ = os.environ if environ is None else environ
+    settings = Settings.from_environ(environ)
+    if not settings.redis.host:
+        raise ConfigurationError(
+            f"{constants.REDIS_HOST}: not set; `serve` needs a real Redis (it starts no embedded one, "
+            "unlike `bakery-gateway local`)"
+        )
+    if not any(environ.get(name) for name in KEY_SOURCES):
+        raise ConfigurationError(
+            f"{' / '.join(KEY_SOURCES)}: none set; `serve` verifies tokens with configured public keys "
+            "only (it has no development token issuer)"
+        )
+    if ping_redis:
+        _ping(settings)
+    return settings
+
+
+def _ping(settings: Settings) -> None:
+    import redis
+
+    from bakery_gateway.clients import sync_redis
+
+    client = sync_redis(settings.redis)
+    try:
+        client.ping()
+    except redis.RedisError as error:
+        where = f"{settings.redis.host}:{settings.redis.port}"
+        raise ConfigurationError(
+            f"{constants.REDIS_HOST}/{constants.REDIS_PORT}: Redis at {where} does not answer ({error})"
+        ) from error
+    finally:
+        client.close()
+
+
+class StandaloneApp:
+    """``LocalHttpApi`` with the development routes answered 404, as any unknown path."""
+
+    def __init__(self, api: LocalHttpApi) -> None:
+        self.api = api
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(DEVELOPMENT_PREFIX):
+            headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(NOT_FOUND))]
+            await send({"type": "http.response.start", "status": 404, "headers": headers})
+            await send({"type": "http.response.body", "body": NOT_FOUND})
+            return
+        await self.api(scope, receive, send)
+
+
+def build_app(template: Path, *, threads: int = DEFAULT_THREADS) -> StandaloneApp:
+    """One worker's application: the template's HTTP API, no WebSocket API."""
+    api = read_http_api(template)
+    return StandaloneApp(LocalHttpApi(api, Invoker(api.functions, workers=threads), websocket=None))
+
+
+def create_app() -> StandaloneApp:
+    """The uvicorn factory, called once in each worker process."""
+    return build_app(
+        Path(os.environ[TEMPLATE_VARIABLE]), threads=int(os.environ.get(THREADS_VARIABLE, DEFAULT_THREADS))
+    )
+
+
+def serve(options: ServeOptions) -> int:
+    """Check the configuration, then run the workers until SIGTERM/SIGINT (in-flight requests get
+    ``graceful_seconds`` to finish)."""
+    import uvicorn
+
+    try:
+        if not options.template.is_file():
+            raise ConfigurationError(f"{TEMPLATE_VARIABLE}: no template at {options.template}")
+        workers = default_workers() if options.workers is None else options.workers
+        if workers < 1 or options.threads < 1:
+            raise ConfigurationError("--workers and --threads must be at least 1")
+        settings = check_configuration()
+    except ConfigurationError as error:
+        print(f"bakery-gateway serve: {error}", file=sys.stderr)
+        return 2
+    os.environ[TEMPLATE_VARIABLE] = str(options.template.resolve())
+    os.environ[THREADS_VARIABLE] = str(options.threads)
+    print(
+        f"bakery-gateway serve: http://{options.host}:{options.port}, {workers} worker(s) x "
+        f"{options.threads} threads, Redis {settings.redis.host}:{settings.redis.port}",
+        file=sys.stderr,
+        flush=True,
+    )
+    uvicorn.run(
+        "bakery_local.standalone:create_app",
+        factory=True,
+        host=options.host,
+        port=options.port,
+        workers=workers,
+        timeout_graceful_shutdown=options.graceful_seconds,
+        forwarded_allow_ips=options.forwarded_allow_ips,
+        log_level="warning",
+        access_log=False,
+        # The function's answer carries the service's own Date and Server headers.
+        server_header=False,
+        date_header=False,
+    )
+    return 0

@@ -1,0 +1,143 @@
+"""``bakery-gateway serve``: its configuration checks and what it leaves out (no Redis, no sockets)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from bakery_gateway import constants as names
+from bakery_gateway.errors import ConfigurationError
+from bakery_local import cli, standalone
+from bakery_local.server import PROJECT_ROOT
+from bakery_local.standalone import build_app, check_configuration
+
+TEMPLATE = PROJECT_ROOT / "template.yaml"
+KEYS = '{"k1": "-----BEGIN PUBLIC KEY-----\\nx\\n-----END PUBLIC KEY-----"}'
+CONFIGURED = {names.REDIS_HOST: "redis.internal", names.JWT_PUBLIC_KEYS: KEYS}
+
+
+def test_configuration_without_redis_host_is_refused_naming_the_variable() -> None:
+    with pytest.raises(ConfigurationError, match=r"^REDIS_HOST: not set; `serve` needs a real Redis"):
+        check_configuration({names.JWT_PUBLIC_KEYS: KEYS}, ping_redis=False)
+
+
+def test_configuration_without_any_public_key_is_refused_naming_the_variables() -> None:
+    with pytest.raises(ConfigurationError, match=r"JWT_PUBLIC_KEY / .*no development token"):
+        check_configuration({names.REDIS_HOST: "redis.internal"}, ping_redis=False)
+
+
+def test_configuration_with_a_malformed_setting_is_refused_as_on_lambda() -> None:
+    with pytest.raises(ConfigurationError, match=names.REDIS_PORT):
+        check_configuration({**CONFIGURED, names.REDIS_PORT: "six"}, ping_redis=False)
+
+
+def test_configuration_with_redis_and_keys_is_accepted() -> None:
+    settings = check_configuration(CONFIGURED, ping_redis=False)
+
+    assert settings.redis.host == "redis.internal"
+
+
+class _Recorder:
+    def __init__(self) -> None:
+        self.calls: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
+
+    def __call__(self, *args: Any, **kwargs: Any) -> None:
+        self.calls.append((args, kwargs))
+
+
+@pytest.fixture
+def uvicorn_run(monkeypatch: pytest.MonkeyPatch) -> _Recorder:
+    import uvicorn
+
+    recorder = _Recorder()
+    monkeypatch.setattr(uvicorn, "run", recorder)
+    monkeypatch.setattr(standalone, "_ping", lambda settings: None)
+    return recorder
+
+
+@pytest.fixture
+def container_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in (*cli.KEY_SOURCES, *(names.service_url_variable(s) for s in names.SERVICES)):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in CONFIGURED.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv(standalone.TEMPLATE_VARIABLE, raising=False)
+
+
+@pytest.mark.usefixtures("container_environment")
+def test_serve_runs_the_standalone_factory_in_the_asked_number_of_workers(uvicorn_run: _Recorder) -> None:
+    assert cli.main(["serve", "--workers", "3", "--port", "9000", "--graceful-timeout", "5"]) == 0
+
+    [(arguments, options)] = uvicorn_run.calls
+    assert arguments == ("bakery_local.standalone:create_app",)
+    assert options["factory"] is True
+    assert options["workers"] == 3
+    assert options["port"] == 9000
+    assert options["timeout_graceful_shutdown"] == 5
+    assert "reload" not in options
+
+
+@pytest.mark.usefixtures("container_environment")
+def test_serve_defaults_to_one_worker_per_usable_cpu(
+    uvicorn_run: _Recorder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(standalone.WORKERS_VARIABLE, raising=False)
+
+    cli.main(["serve"])
+
+    [(_, options)] = uvicorn_run.calls
+    assert options["workers"] == len(os.sched_getaffinity(0))
+
+
+def test_web_concurrency_sets_the_default_number_of_workers() -> None:
+    assert standalone.default_workers({"WEB_CONCURRENCY": "5"}) == 5
+
+
+def test_a_malformed_web_concurrency_is_refused_naming_it() -> None:
+    with pytest.raises(ConfigurationError, match=r"^WEB_CONCURRENCY: 'many'"):
+        standalone.default_workers({"WEB_CONCURRENCY": "many"})
+
+
+@pytest.mark.usefixtures("container_environment")
+def test_serve_provides_no_development_keys_and_no_sample_services(uvicorn_run: _Recorder) -> None:
+    cli.main(["serve"])
+
+    assert os.environ[names.JWT_PUBLIC_KEYS] == KEYS
+    assert not [s for s in names.SERVICES if os.environ.get(names.service_url_variable(s))]
+
+
+@pytest.mark.usefixtures("container_environment")
+def test_serve_without_redis_exits_before_starting_any_worker(
+    uvicorn_run: _Recorder, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv(names.REDIS_HOST)
+
+    assert cli.main(["serve"]) == 2
+
+    assert uvicorn_run.calls == []
+    assert "bakery-gateway serve: REDIS_HOST: not set" in capsys.readouterr().err
+
+
+@pytest.mark.usefixtures("container_environment")
+def test_serve_with_a_missing_template_names_it(uvicorn_run: _Recorder, tmp_path: Path) -> None:
+    assert cli.main(["serve", "--template", str(tmp_path / "nope.yaml")]) == 2
+
+    assert uvicorn_run.calls == []
+
+
+@pytest.mark.usefixtures("container_environment")
+async def test_the_application_has_no_development_routes_and_no_websocket_api() -> None:
+    app = build_app(TEMPLATE, threads=1)
+    try:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
+            response = await client.get("/_local/status")
+
+        assert response.status_code == 404
+        assert app.api.websocket is None
+    finally:
+        app.api.invoker.close()

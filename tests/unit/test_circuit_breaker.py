@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
@@ -73,10 +74,11 @@ def test_a_half_open_circuit_admits_only_the_probe() -> None:
 
 def test_an_unknown_circuit_fails_open() -> None:
     circuit, _ = breakers()
+    service = f"never-seen-{uuid.uuid4().hex[:8]}"  # the gauge is process-wide: other tests set theirs
 
-    circuit.admit("recipes", UNKNOWN)
+    circuit.admit(service, UNKNOWN)
 
-    assert gauge("recipes") is None  # nothing known, nothing shown
+    assert gauge(service) is None  # nothing known, nothing shown
 
 
 def test_the_script_answer_becomes_a_view() -> None:

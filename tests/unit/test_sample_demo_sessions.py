@@ -87,10 +87,12 @@ async def test_the_record_is_written_where_the_gateway_reads_it(
 async def test_the_record_expires_with_the_session(
     service: DemoSessions, fake_redis: fakeredis.FakeAsyncRedis
 ) -> None:
-    answer = await create(service, account_type="professional", ttl_seconds=120)
+    # Long enough to outlast the run: NOW is read when the module is collected, and the record
+    # expires at NOW + ttl on the real clock.
+    answer = await create(service, account_type="professional", ttl_seconds=3600)
 
     key = redis_keys.demo_session_key(answer.document["session_id"])
-    assert await fake_redis.expiretime(key) == NOW + 120 == answer.document["expires_at"]
+    assert await fake_redis.expiretime(key) == NOW + 3600 == answer.document["expires_at"]
 
 
 async def test_the_token_carries_the_demo_claims(service: DemoSessions) -> None:

@@ -15,6 +15,7 @@ import httpx
 
 from bakery_gateway import constants as names
 from bakery_local.cli import KEY_SOURCES, STATE_DIR_VARIABLE
+from tests.support.processes import stop
 from tests.support.redis_server import free_port
 
 STARTUP_SECONDS = 30
@@ -78,12 +79,7 @@ def local_gateway(
         _wait_until_listening(gateway)
         yield gateway
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process, 10)
 
 
 def _wait_until_listening(gateway: RunningGateway) -> None:

@@ -20,6 +20,7 @@ from bakery_gateway import constants as names
 from bakery_local.dev_tokens import DevKeyPair
 from tests.conftest import service_base_url
 from tests.e2e.conftest import deployment_environment, tenant_headers
+from tests.support.processes import stop
 from tests.support.redis_server import RedisEndpoint, free_port
 from tests.support.stub_service import StubService
 
@@ -51,13 +52,7 @@ def standalone(environ: Mapping[str, str], log_path: Path, *arguments: str) -> I
         _wait_healthy(server)
         yield server
     finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop(process, 15)
 
 
 def _wait_healthy(server: Server) -> None:

@@ -31,6 +31,7 @@ import redis
 from bakery_gateway import constants as names
 from bakery_local.cli import KEY_SOURCES, STATE_DIR_VARIABLE
 from bakery_local.dev_tokens import DevKeyPair
+from tests.support.processes import stop
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
@@ -94,12 +95,7 @@ def local_runtime(arguments: argparse.Namespace, state: Path) -> Iterator[str]:
                 time.sleep(0.2)
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process, 15)
         tail = log_path.read_text()[-1500:]
         if tail.strip():
             print(f"runtime log (tail):\n{tail}", flush=True)

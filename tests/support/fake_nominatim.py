@@ -8,15 +8,13 @@ bytes that are not JSON.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import socket
-import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qsl, urlsplit
+
+from tests.support.threaded_server import ThreadedServer, tracked_handler
 
 NOWHERE = "nowhere"
 LICENCE = "Data © OpenStreetMap contributors, ODbL 1.0. http://osm.org/copyright"
@@ -69,50 +67,12 @@ class _Script:
     requests: list[NominatimRequest] = field(default_factory=list)
 
 
-class FakeNominatim:
+class FakeNominatim(ThreadedServer):
     """A threaded HTTP/1.1 server on 127.0.0.1 and an ephemeral port."""
 
     def __init__(self) -> None:
         self._script = _Script()
-        self._lock = threading.Lock()
-        self._stopping = threading.Event()
-        self._connections: set[socket.socket] = set()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._server.daemon_threads = True
-        self._server.block_on_close = False
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.02},
-            name="fake-nominatim",
-            daemon=True,
-        )
-
-    def start(self) -> FakeNominatim:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stopping.set()  # releases slow answers
-        self._server.shutdown()
-        with self._lock:
-            connections = list(self._connections)
-        for connection in connections:
-            with contextlib.suppress(OSError):
-                connection.shutdown(socket.SHUT_RDWR)
-        self._server.server_close()
-        self._thread.join(timeout=5)
-
-    def __enter__(self) -> FakeNominatim:
-        return self.start()
-
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
-    ) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        super().__init__("fake-nominatim")
 
     # --- what a test tells it ----------------------------------------------------------------
     def reply(self, status: int, body: bytes = b"", headers: tuple[tuple[str, str], ...] = ()) -> None:
@@ -133,24 +93,8 @@ class FakeNominatim:
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def setup(self) -> None:
-                super().setup()
-                with fake._lock:
-                    fake._connections.add(self.connection)
-
-            def finish(self) -> None:
-                with fake._lock:
-                    fake._connections.discard(self.connection)
-                with contextlib.suppress(OSError):
-                    super().finish()
-
-            def log_message(self, format: str, *args: object) -> None:  # quiet
-                return
-
-            def do_GET(self) -> None:  # http.server's name for the GET handler
+        class Handler(tracked_handler(fake)):  # type: ignore[misc]
+            def do_GET(self) -> None:  # noqa: N802 - http.server's name
                 arrived_at = time.monotonic()
                 target = urlsplit(self.path)
                 parameters = dict(parse_qsl(target.query))

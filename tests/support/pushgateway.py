@@ -21,6 +21,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
+from tests.support.processes import stop
 from tests.support.redis_server import free_port
 
 PUSHGATEWAY_BINARY = "/usr/bin/prometheus-pushgateway"
@@ -81,11 +82,6 @@ def pushgateway_process() -> Iterator[Pushgateway]:
             time.sleep(0.02)
         yield Pushgateway(url)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process, 5)
         if process.stderr is not None:
             process.stderr.close()

@@ -7,16 +7,15 @@ ends, to exercise the gateway's 502/503/504 paths over real TCP.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import socket
 import struct
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import Enum
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
+
+from tests.support.threaded_server import ThreadedServer, tracked_handler
 
 
 @dataclass(frozen=True)
@@ -68,55 +67,12 @@ class _Script:
     requests: list[RecordedRequest] = field(default_factory=list)
 
 
-class StubService:
+class StubService(ThreadedServer):
     """A threaded HTTP/1.1 server on 127.0.0.1 and an ephemeral port."""
 
     def __init__(self) -> None:
         self._script = _Script()
-        self._lock = threading.Lock()
-        self._stopping = threading.Event()
-        self._connections: set[socket.socket] = set()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._server.daemon_threads = True
-        self._server.block_on_close = False
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.02},
-            name="stub-service",
-            daemon=True,
-        )
-
-    # --- lifecycle ---------------------------------------------------------------------------
-    def start(self) -> StubService:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stopping.set()  # releases slow answers
-        self._server.shutdown()
-        with self._lock:
-            connections = list(self._connections)
-        for connection in connections:  # ends the threads waiting on idle keep-alive connections
-            with contextlib.suppress(OSError):
-                connection.shutdown(socket.SHUT_RDWR)
-        self._server.server_close()
-        self._thread.join(timeout=5)
-
-    def __enter__(self) -> StubService:
-        return self.start()
-
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
-    ) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        return int(self._server.server_address[1])
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        super().__init__("stub-service")
 
     # --- what a test tells it ----------------------------------------------------------------
     def reply(self, status: int = 200, headers: Sequence[tuple[str, str]] = (), body: bytes = b"") -> None:
@@ -169,23 +125,7 @@ class StubService:
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         stub = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def setup(self) -> None:
-                super().setup()
-                with stub._lock:
-                    stub._connections.add(self.connection)
-
-            def finish(self) -> None:
-                with stub._lock:
-                    stub._connections.discard(self.connection)
-                with contextlib.suppress(OSError):
-                    super().finish()
-
-            def log_message(self, format: str, *args: object) -> None:  # quiet
-                return
-
+        class Handler(tracked_handler(stub)):  # type: ignore[misc]
             def _handle(self) -> None:
                 length = int(self.headers.get("content-length") or 0)
                 body = self.rfile.read(length) if length else b""

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from bakery_gateway import constants as names
+from bakery_gateway.environment import EnvironmentReader
 from bakery_gateway.errors import ConfigurationError
 from bakery_gateway.policy.rules import RateLimitRule, Scope, parse_rules
 
@@ -208,7 +209,7 @@ class ObservabilitySettings:
     user_id_log_key_secret_id: str | None = None
 
 
-def _observability_settings(reader: _Reader) -> ObservabilitySettings:
+def _observability_settings(reader: EnvironmentReader) -> ObservabilitySettings:
     mode = reader.choice(names.USER_ID_LOG_MODE, tuple(m.upper() for m in USER_ID_LOG_MODES), "PLAIN").lower()
     key = reader.text(names.USER_ID_LOG_KEY)
     key_secret_id = reader.text(names.USER_ID_LOG_KEY_SECRET_ID)
@@ -269,7 +270,7 @@ class Settings:
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Read every setting from ``environ`` (default ``os.environ``)."""
-        reader = _Reader(os.environ if environ is None else environ)
+        reader = EnvironmentReader(os.environ if environ is None else environ)
         algorithms = reader.csv(names.JWT_ALGORITHM) or ("RS256",)
         refused = [name for name in algorithms if name not in ALLOWED_ALGORITHMS]
         if refused:
@@ -355,7 +356,7 @@ class Settings:
         )
 
 
-def _redis_settings(reader: _Reader) -> RedisSettings:
+def _redis_settings(reader: EnvironmentReader) -> RedisSettings:
     password = reader.text(names.REDIS_PASSWORD)
     secret_id = reader.text(names.REDIS_PASSWORD_SECRET_ID)
     if password and secret_id:
@@ -373,7 +374,7 @@ def _redis_settings(reader: _Reader) -> RedisSettings:
     )
 
 
-def _demo_settings(reader: _Reader) -> DemoSettings:
+def _demo_settings(reader: EnvironmentReader) -> DemoSettings:
     # The blocked operations hold commas themselves: entries are separated by ";" or new lines.
     text = reader.text(names.DEMO_BLOCKED_OPERATIONS)
     entries = (
@@ -394,7 +395,7 @@ def _demo_settings(reader: _Reader) -> DemoSettings:
     )
 
 
-def _policy_settings(reader: _Reader) -> PolicySettings:
+def _policy_settings(reader: EnvironmentReader) -> PolicySettings:
     def limit(default: RateLimitRule, requests: str, window: str) -> RateLimitRule:
         return RateLimitRule(
             default.name,
@@ -438,78 +439,6 @@ def _policy_settings(reader: _Reader) -> PolicySettings:
         exempt_paths=reader.csv(names.POLICY_EXEMPT_PATHS) or DEFAULT_EXEMPT_PATHS,
         subscription_cache_seconds=reader.integer(names.SUBSCRIPTION_CACHE_SECONDS, 300, minimum=1),
     )
-
-
-class _Reader:
-    """Typed reads of one environment mapping; every failure names its variable."""
-
-    def __init__(self, environ: Mapping[str, str]) -> None:
-        self._environ = environ
-
-    def text(self, name: str) -> str | None:
-        value = self._environ.get(name, "").strip()
-        return value or None
-
-    def csv(self, name: str) -> tuple[str, ...]:
-        return tuple(part.strip() for part in (self.text(name) or "").split(",") if part.strip())
-
-    def choice(self, name: str, choices: tuple[str, ...], default: str) -> str:
-        value = (self.text(name) or default).upper()
-        if value not in choices:
-            raise ConfigurationError(f"{name}: {value!r} is not one of {', '.join(choices)}")
-        return value
-
-    def boolean(self, name: str, default: bool) -> bool:
-        value = self.text(name)
-        if value is None:
-            return default
-        lowered = value.lower()
-        if lowered in ("1", "true", "yes", "on"):
-            return True
-        if lowered in ("0", "false", "no", "off"):
-            return False
-        raise ConfigurationError(f"{name}: {value!r} is not a boolean (true/false)")
-
-    def integer(
-        self, name: str, default: int, *, minimum: int | None = None, maximum: int | None = None
-    ) -> int:
-        value = self.text(name)
-        if value is None:
-            return default
-        try:
-            number = int(value)
-        except ValueError:
-            raise ConfigurationError(f"{name}: {value!r} is not a whole number") from None
-        self._check_range(name, number, minimum, maximum)
-        return number
-
-    def number(
-        self, name: str, default: float, *, minimum: float | None = None, maximum: float | None = None
-    ) -> float:
-        value = self.text(name)
-        if value is None:
-            return default
-        try:
-            number = float(value)
-        except ValueError:
-            raise ConfigurationError(f"{name}: {value!r} is not a number") from None
-        self._check_range(name, number, minimum, maximum)
-        return number
-
-    def url(self, name: str) -> str | None:
-        value = self.text(name)
-        if value is None:
-            return None
-        if not value.startswith(("http://", "https://")) or len(value.split("/", 3)[2]) == 0:
-            raise ConfigurationError(f"{name}: {value!r} is not an http(s) URL")
-        return value.rstrip("/")
-
-    @staticmethod
-    def _check_range(name: str, number: float, minimum: float | None, maximum: float | None) -> None:
-        if minimum is not None and number < minimum:
-            raise ConfigurationError(f"{name}: {number} is below the minimum {minimum}")
-        if maximum is not None and number > maximum:
-            raise ConfigurationError(f"{name}: {number} is above the maximum {maximum}")
 
 
 @lru_cache(maxsize=1)

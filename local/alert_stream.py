@@ -9,9 +9,11 @@ EventSource reconnects with ``Last-Event-ID``. Locally the response stays open:
 2. it then follows that tenant's shared feed (``alert_feed``: one Redis reader per tenant, however
    many streams), writing each new event (the same blocks, the same ids) and a ``: heartbeat``
    comment whenever ``heartbeat_seconds`` pass in silence;
-3. every ``recheck_seconds`` (``SSE_WAIT_SECONDS``: as often as a long poll would ask) it invokes the
-   proxy again with ``Last-Event-ID`` = the last id written, so an expired or revoked token, a lost
-   subscription or tenant access ends the stream as the next long poll would be refused.
+3. every ``recheck_seconds`` (``SSE_WAIT_SECONDS``: as often as a long poll would ask; the first
+   time at a random point of the period's second half, so that streams opened together do not
+   re-check together) it invokes the proxy again with ``Last-Event-ID`` = the last id written, so
+   an expired or revoked token, a lost subscription or tenant access ends the stream as the next
+   long poll would be refused.
 
 It stops when the client goes away, the proxy answers anything but ``200`` (relayed as is when
 nothing was sent yet), or Redis fails (the client reconnects with ``Last-Event-ID``). Same handler,
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -148,7 +151,9 @@ async def _follow(
 ) -> None:
     loop = asyncio.get_running_loop()
     last_write = next_check = loop.time()
-    next_check += recheck_seconds
+    # The first re-check at a random point of the second half of the period: streams opened together
+    # (a deploy, a reconnecting office) would otherwise all re-check in the same instant, every period.
+    next_check += recheck_seconds * random.uniform(0.5, 1.0)  # noqa: S311 - spreading load, not a secret
     while True:
         now = loop.time()
         timeout = max(0.0, min(last_write + heartbeat_seconds, next_check) - now)

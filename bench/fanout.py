@@ -22,8 +22,6 @@ import asyncio
 import math
 import os
 import platform
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -43,6 +41,7 @@ from bakery_gateway import redis_keys
 from bakery_gateway.policy.subscription import Subscription
 from bakery_local.cli import KEY_SOURCES, STATE_DIR_VARIABLE
 from bakery_local.dev_tokens import DevKeyPair
+from bakery_local.runtime_process import local_runtime_process
 
 RESULTS = BENCH_DIR / "results" / "fanout.md"
 STARTUP_SECONDS = 60
@@ -115,7 +114,6 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
 @contextmanager
 def _runtime(arguments: argparse.Namespace, workers: int, state: Path) -> Iterator[str]:
     """``bakery-gateway local`` on a free port; its URL. Its log is printed if it fails."""
-    port = free_port()
     environ = {name: value for name, value in os.environ.items() if name not in KEY_SOURCES}
     environ.update(
         {
@@ -132,35 +130,13 @@ def _runtime(arguments: argparse.Namespace, workers: int, state: Path) -> Iterat
     # No service is called: each is configured on a closed port, so no sample service starts.
     for service in names.SERVICES:
         environ[names.service_url_variable(service)] = f"http://127.0.0.1:{free_port()}"
-    command = [str(Path(sys.executable).parent / "bakery-gateway"), "local", "--no-reload"]
-    command += ["--port", str(port), "--workers", str(workers)]
+    runtime_arguments = ["--workers", str(workers)]
     for function in arguments.separate_process:
-        command += ["--separate-process", function]
-    log_path = state / "gateway.log"
-    with log_path.open("w") as log:
-        process = subprocess.Popen(command, env=environ, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while True:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the local runtime did not start:\n{log_path.read_text()[-3000:]}")
-            try:
-                httpx.get(f"{url}/_local/status", timeout=1)
-                break
-            except httpx.TransportError:
-                time.sleep(0.1)
+        runtime_arguments += ["--separate-process", function]
+    with local_runtime_process(
+        runtime_arguments, environ, state / "gateway.log", startup_seconds=STARTUP_SECONDS
+    ) as url:
         yield url
-    finally:
-        tail = log_path.read_text()[-2000:]
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        if tail.strip():
-            print(f"runtime log (tail):\n{tail}", flush=True)
 
 
 async def _redis_floor(arguments: argparse.Namespace) -> list[float]:

@@ -18,11 +18,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
-import threading
 from typing import Any
 
 import uvicorn
+from stub_service import exit_when_stdin_closes
 
 UPSTREAM_VARIABLE = "BENCH_PASSTHROUGH_UPSTREAM"
 CLIENT_VARIABLE = "BENCH_PASSTHROUGH_CLIENT"
@@ -127,16 +126,6 @@ async def app(scope: Scope, receive: Any, send: Any) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-def _exit_when_stdin_closes() -> None:
-    """Stop when the bench goes away, even if it is killed: it holds our stdin open until then."""
-
-    def watch() -> None:
-        sys.stdin.buffer.read()
-        os._exit(0)
-
-    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
@@ -147,7 +136,7 @@ def main() -> None:
     parser.add_argument("--exit-on-stdin-eof", action="store_true")
     args = parser.parse_args()
     if args.exit_on_stdin_eof:
-        _exit_when_stdin_closes()
+        exit_when_stdin_closes()
     # The workers are fresh interpreters: they learn the upstream and client from the environment.
     os.environ[UPSTREAM_VARIABLE], os.environ[CLIENT_VARIABLE] = args.upstream, args.client
     uvicorn.run(

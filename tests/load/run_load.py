@@ -19,19 +19,17 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
 import redis
 
 from bakery_gateway import constants as names
 from bakery_local.cli import KEY_SOURCES, STATE_DIR_VARIABLE
 from bakery_local.dev_tokens import DevKeyPair
-from tests.support.processes import stop
+from bakery_local.runtime_process import local_runtime_process
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
@@ -74,31 +72,12 @@ def runtime_environment(arguments: argparse.Namespace, state: Path) -> dict[str,
 @contextmanager
 def local_runtime(arguments: argparse.Namespace, state: Path) -> Iterator[str]:
     """``bakery-gateway local`` on a free port; its URL. Its log's tail is printed at the end."""
-    port = free_port()
-    command = [str(Path(sys.executable).parent / "bakery-gateway"), "local", "--no-reload"]
-    command += ["--port", str(port), "--workers", str(arguments.users + 32)]
-    log_path = state / "gateway.log"
-    with log_path.open("w") as log:
-        process = subprocess.Popen(  # noqa: S603 - our own executable, arguments we built
-            command, env=runtime_environment(arguments, state), stdout=log, stderr=subprocess.STDOUT
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while True:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the local runtime did not start:\n{log_path.read_text()[-3000:]}")
-            try:
-                httpx.get(f"{url}/_local/status", timeout=1)
-                break
-            except httpx.TransportError:
-                time.sleep(0.2)
+    runtime_arguments = ["--workers", str(arguments.users + 32)]
+    environ = runtime_environment(arguments, state)
+    with local_runtime_process(
+        runtime_arguments, environ, state / "gateway.log", startup_seconds=STARTUP_SECONDS
+    ) as url:
         yield url
-    finally:
-        stop(process, 15)
-        tail = log_path.read_text()[-1500:]
-        if tail.strip():
-            print(f"runtime log (tail):\n{tail}", flush=True)
 
 
 def write_tokens(keys: DevKeyPair, users: int, path: Path) -> None:

@@ -15,6 +15,7 @@ import pytest
 from bakery_gateway import constants as names
 from bakery_local.dev_tokens import DevKeyPair
 from tests.conftest import PAYING_TENANTS, mark_paying, service_base_url
+from tests.e2e.conftest import deployment_environment
 from tests.e2e.runtime import RunningGateway, local_gateway
 
 # The integration tier's fixtures, shared rather than copied: the real handlers behind a played API Gateway.
@@ -50,17 +51,13 @@ def runtime(
 ) -> Iterator[RunningGateway]:
     """``bakery-gateway local`` configured like a deployment, with one allowed CORS origin."""
     environ = {
-        names.REDIS_HOST: redis_server.host,
-        names.REDIS_PORT: str(redis_server.port),
-        names.REDIS_DB: str(redis_server.db),
-        names.JWT_PUBLIC_KEYS: dev_keys.public_keys_json,
+        **deployment_environment(redis_server, dev_keys),
         names.CORS_ORIGINS: ALLOWED_ORIGIN,
         names.MAX_REQUEST_BYTES: str(MAX_REQUEST_BYTES),
         # Fuzzing sends hundreds of requests with one token: its budget is not what is tested here.
         names.RATE_LIMIT_REQUESTS: "1000000",
         names.RATE_LIMIT_TENANT_REQUESTS: "1000000",
         names.SSE_WAIT_SECONDS: "0.2",  # an alert stream with nothing new answers at once
-        "LOG_LEVEL": "WARNING",
     }
     for service in names.SERVICES:
         environ[names.service_url_variable(service)] = service_base_url(runtime_services, service)

@@ -65,8 +65,9 @@ def make_checker(
     transport: httpx.MockTransport,
     urls: Mapping[str, str],
     clock: Callable[[], float] = lambda: NOW,
+    timeout: float = TIMEOUT,
 ) -> HealthChecker:
-    settings = Settings(service_urls=dict(urls), health=HealthSettings(TIMEOUT, 30))
+    settings = Settings(service_urls=dict(urls), health=HealthSettings(timeout, 30))
     return HealthChecker(
         settings,
         redis_clients=PerEventLoop(lambda: redis),
@@ -257,15 +258,7 @@ async def test_a_loser_whose_winner_never_reports_answers_the_stale_report(redis
     stale = HealthReport(Status.HEALTHY, {"auth": service(Status.HEALTHY)}, NOW - 100)
     await redis.set(redis_keys.HEALTH_REPORT_KEY, json.dumps(stale.to_json()))
     await redis.set(redis_keys.HEALTH_LOCK_KEY, "a crashed container")
-    settings = Settings(service_urls=URLS, health=HealthSettings(0.05, 30))
-    checker = HealthChecker(
-        settings,
-        redis_clients=PerEventLoop(lambda: redis),
-        http_clients=PerEventLoop(
-            lambda: httpx.AsyncClient(transport=services_answering({"auth": 200}, calls))
-        ),
-        clock=lambda: NOW,
-    )
+    checker = make_checker(redis, services_answering({"auth": 200}, calls), URLS, timeout=0.05)
 
     report, state = await checker.aggregate()
 
@@ -277,14 +270,8 @@ async def test_a_loser_whose_winner_never_reports_answers_the_stale_report(redis
 async def test_a_loser_with_nothing_cached_checks_itself_when_the_winner_never_reports(redis: Any) -> None:
     calls: list[str] = []
     await redis.set(redis_keys.HEALTH_LOCK_KEY, "a crashed container")
-    settings = Settings(service_urls={"auth": "http://auth"}, health=HealthSettings(0.05, 30))
-    checker = HealthChecker(
-        settings,
-        redis_clients=PerEventLoop(lambda: redis),
-        http_clients=PerEventLoop(
-            lambda: httpx.AsyncClient(transport=services_answering({"auth": 200}, calls))
-        ),
-        clock=lambda: NOW,
+    checker = make_checker(
+        redis, services_answering({"auth": 200}, calls), {"auth": "http://auth"}, timeout=0.05
     )
 
     _, state = await checker.aggregate()

@@ -91,13 +91,7 @@ class PushgatewayExporter:
     def push_now(self) -> bool:
         """One push, on the caller's thread; False (logged) when the Pushgateway did not take it."""
         try:
-            push_to_gateway(
-                self.url,
-                job=self.job,
-                registry=self._registry,
-                grouping_key=self.grouping_key,
-                timeout=self._timeout,
-            )
+            self._push()
         except Exception as error:  # any failure: metrics must never break the functions
             self.failures += 1
             logger.warning(
@@ -110,13 +104,16 @@ class PushgatewayExporter:
     def final_push(self) -> None:
         """At interpreter exit: one last push, silent (the log's stream may be closed by then)."""
         with contextlib.suppress(Exception):
-            push_to_gateway(
-                self.url,
-                job=self.job,
-                registry=self._registry,
-                grouping_key=self.grouping_key,
-                timeout=self._timeout,
-            )
+            self._push()
+
+    def _push(self) -> None:
+        push_to_gateway(
+            self.url,
+            job=self.job,
+            registry=self._registry,
+            grouping_key=self.grouping_key,
+            timeout=self._timeout,
+        )
 
     def _work(self) -> None:
         while True:

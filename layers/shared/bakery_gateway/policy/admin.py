@@ -95,6 +95,10 @@ def create_admin_app(
         request.state.tenant_id = checked_tenant_id(tenant_id)
         return tenant_id
 
+    async def operating_on(request: Request, tenant_id: str) -> tuple[audit.Actor, str]:
+        """An operator's change to ``tenant_id``: who makes it, and the checked tenant id."""
+        return await authorized(request, ADMIN_ROLES), tenant(request, tenant_id)
+
     async def audited(change: Awaitable[audit.AuditRecord | None]) -> None:
         """Make a change and log its audit record (its stream entry is written with the change)."""
         record = await change
@@ -106,6 +110,11 @@ def create_admin_app(
         await audited(change)
         return (await store().read(tenant_id)).to_json()
 
+    async def removed(change: Awaitable[audit.AuditRecord | None]) -> Response:
+        """Make a removal, and answer 204."""
+        await audited(change)
+        return Response(status_code=204)
+
     @app.get(TENANT_ROUTES + "/policy")
     async def read_policy(request: Request, tenant_id: str) -> PolicyDocument:
         await authorized(request, ADMIN_ROLES)
@@ -113,8 +122,7 @@ def create_admin_app(
 
     @app.put(TENANT_ROUTES + "/read-only")
     async def set_read_only(request: Request, tenant_id: str) -> PolicyDocument:
-        actor = await authorized(request, ADMIN_ROLES)
-        tenant_id = tenant(request, tenant_id)
+        actor, tenant_id = await operating_on(request, tenant_id)
         body = parse_body(ReadOnlyBody, await request.body())
         return await policy_after(
             tenant_id, store().set_read_only(tenant_id, body.reason, body.detail, actor)
@@ -122,15 +130,12 @@ def create_admin_app(
 
     @app.delete(TENANT_ROUTES + "/read-only", status_code=204)
     async def lift_read_only(request: Request, tenant_id: str) -> Response:
-        actor = await authorized(request, ADMIN_ROLES)
-        tenant_id = tenant(request, tenant_id)
-        await audited(store().lift_read_only(tenant_id, actor))
-        return Response(status_code=204)
+        actor, tenant_id = await operating_on(request, tenant_id)
+        return await removed(store().lift_read_only(tenant_id, actor))
 
     @app.put(TENANT_ROUTES + "/subscription")
     async def set_subscription_override(request: Request, tenant_id: str) -> PolicyDocument:
-        actor = await authorized(request, ADMIN_ROLES)
-        tenant_id = tenant(request, tenant_id)
+        actor, tenant_id = await operating_on(request, tenant_id)
         subscription = parse_body(SubscriptionBody, await request.body()).to_subscription()
         return await policy_after(
             tenant_id, store().set_subscription_override(tenant_id, subscription, actor)
@@ -138,24 +143,19 @@ def create_admin_app(
 
     @app.delete(TENANT_ROUTES + "/subscription", status_code=204)
     async def remove_subscription_override(request: Request, tenant_id: str) -> Response:
-        actor = await authorized(request, ADMIN_ROLES)
-        tenant_id = tenant(request, tenant_id)
-        await audited(store().remove_subscription_override(tenant_id, actor))
-        return Response(status_code=204)
+        actor, tenant_id = await operating_on(request, tenant_id)
+        return await removed(store().remove_subscription_override(tenant_id, actor))
 
     @app.put(TENANT_ROUTES + "/rate-limits")
     async def set_rate_limits(request: Request, tenant_id: str) -> PolicyDocument:
-        actor = await authorized(request, ADMIN_ROLES)
-        tenant_id = tenant(request, tenant_id)
+        actor, tenant_id = await operating_on(request, tenant_id)
         overrides = parse_body(RateLimitsBody, await request.body()).to_overrides()
         return await policy_after(tenant_id, store().set_rate_limit_overrides(tenant_id, overrides, actor))
 
     @app.delete(TENANT_ROUTES + "/rate-limits", status_code=204)
     async def remove_rate_limits(request: Request, tenant_id: str) -> Response:
-        actor = await authorized(request, ADMIN_ROLES)
-        tenant_id = tenant(request, tenant_id)
-        await audited(store().remove_rate_limit_overrides(tenant_id, actor))
-        return Response(status_code=204)
+        actor, tenant_id = await operating_on(request, tenant_id)
+        return await removed(store().remove_rate_limit_overrides(tenant_id, actor))
 
     @app.get(TENANT_ROUTES + "/audit")
     async def audit_trail(request: Request, tenant_id: str) -> PolicyDocument:

@@ -1,0 +1,74 @@
+"""The local runtime as a child process on a free port, for the tools that drive it from outside
+(the fan-out bench, the load test): started, waited for, and stopped with its log's tail shown."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+STARTUP_SECONDS = 60.0
+STOP_SECONDS = 15.0
+STATUS_PATH = "/_local/status"
+
+
+@contextmanager
+def local_runtime_process(
+    arguments: Sequence[str],
+    environ: Mapping[str, str],
+    log_path: Path,
+    *,
+    startup_seconds: float = STARTUP_SECONDS,
+) -> Iterator[str]:
+    """``bakery-gateway local --no-reload --port <free> *arguments``; its URL once it answers. Its
+    log goes to ``log_path``, and its tail is printed when it stops."""
+    port = _free_port()
+    command = [
+        str(Path(sys.executable).parent / "bakery-gateway"),
+        "local",
+        "--no-reload",
+        "--port",
+        str(port),
+    ]
+    with log_path.open("w") as log:
+        process = subprocess.Popen(  # noqa: S603 - our own executable, arguments we built
+            [*command, *arguments], env=dict(environ), stdout=log, stderr=subprocess.STDOUT
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_answering(url, process, log_path, startup_seconds)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=STOP_SECONDS)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        tail = log_path.read_text()[-2000:]
+        if tail.strip():
+            print(f"runtime log (tail):\n{tail}", flush=True)
+
+
+def _wait_until_answering(url: str, process: subprocess.Popen[bytes], log_path: Path, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while True:
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"the local runtime did not start:\n{log_path.read_text()[-3000:]}")
+        try:
+            httpx.get(url + STATUS_PATH, timeout=1)
+            return
+        except httpx.TransportError:
+            time.sleep(0.1)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])

@@ -128,32 +128,21 @@ def test_the_cli_names_a_gateway_that_is_not_running(state_directory: Path, clos
 # --- what an enterprise demo token reaches -------------------------------------------------------
 
 
+@pytest.mark.parametrize("form", ["path", "header"])
 @pytest.mark.parametrize("which", ["parent", *OUTLETS])
-def test_the_tenant_path_form_reaches_each_tenant_of_the_session(
-    demo_gateway: RunningGateway, enterprise: CliSession, which: str
+def test_each_tenant_form_reaches_each_tenant_of_the_session(
+    demo_gateway: RunningGateway, enterprise: CliSession, which: str, form: str
 ) -> None:
     tenant = tenant_of(enterprise, which)
+    if form == "path":
+        url, headers = f"/api/v1/tenants/{tenant}/sales/items", bearer(enterprise.token)
+    else:
+        url, headers = "/api/v1/sales/items", bearer(enterprise.token, **{"X-Tenant-ID": tenant})
 
-    response = httpx.get(
-        f"{demo_gateway.url}/api/v1/tenants/{tenant}/sales/items", headers=bearer(enterprise.token)
-    )
+    response = httpx.get(demo_gateway.url + url, headers=headers)
 
     assert response.status_code == 200
     assert response.json()["service"] == "sales"
-    assert echoed_headers(response)["x-tenant-id"] == [tenant]
-
-
-@pytest.mark.parametrize("which", ["parent", *OUTLETS])
-def test_the_tenant_header_form_reaches_each_tenant_of_the_session(
-    demo_gateway: RunningGateway, enterprise: CliSession, which: str
-) -> None:
-    tenant = tenant_of(enterprise, which)
-
-    response = httpx.get(
-        f"{demo_gateway.url}/api/v1/sales/items", headers=bearer(enterprise.token, **{"X-Tenant-ID": tenant})
-    )
-
-    assert response.status_code == 200
     assert echoed_headers(response)["x-tenant-id"] == [tenant]
 
 

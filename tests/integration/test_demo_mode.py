@@ -96,7 +96,21 @@ def assert_unauthorized(response: ProxyResponse, problem_type: str) -> dict[str,
     return problem
 
 
+def assert_tenant_forbidden(response: ProxyResponse, tenant: str, stub_service: StubService) -> None:
+    """Refused with ``tenant-forbidden`` naming ``tenant``, and nothing reached a service."""
+    assert assert_problem(response, 403, "tenant-forbidden")["tenant_id"] == tenant
+    assert stub_service.requests == []
+
+
+def assert_forwarded_for(gateway: LambdaGateway, token: str, tenant: str, stub_service: StubService) -> None:
+    """A sales read with ``token`` is forwarded, on behalf of ``tenant``."""
+    assert gateway.request("GET", SALES, token=token).status == 200
+    assert stub_service.last_request.header_values("x-tenant-id") == [tenant]
+
+
 # --- an enterprise demo user reaches exactly its session's tenants -------------------------------
+
+
 @pytest.mark.usefixtures("enterprise")
 @pytest.mark.parametrize("tenant", ENTERPRISE_TENANTS)
 @pytest.mark.parametrize("form", ROUTE_FORMS)
@@ -144,8 +158,7 @@ def test_an_enterprise_demo_user_is_refused_a_tenant_outside_its_session(
 
     response = request_on(gateway, token, form, tenant)
 
-    assert assert_problem(response, 403, "tenant-forbidden")["tenant_id"] == tenant
-    assert stub_service.requests == []
+    assert_tenant_forbidden(response, tenant, stub_service)
 
 
 # --- a professional demo user reaches its bakery and nothing else --------------------------------
@@ -155,8 +168,7 @@ def test_a_professional_demo_user_reaches_its_bakery(
 ) -> None:
     token = mint("professional", session_id=PROFESSIONAL_SESSION, tenant_id=BAKERY)
 
-    assert gateway.request("GET", SALES, token=token).status == 200
-    assert stub_service.last_request.header_values("x-tenant-id") == [BAKERY]
+    assert_forwarded_for(gateway, token, BAKERY, stub_service)
 
 
 @pytest.mark.usefixtures("professional", "enterprise")
@@ -172,8 +184,7 @@ def test_a_professional_demo_user_is_refused_every_other_tenant(
 
     response = request_on(gateway, token, form, tenant)
 
-    assert assert_problem(response, 403, "tenant-forbidden")["tenant_id"] == tenant
-    assert stub_service.requests == []
+    assert_tenant_forbidden(response, tenant, stub_service)
 
 
 @pytest.mark.usefixtures("professional")
@@ -182,8 +193,7 @@ def test_a_professional_demo_users_active_tenant_outside_its_session_becomes_its
 ) -> None:
     token = mint("professional", session_id=PROFESSIONAL_SESSION, tenant_id=REAL_TENANT)
 
-    assert gateway.request("GET", SALES, token=token).status == 200
-    assert stub_service.last_request.header_values("x-tenant-id") == [BAKERY]
+    assert_forwarded_for(gateway, token, BAKERY, stub_service)
 
 
 # --- old account type names, wherever they appear ------------------------------------------------

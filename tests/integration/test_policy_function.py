@@ -87,15 +87,6 @@ def test_put_read_only_sets_the_flag(
     assert redis_client.hget(redis_keys.read_only_key("tenant-a"), "set_by") == "ops-1"
 
 
-def test_delete_read_only_lifts_the_flag(
-    gateway: LambdaGateway, redis_client: redis.Redis, admin_token: str
-) -> None:
-    send(gateway, "PUT", f"{TENANT}/read-only", admin_token, {"reason": "billing_hold"})
-
-    assert send(gateway, "DELETE", f"{TENANT}/read-only", admin_token).status == 204
-    assert redis_client.exists(redis_keys.read_only_key("tenant-a")) == 0
-
-
 def test_put_subscription_sets_the_override(
     gateway: LambdaGateway, redis_client: redis.Redis, admin_token: str
 ) -> None:
@@ -105,15 +96,6 @@ def test_put_subscription_sets_the_override(
 
     assert response.status == 200
     assert redis_client.hget(redis_keys.subscription_override_key("tenant-a"), "status") == "trialing"
-
-
-def test_delete_subscription_removes_the_override(
-    gateway: LambdaGateway, redis_client: redis.Redis, admin_token: str
-) -> None:
-    send(gateway, "PUT", f"{TENANT}/subscription", admin_token, {"status": "trialing"})
-
-    assert send(gateway, "DELETE", f"{TENANT}/subscription", admin_token).status == 204
-    assert redis_client.exists(redis_keys.subscription_override_key("tenant-a")) == 0
 
 
 def test_put_rate_limits_sets_the_overrides(
@@ -133,15 +115,30 @@ def test_put_rate_limits_sets_the_overrides(
     }
 
 
-def test_delete_rate_limits_removes_the_overrides(
-    gateway: LambdaGateway, redis_client: redis.Redis, admin_token: str
+@pytest.mark.parametrize(
+    ("policy", "body", "key"),
+    [
+        ("read-only", {"reason": "billing_hold"}, redis_keys.read_only_key),
+        ("subscription", {"status": "trialing"}, redis_keys.subscription_override_key),
+        (
+            "rate-limits",
+            {"user": {"requests": 10, "window_seconds": 60}},
+            redis_keys.rate_limit_overrides_key,
+        ),
+    ],
+)
+def test_delete_removes_what_put_set(
+    gateway: LambdaGateway,
+    redis_client: redis.Redis,
+    admin_token: str,
+    policy: str,
+    body: dict[str, Any],
+    key: Callable[[str], str],
 ) -> None:
-    send(
-        gateway, "PUT", f"{TENANT}/rate-limits", admin_token, {"user": {"requests": 10, "window_seconds": 60}}
-    )
+    send(gateway, "PUT", f"{TENANT}/{policy}", admin_token, body)
 
-    assert send(gateway, "DELETE", f"{TENANT}/rate-limits", admin_token).status == 204
-    assert redis_client.exists(redis_keys.rate_limit_overrides_key("tenant-a")) == 0
+    assert send(gateway, "DELETE", f"{TENANT}/{policy}", admin_token).status == 204
+    assert redis_client.exists(key("tenant-a")) == 0
 
 
 def test_get_audit_lists_the_changes_made_through_the_function(

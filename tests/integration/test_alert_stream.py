@@ -21,7 +21,10 @@ WAIT_SECONDS = 0.3
 
 @pytest.fixture
 def gateway(start_gateway: GatewayStarter) -> LambdaGateway:
-    return start_gateway(SSE_WAIT_SECONDS=str(WAIT_SECONDS), SSE_RETRY_MILLISECONDS="1500")
+    gateway = start_gateway(SSE_WAIT_SECONDS=str(WAIT_SECONDS), SSE_RETRY_MILLISECONDS="1500")
+    # The proxy builds its own routes on the first request for one: not inside a timed stream.
+    assert gateway.request("GET", "/health").status == 200
+    return gateway
 
 
 @pytest.fixture

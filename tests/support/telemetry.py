@@ -17,6 +17,7 @@ from starlette.routing import Route
 from bakery_gateway.middleware import RequestContextMiddleware
 from bakery_gateway.observability import logger, registry
 from bakery_gateway.pseudonymize import UserIdForLog, plain
+from bakery_gateway.request_record import RequestRecorder
 
 ROUTE_TEMPLATE = "/api/v1/sales/{proxy+}"
 RESPONSE_BODY = b"r" * 123
@@ -48,7 +49,7 @@ def middleware_app(user_id_for_log: UserIdForLog = plain) -> Starlette:
             Route("/api/v1/boom", failing),
         ]
     )
-    app.add_middleware(RequestContextMiddleware, user_id_for_log=user_id_for_log)
+    app.add_middleware(RequestContextMiddleware, recorder=RequestRecorder(user_id_for_log=user_id_for_log))
     return app
 
 

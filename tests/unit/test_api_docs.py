@@ -15,7 +15,8 @@ from openapi_spec_validator import validate
 from bakery_gateway import api_docs
 from bakery_gateway.clients import PerEventLoop
 from bakery_gateway.constants import PROBLEM_CONTENT_TYPE
-from bakery_gateway.proxy_app import PUBLIC_ROUTE_KEYS, create_app
+from bakery_gateway.proxy_app import create_app
+from bakery_gateway.proxy_pipeline import PUBLIC_ROUTE_KEYS
 from bakery_gateway.settings import Settings
 
 PROBLEM_REF = "#/components/schemas/Problem"

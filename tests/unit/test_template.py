@@ -14,7 +14,7 @@ from bakery_gateway.alerts.ingress import (
     TRAINING_DETAIL_TYPE,
     TRAINING_EVENTBRIDGE_SOURCE,
 )
-from bakery_gateway.proxy_app import PUBLIC_ROUTE_KEYS
+from bakery_gateway.proxy_pipeline import PUBLIC_ROUTE_KEYS
 from bakery_local.template import load_template, read_http_api
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"

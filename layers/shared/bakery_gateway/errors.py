@@ -33,6 +33,13 @@ class GatewayError(Exception):
         self.extensions = dict(extensions or {})
 
 
+class InternalError(GatewayError):
+    """An error nobody expected: the client learns only the request id to quote."""
+
+    def __init__(self) -> None:
+        super().__init__("the gateway failed to handle this request; quote the request id")
+
+
 class AuthenticationError(GatewayError):
     """The request carries no usable access token (RFC 6750 ``invalid_token``)."""
 

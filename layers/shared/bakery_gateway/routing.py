@@ -89,3 +89,13 @@ def checked_segments(raw_path: str) -> list[str]:
     if any(segment in ("", ".", "..") for segment in segments):
         raise BadRequestError("path contains empty or dot segments")
     return segments
+
+
+# The /api/v1 paths the gateway answers itself (the proxy's own FastAPI routes), with their methods.
+# Any other method or path under /api/v1 is a service's; tests hold this table to the app's routes.
+GATEWAY_API_ROUTES: Mapping[str, frozenset[str]] = {
+    "/api/v1/alerts/stream": frozenset({"GET"}),
+    "/api/v1/geocode": frozenset({"POST"}),
+    "/api/v1/health": frozenset({"GET"}),
+    "/api/v1/openapi.json": frozenset({"GET"}),
+}

@@ -46,6 +46,7 @@ from bakery_gateway.policy.api_key_admin import install_api_key_routes
 from bakery_gateway.policy.store import TenantPolicyStore
 from bakery_gateway.problem_handlers import install_problem_handlers
 from bakery_gateway.pseudonymize import user_id_for_log
+from bakery_gateway.request_record import RequestRecorder
 from bakery_gateway.settings import Settings
 
 TENANT_ROUTES = "/api/v1/admin/tenants/{tenant_id}"
@@ -67,7 +68,10 @@ def create_admin_app(
         openapi_url=None,  # API Gateway routes nothing but the paths above to this function
         telemetry=NO_OPENTELEMETRY,
     )
-    app.add_middleware(RequestContextMiddleware, user_id_for_log=user_id_for_log(settings.observability))
+    app.add_middleware(
+        RequestContextMiddleware,
+        recorder=RequestRecorder(user_id_for_log=user_id_for_log(settings.observability)),
+    )
     leeway = settings.jwt.leeway_seconds
 
     def store() -> TenantPolicyStore:

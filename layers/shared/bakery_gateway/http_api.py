@@ -1,0 +1,259 @@
+"""HTTP API (payload 2.0) events in, Lambda proxy responses out: the functions' only adapter.
+
+``AsgiEvents`` runs an ASGI application (the gateway's own FastAPI routes) for an event, as Mangum
+did: the same scope, the same response shape. ``ProxyEvents`` serves every ``/api/v1`` path that is
+not one of those routes straight from the event through ``ProxyPipeline``: no ASGI scope, no
+routing table, no framework on the path most requests take (bench/README.md, added latency). Both
+answer a failure as an RFC 9457 problem with the request id, and record each request once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import time
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from bakery_gateway import events
+from bakery_gateway.constants import REQUEST_ID_HEADER
+from bakery_gateway.errors import GatewayError, InternalError
+from bakery_gateway.observability import logger
+from bakery_gateway.problems import problem_headers, problem_json
+from bakery_gateway.proxy_pipeline import ProxyPipeline, ProxyRequest
+from bakery_gateway.request_record import RequestRecorder, declared_size
+
+if TYPE_CHECKING:
+    from starlette.types import ASGIApp, Message
+
+Event = Mapping[str, Any]
+Response = dict[str, Any]
+Result = TypeVar("Result")
+
+# Bodies of these types go back as text; any other body is base64-encoded for API Gateway.
+TEXT_MIME_TYPES = (
+    "text/",
+    "application/json",
+    "application/problem+json",
+    "application/javascript",
+    "application/xml",
+    "application/vnd.api+json",
+    "application/vnd.oai.openapi",
+)
+API_PREFIX = "/api/v1/"
+
+
+def run_on_container_loop(work: Awaitable[Result]) -> Result:
+    """Run ``work`` on this thread's event loop, made once: one loop, so one set of clients, per container."""
+    try:
+        loop = asyncio.get_event_loop()
+    except RuntimeError:  # a thread that has none yet (the local runtime's workers)
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+    return loop.run_until_complete(work)
+
+
+def request_headers(event: Event) -> dict[str, str]:
+    """The request's headers with lower-case names, cookies folded back into one ``Cookie`` header.
+
+    Values are kept as the bytes the client sent, read as Latin-1 (HTTP's own reading): API Gateway
+    hands over UTF-8 text, which would not survive being sent on as Latin-1 otherwise.
+    """
+    headers = {
+        name.lower(): value if value.isascii() else value.encode().decode("latin-1")
+        for name, value in (event.get("headers") or {}).items()
+    }
+    cookies = event.get("cookies")
+    if cookies:
+        headers["cookie"] = "; ".join(cookies)
+    return headers
+
+
+def request_body(event: Event) -> bytes:
+    body = event.get("body")
+    if not body:
+        return b""
+    if event.get("isBase64Encoded"):
+        return base64.b64decode(body)
+    return body.encode() if isinstance(body, str) else bytes(body)
+
+
+def lambda_response(status: int, headers: Iterable[tuple[str, str]], body: bytes) -> Response:
+    """A payload 2.0 Lambda response: repeated headers joined with commas, ``Set-Cookie`` as cookies,
+    a text body as text and any other as base64."""
+    combined: dict[str, str] = {}
+    cookies: list[str] = []
+    for name, value in headers:
+        name = name.lower()
+        if name == "set-cookie":
+            cookies.append(value)
+        elif name in combined:
+            combined[name] = f"{combined[name]},{value}"
+        else:
+            combined[name] = value
+    # API Gateway would otherwise guess at a body's type; every answer of ours names its own.
+    content_type = combined.setdefault("content-type", "application/json")
+    text, is_base64 = "", False
+    if body:
+        if any(kind in content_type for kind in TEXT_MIME_TYPES):
+            try:
+                text = body.decode()
+            except UnicodeDecodeError:  # a compressed or binary body under a text type
+                text, is_base64 = base64.b64encode(body).decode(), True
+        else:
+            text, is_base64 = base64.b64encode(body).decode(), True
+    response: Response = {
+        "statusCode": status,
+        "body": text,
+        "headers": combined,
+        "isBase64Encoded": is_base64,
+    }
+    if cookies:
+        response["cookies"] = cookies
+    return response
+
+
+def problem_response(error: GatewayError, request_id: str) -> tuple[int, list[tuple[str, str]], bytes]:
+    body = problem_json(error, request_id)
+    headers = [*problem_headers(error, request_id).items(), ("content-length", str(len(body)))]
+    return error.status, headers, body
+
+
+class AsgiEvents:
+    """Serves events with an ASGI application, built on first use (its imports are a cold start's
+    largest part, and most containers of the proxy never serve a route of their own)."""
+
+    def __init__(self, build_app: Callable[[], ASGIApp]) -> None:
+        self._build_app = build_app
+        self._app: ASGIApp | None = None
+
+    @property
+    def app(self) -> ASGIApp:
+        if self._app is None:
+            self._app = self._build_app()
+        return self._app
+
+    async def __call__(self, event: Event, context: Any) -> Response:
+        headers = request_headers(event)
+        http = event["requestContext"]["http"]
+        scope: dict[str, Any] = {
+            "type": "http",
+            "asgi": {"version": "3.0", "spec_version": "2.0"},
+            "http_version": "1.1",
+            "method": http["method"],
+            "scheme": headers.get("x-forwarded-proto", "https"),
+            "path": http["path"],
+            "raw_path": None,
+            "root_path": "",
+            "query_string": (event.get("rawQueryString") or "").encode(),
+            "headers": [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()],
+            "server": _server(headers),
+            "client": (http.get("sourceIp"), 0),
+            "aws.event": event,
+            "aws.context": context,
+        }
+        exchange = _Exchange(request_body(event))
+        try:
+            await self.app(scope, exchange.receive, exchange.send)
+        except Exception:
+            # The application's middleware answers every error; this is the last line behind it.
+            request_id = scope.get("state", {}).get("request_id") or events.request_id(None)
+            logger.exception("unhandled error", extra={"correlation_id": request_id})
+            return lambda_response(*problem_response(InternalError(), request_id))
+        return lambda_response(exchange.status, exchange.headers, b"".join(exchange.body))
+
+
+class ProxyEvents:
+    """The proxy function's events: its own routes through ``own_routes``, every other /api/v1 path
+    straight through ``pipeline``."""
+
+    def __init__(
+        self,
+        pipeline: ProxyPipeline,
+        recorder: RequestRecorder,
+        own_routes: AsgiEvents,
+        own_paths: Mapping[str, Collection[str]],
+    ) -> None:
+        self._pipeline = pipeline
+        self._recorder = recorder
+        self._own_routes = own_routes
+        self._own_paths = own_paths
+
+    def is_proxied(self, event: Event) -> bool:
+        """Whether ``event`` (stage stripped) goes to a service rather than to one of our own routes."""
+        path = event.get("rawPath") or ""
+        if not path.startswith(API_PREFIX):
+            return False
+        methods = self._own_paths.get(path)
+        return methods is None or event["requestContext"]["http"]["method"] not in methods
+
+    async def __call__(self, event: Event, context: Any) -> Response:
+        if not self.is_proxied(event):
+            return await self._own_routes(event, context)
+        return await self.proxied(event)
+
+    async def proxied(self, event: Event) -> Response:
+        started = time.perf_counter()
+        headers = request_headers(event)
+        method = event["requestContext"]["http"]["method"]
+        state: dict[str, Any] = {"request_id": events.request_id(headers.get(REQUEST_ID_HEADER))}
+        request = ProxyRequest(event, method, headers, request_body(event), state)
+        error: Exception | None = None
+        try:
+            answer = await self._pipeline.respond(request)
+            status, response_headers, body = answer.status, answer.headers, answer.body
+        except GatewayError as refusal:
+            status, response_headers, body = problem_response(refusal, request.request_id)
+        except Exception as unexpected:
+            error = unexpected
+            # The stack trace goes to the log, never to the client.
+            logger.exception("unhandled error", extra={"correlation_id": request.request_id})
+            status, response_headers, body = problem_response(InternalError(), request.request_id)
+        self._recorder.record(
+            method=method,
+            route=state.get("route_template"),
+            status=status,
+            duration=time.perf_counter() - started,
+            request_size=declared_size(headers.get("content-length")),
+            response_size=len(body),
+            state=state,
+            error=error,
+        )
+        return lambda_response(status, response_headers, body)
+
+
+class _Exchange:
+    """One ASGI request/response exchange, held in memory (a Lambda response is never streamed)."""
+
+    def __init__(self, body: bytes) -> None:
+        self._request: Message | None = {"type": "http.request", "body": body, "more_body": False}
+        self._done = asyncio.Event()
+        self.status = 500
+        self.headers: list[tuple[str, str]] = []
+        self.body: list[bytes] = []
+
+    async def receive(self) -> Message:
+        if self._request is not None:
+            message, self._request = self._request, None
+            return message
+        await self._done.wait()  # after the answer: the client is gone
+        return {"type": "http.disconnect"}
+
+    async def send(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+            self.headers = [
+                (bytes(name).decode("latin-1"), bytes(value).decode("latin-1"))
+                for name, value in message.get("headers", [])
+            ]
+        elif message["type"] == "http.response.body":
+            self.body.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                self._done.set()
+
+
+def _server(headers: Mapping[str, str]) -> tuple[str, int]:
+    """The server's name and port, from ``Host`` (API Gateway's domain) and ``X-Forwarded-Port``."""
+    host, _, port = headers.get("host", "localhost").partition(":")
+    port = port or headers.get("x-forwarded-port", "")
+    return host, int(port) if port.isdigit() else 443

@@ -1,0 +1,337 @@
+"""The proxied request's steps: identity, route, tenant, body size, every policy, then the service.
+
+Framework-free, so the proxy function can serve ``/api/v1/{service}/**`` straight from the payload
+2.0 event (``http_api.py``) while the gateway's own routes (alert stream, geocoding) reuse the same
+steps from their ASGI handlers. A step that refuses raises a ``GatewayError``; the caller turns it
+into a problem response.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from bakery_gateway import circuit_breaker, forwarding, retry_budget, revocation, routing
+from bakery_gateway.api_keys import require_in_scope
+from bakery_gateway.authentication import caller_identity
+from bakery_gateway.authorizer import bearer_token
+from bakery_gateway.clients import PerEventLoop
+from bakery_gateway.constants import TENANT_ID_HEADER
+from bakery_gateway.demo import DemoAccountType, require_demo_account_type
+from bakery_gateway.errors import (
+    BadDownstreamResponseError,
+    DownstreamTimeoutError,
+    DownstreamUnavailableError,
+    PayloadTooLargeError,
+    RedisUnavailableError,
+    StateUnavailableError,
+)
+from bakery_gateway.identity import Identity
+from bakery_gateway.observability import DOWNSTREAM_RETRIES
+from bakery_gateway.policy.engine import DEMO_SESSIONS_PATH, LOGIN_ROUTE_KEYS, PolicyEngine, PolicyRequest
+from bakery_gateway.settings import Settings
+from bakery_gateway.tenancy import select_tenant
+
+# Route keys of template.yaml that have no authorizer: the proxy serves them without an identity.
+PUBLIC_ROUTE_KEYS = frozenset(
+    {
+        "POST /api/v1/auth/login",
+        "POST /api/v1/auth/register",
+        "POST /api/v1/auth/refresh",
+        "GET /health",
+        # Status pages and developers, before any login (docs/health.md, docs/api-docs.md).
+        "GET /api/v1/health",
+        "GET /docs",
+        "GET /openapi.json",
+        "GET /api/v1/openapi.json",
+        # The demo-session service's routes a visitor uses before having a token.
+        "ANY /api/v1/demo/{proxy+}",
+    }
+)
+LOGIN_NAME_FIELDS = ("email", "username", "login")
+LOGOUT_PATH = "/api/v1/auth/logout"
+
+
+@dataclass(slots=True, eq=False)
+class ProxyRequest:
+    """One request as the steps read it. ``state`` collects what the request log record reports
+    (request id, route template, service, user, tenant, downstream time)."""
+
+    event: Mapping[str, Any]  # the payload 2.0 event, stage already stripped
+    method: str
+    headers: Mapping[str, str]  # lower-case names
+    body: bytes
+    state: dict[str, Any]
+
+    @property
+    def request_id(self) -> str:
+        return str(self.state["request_id"])
+
+
+@dataclass(frozen=True, slots=True)
+class ProxyAnswer:
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+
+class ProxyPipeline:
+    """Every step a proxied request takes, with the container's clients and policy engine."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        redis_clients: PerEventLoop[Any],
+        http_clients: PerEventLoop[Any],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.policies = PolicyEngine(
+            settings, redis_clients=redis_clients, http_clients=http_clients, clock=clock
+        )
+        self._redis_clients = redis_clients
+        self._http_clients = http_clients
+        self._clock = clock
+        self._leeway = settings.jwt.leeway_seconds
+        self._demo_service_urls = {**settings.service_urls, **settings.demo.service_urls}
+        self._retries = retry_budget.RetryBudget()
+        self._deadline_seconds = (
+            settings.downstream_connect_timeout_seconds + settings.downstream_read_timeout_seconds
+        )
+
+    async def respond(self, request: ProxyRequest) -> ProxyAnswer:
+        """A /api/v1 path the gateway does not serve itself: checked, then forwarded to its service."""
+        identity = self.authenticate(request)
+        route = self.route_for(request, identity)
+        # Judged on the normalised path: every spelling of logout revokes, not only the route key's.
+        if request.method == "POST" and route.normalized_path == LOGOUT_PATH:
+            return await self._handle(
+                request, identity, route, before_forwarding=self._revoker(request, identity)
+            )
+        if request.method == "POST" and route.normalized_path == DEMO_SESSIONS_PATH:
+            body = self.checked_body(request)
+
+            async def check_account_type() -> None:
+                demo_account_type_of(body)
+
+            return await self._handle(request, identity, route, before_forwarding=check_account_type)
+        return await self._handle(request, identity, route)
+
+    def authenticate(self, request: ProxyRequest) -> Identity | None:
+        """The caller's identity; None on public routes. Refuses what the authorizer refused."""
+        if request.event.get("routeKey") in PUBLIC_ROUTE_KEYS:
+            return None
+        identity = caller_identity(request.event, leeway_seconds=self._leeway, clock=self._clock)
+        request.state["user_id"] = identity.user_id
+        return identity
+
+    def route_for(self, request: ProxyRequest, identity: Identity | None) -> routing.Route:
+        # Demo users' traffic goes to the isolated demo backends where they are configured.
+        urls = (
+            self._demo_service_urls
+            if identity is not None and identity.is_demo
+            else self.settings.service_urls
+        )
+        route = routing.resolve(request.event["rawPath"], urls)
+        self.note_route(request, route)
+        return route
+
+    @staticmethod
+    def note_route(request: ProxyRequest, route: routing.Route) -> None:
+        request.state["route_template"] = route.template
+        request.state["service"] = route.service
+
+    def choose_tenant(
+        self,
+        request: ProxyRequest,
+        identity: Identity | None,
+        route: routing.Route,
+        client_tenant_id: str | None = None,
+    ) -> str | None:
+        """The tenant the request acts on (tenant access rules: 403 for one the token does not list)."""
+        if identity is None:
+            return None
+        require_in_scope(identity, route.service)  # 403 for a service outside a key's scope
+        chosen = request.headers.get(TENANT_ID_HEADER) or client_tenant_id
+        tenant_id = select_tenant(identity, route.tenant_id, chosen)
+        request.state["tenant_id"] = tenant_id
+        return tenant_id
+
+    def checked_body(self, request: ProxyRequest) -> bytes:
+        """The body, refused (413) above ``MAX_REQUEST_BYTES`` whether declared or sent."""
+        limit = self.settings.max_request_bytes
+        declared = request.headers.get("content-length")
+        too_long = declared is not None and declared.isdigit() and int(declared) > limit
+        if too_long or len(request.body) > limit:
+            raise PayloadTooLargeError(
+                f"request bodies are limited to {limit} bytes", extensions={"max_bytes": limit}
+            )
+        return request.body
+
+    async def check(
+        self,
+        request: ProxyRequest,
+        identity: Identity | None,
+        route: routing.Route,
+        tenant_id: str | None,
+        body: bytes,
+        *,
+        service: str | None = None,
+    ) -> list[tuple[str, str]]:
+        """Every policy and ``service``'s circuit (one Redis round trip): the headers they add; raises
+        the first refusal."""
+        event = request.event
+        route_key = event.get("routeKey", "")
+        admission = await self.policies.admit(
+            PolicyRequest(
+                identity=identity,
+                tenant_id=tenant_id,
+                method=request.method,
+                path=route.normalized_path,
+                route_key=route_key,
+                route_template=route.template,
+                source_ip=event["requestContext"].get("http", {}).get("sourceIp", ""),
+                request_id=request.request_id,
+                login_name=login_name(body) if route_key in LOGIN_ROUTE_KEYS else None,
+                service=service,
+            )
+        )
+        request.state["circuit"], request.state["circuit_service"] = admission.circuit, service
+        return admission.headers
+
+    async def _handle(
+        self,
+        request: ProxyRequest,
+        identity: Identity | None,
+        route: routing.Route,
+        *,
+        before_forwarding: Callable[[], Awaitable[None]] | None = None,
+    ) -> ProxyAnswer:
+        """Tenant access, body size and every policy (one Redis round trip); then forward."""
+        tenant_id = self.choose_tenant(request, identity, route)
+        body = self.checked_body(request)
+        policy_headers = await self.check(
+            request, identity, route, tenant_id, body, service=self._circuit_of(identity, route)
+        )
+        if before_forwarding is not None:
+            await before_forwarding()
+        answer = await self._forward(request, identity, route, tenant_id, body)
+        answer.headers.extend(policy_headers)
+        return answer
+
+    def _circuit_of(self, identity: Identity | None, route: routing.Route) -> str:
+        """The circuit a request's service call counts on; demo backends fail apart from the real ones."""
+        if identity is not None and identity.is_demo and route.service in self.settings.demo.service_urls:
+            return f"{route.service}-demo"
+        return route.service
+
+    async def _forward(
+        self,
+        request: ProxyRequest,
+        identity: Identity | None,
+        route: routing.Route,
+        tenant_id: str | None,
+        body: bytes,
+    ) -> ProxyAnswer:
+        event, state = request.event, request.state
+        context = event["requestContext"]
+        origin = forwarding.ClientOrigin(
+            source_ip=context.get("http", {}).get("sourceIp", ""),
+            protocol=request.headers.get("x-forwarded-proto", "https"),
+            host=context.get("domainName", ""),
+        )
+        headers = forwarding.downstream_headers(
+            request.headers.items(),
+            identity=identity,
+            tenant_id=tenant_id,
+            request_id=request.request_id,
+            origin=origin,
+        )
+        query = event.get("rawQueryString") or ""
+        url = route.base_url + route.path + (f"?{query}" if query else "")
+        started = time.perf_counter()
+        circuit = state.get("circuit", circuit_breaker.CLOSED)
+        circuit_service = state.get("circuit_service") or route.service
+        self._retries.record_request()
+
+        def retry() -> bool:
+            """Once, for an idempotent method, while the container's retry budget lasts."""
+            if not retry_budget.may_retry(request.method):
+                return False
+            allowed = self._retries.try_spend()
+            DOWNSTREAM_RETRIES.labels(route.service, "retried" if allowed else "budget_exhausted").inc()
+            return allowed
+
+        try:
+            answer = await forwarding.forward(
+                self._http_clients.get(),
+                method=request.method,
+                url=url,
+                headers=headers,
+                body=body,
+                service=route.service,
+                deadline_seconds=self._deadline_seconds,
+                retry=retry,
+            )
+        except (DownstreamUnavailableError, DownstreamTimeoutError, BadDownstreamResponseError):
+            await self.policies.circuits.record(circuit_service, circuit, failed=True)
+            raise
+        finally:
+            state["downstream_ms"] = round((time.perf_counter() - started) * 1000, 3)
+        await self.policies.circuits.record(
+            circuit_service, circuit, failed=circuit_breaker.is_failure(answer.status)
+        )
+        response_headers = forwarding.response_headers(answer.headers, request.request_id)
+        response_headers.append(("content-length", str(len(answer.body))))
+        return ProxyAnswer(answer.status, response_headers, answer.body)
+
+    def _revoker(self, request: ProxyRequest, identity: Identity | None) -> Callable[[], Awaitable[None]]:
+        """Logout: revoke the caller's token until it expires, before the auth service is told."""
+
+        async def revoke() -> None:
+            if identity is None or identity.is_api_key:  # a key is revoked by an operator, not by logout
+                return
+            try:
+                await revocation.revoke(
+                    self._redis_clients.get(),
+                    jti=identity.jti,
+                    expires_at=identity.expires_at,
+                    token=bearer_token({"authorization": request.headers.get("authorization", "")}),
+                    leeway_seconds=self._leeway,
+                )
+            except RedisUnavailableError:
+                raise StateUnavailableError(
+                    "logout could not be recorded; retry shortly", headers={"Retry-After": "5"}
+                ) from None
+
+        return revoke
+
+
+def demo_account_type_of(body: bytes) -> DemoAccountType:
+    """The account type a demo-session creation asks for; refused (400) unless one of the two."""
+    try:
+        document = json.loads(body)
+    except ValueError:
+        document = None
+    # Anything but a JSON object holding a valid account_type gets the problem naming the two.
+    account_type = document.get("account_type") if isinstance(document, dict) else None
+    return require_demo_account_type(account_type, "account_type")
+
+
+def login_name(body: bytes) -> str | None:
+    """The account a login or registration is for, to limit attempts per account."""
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(document, dict):
+        return None
+    for field in LOGIN_NAME_FIELDS:
+        value = document.get(field)
+        if isinstance(value, str) and value.strip():
+            return value.strip().lower()[:256]
+    return None

@@ -16,11 +16,11 @@ from typing import Any
 
 import pytest
 import redis
-from mangum import Mangum
 
 from bakery_gateway import redis_keys
 from bakery_gateway.clients import PerEventLoop, async_redis_factory, http_client_factory
 from bakery_gateway.events import strip_stage
+from bakery_gateway.http_api import AsgiEvents, run_on_container_loop
 from bakery_gateway.proxy_app import create_app
 from bakery_gateway.settings import Settings
 from bakery_local.dev_tokens import DevKeyPair
@@ -49,9 +49,7 @@ class Container:
             http_clients=PerEventLoop(self._tracked(http_client_factory(settings))),
             blocking_redis_clients=PerEventLoop(self._tracked(async_redis_factory(settings.redis))),
         )
-        self._adapter = Mangum(
-            app, lifespan="off", text_mime_types=["application/json", "application/problem+json"]
-        )
+        self._events = AsgiEvents(lambda: app)
 
     def _tracked(self, factory: Any) -> Any:
         def create() -> Any:
@@ -62,8 +60,10 @@ class Container:
         return create
 
     def invoke(self, event: dict[str, Any]) -> Future[ProxyResponse]:
-        context: Any = LambdaContext()  # the parts of Lambda's context Mangum reads
-        return self._thread.submit(lambda: ProxyResponse(self._adapter(strip_stage(event), context)))
+        context: Any = LambdaContext()
+        return self._thread.submit(
+            lambda: ProxyResponse(run_on_container_loop(self._events(strip_stage(event), context)))
+        )
 
     def close(self) -> None:
         async def close_clients() -> None:

@@ -32,7 +32,7 @@ def container(
     for variable in GATEWAY_VARIABLES:
         os.environ.pop(variable, None)
     os.environ.update(environ)
-    asyncio.set_event_loop(asyncio.new_event_loop())  # Mangum runs every invocation on this loop
+    asyncio.set_event_loop(asyncio.new_event_loop())  # every invocation runs on this thread's loop
     proxy = importlib.import_module(PROXY_MODULE)
     statuses: list[int] = []
     try:

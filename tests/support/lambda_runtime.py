@@ -2,7 +2,7 @@
 
 A handler module reads its settings and builds its clients at import, as on Lambda. ``cold_start``
 sets the environment, forgets the cached settings and clients, and (re)imports the module. Every
-invocation then runs on one persistent event loop, as Mangum does on Lambda; ``close`` closes the
+invocation then runs on one persistent event loop, as the functions' adapter does on Lambda; ``close`` closes the
 async clients the handler made on it, so no connection outlives its test.
 """
 
@@ -35,7 +35,7 @@ GATEWAY_VARIABLES = tuple(
 
 @dataclass
 class LambdaContext:
-    """The parts of Lambda's context object that handlers and Mangum may read."""
+    """The parts of Lambda's context object that handlers may read."""
 
     function_name: str = "bakery-gateway-test"
     function_version: str = "$LATEST"

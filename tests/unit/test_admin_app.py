@@ -1,4 +1,4 @@
-"""The policy function's application through Mangum, on fakeredis, with hand-built authorizer contexts."""
+"""The policy function's app through its event adapter, on fakeredis, with hand-built authorizer contexts."""
 
 from __future__ import annotations
 
@@ -10,12 +10,10 @@ from typing import Any
 
 import fakeredis
 import pytest
-from mangum import Mangum
-from mangum.adapter import DEFAULT_TEXT_MIME_TYPES
 
 from bakery_gateway import redis_keys
 from bakery_gateway.clients import PerEventLoop
-from bakery_gateway.constants import PROBLEM_CONTENT_TYPE
+from bakery_gateway.http_api import AsgiEvents, run_on_container_loop
 from bakery_gateway.identity import Identity, Unauthenticated
 from bakery_gateway.policy import audit as audit_module
 from bakery_gateway.policy.admin import create_admin_app
@@ -37,7 +35,7 @@ def context(*roles: str, user_id: str = "admin-1", jti: str = "jti-1") -> dict[s
 
 
 class AdminHarness:
-    """The app behind Mangum on a loop of its own (as on Lambda), and a sync view of its fake Redis."""
+    """The app behind its event adapter on a loop of its own (as on Lambda), and a sync view of its Redis."""
 
     def __init__(self) -> None:
         self.server = fakeredis.FakeServer()
@@ -48,9 +46,8 @@ class AdminHarness:
         clients = PerEventLoop(lambda: fakeredis.FakeAsyncRedis(server=self.server, decode_responses=True))
         app = create_admin_app(settings, redis_clients=clients, clock=lambda: NOW)
         # As functions/policy/app.py wraps it (that module builds real Redis clients at import).
-        self.handler: Handler = Mangum(
-            app, lifespan="off", text_mime_types=[*DEFAULT_TEXT_MIME_TYPES, PROBLEM_CONTENT_TYPE]
-        )
+        events = AsgiEvents(lambda: app)
+        self.handler: Handler = lambda event, context: run_on_container_loop(events(event, context))
 
     def call(
         self,

@@ -98,7 +98,7 @@ def authorizer_lines(summaries: Mapping[str, Summary]) -> list[str]:
     return [
         f"- cache miss / RSA verify floor: **{miss / floor:.1f}x** (median; goal ≤ 2x); "
         f"miss - floor = {miss - floor:.3f} ms",
-        "- the verification alone (PyJWT decode + claim checks, no Redis) / floor: "
+        "- the verification alone (JWS parse, `cryptography` verify, claim checks; no Redis) / floor: "
         f"**{verify / floor:.1f}x**; "
         f"the miss spends {miss - verify:.3f} ms besides it (Redis lookup + store, handler, metrics)",
         f"- cache hit / RSA verify floor: {hit / floor:.1f}x (median); hit / miss = {hit / miss:.2f}x",

@@ -301,6 +301,36 @@ def test_a_malformed_token_is_refused(verifier: TokenVerifier, token: str) -> No
         verifier.verify(token)
 
 
+@pytest.mark.parametrize(
+    ("claim", "value"),
+    [("exp", "4102444800"), ("exp", True), ("iat", "1"), ("iat", False), ("nbf", "0"), ("nbf", None)],
+)
+def test_a_date_claim_that_is_not_a_json_number_is_refused(
+    dev_keys: DevKeyPair, verifier: TokenVerifier, claim: str, value: object
+) -> None:
+    # RFC 7519 §2: a NumericDate is a JSON number; a numeric string or a boolean is not one.
+    with pytest.raises(InvalidTokenError, match="token malformed"):
+        verifier.verify(dev_keys.mint(user_id="user-1", extra_claims={claim: value}))
+
+
+def test_a_signed_payload_that_is_not_a_json_object_is_refused(
+    dev_keys: DevKeyPair, verifier: TokenVerifier
+) -> None:
+    header = {"alg": "RS256", "kid": dev_keys.key_id}
+    token = jwt.api_jws.encode(b"[1, 2]", dev_keys.private_pem, algorithm="RS256", headers=header)
+
+    with pytest.raises(InvalidTokenError, match="token malformed"):
+        verifier.verify(token)
+
+
+def test_expiry_is_judged_by_the_verifiers_clock(dev_keys: DevKeyPair) -> None:
+    keys = parse_key_material(dev_keys.public_keys_json, "JWT_PUBLIC_KEYS")
+    verifier = TokenVerifier(keys, JwtSettings(), clock=lambda: time.time() + 3600)
+
+    with pytest.raises(InvalidTokenError, match="token expired"):
+        verifier.verify(dev_keys.mint(user_id="user-1", ttl_seconds=1800))
+
+
 def test_a_token_with_a_valid_header_but_garbage_payload_is_refused(
     dev_keys: DevKeyPair, verifier: TokenVerifier
 ) -> None:

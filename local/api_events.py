@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import base64
+import os
 import time
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -61,9 +61,10 @@ def query_parameters(raw_query: str) -> dict[str, str] | None:
     return parameters
 
 
-def _request_context(request: IncomingRequest, route_key: str, stage: str, domain: str) -> dict[str, Any]:
+def _request_context(
+    request: IncomingRequest, route_key: str, stage: str, domain: str, user_agent: str
+) -> dict[str, Any]:
     now = time.time()
-    headers = combined_headers(request.headers)
     return {
         "accountId": ACCOUNT_ID,
         "apiId": API_ID,
@@ -74,9 +75,9 @@ def _request_context(request: IncomingRequest, route_key: str, stage: str, domai
             "path": request.raw_path,
             "protocol": "HTTP/1.1",
             "sourceIp": request.source_ip,
-            "userAgent": headers.get("user-agent", ""),
+            "userAgent": user_agent,
         },
-        "requestId": uuid.uuid4().hex[:16],
+        "requestId": os.urandom(8).hex(),  # 16 hex digits, as uuid4().hex[:16] but a third of the cost
         "routeKey": route_key,
         "stage": stage,
         "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
@@ -108,10 +109,10 @@ def http_event(
     """The payload 2.0 event a function behind an HTTP API receives for ``request``."""
     headers = combined_headers(request.headers)
     domain = headers.get("host", "localhost").split(":")[0]
+    context = _request_context(request, route_key, stage, domain, headers.get("user-agent", ""))
     headers.setdefault("x-forwarded-proto", "http")
     headers.setdefault("x-forwarded-for", request.source_ip)
     body, is_base64 = _body(request)
-    context = _request_context(request, route_key, stage, domain)
     if authorizer_context is not None:
         context["authorizer"] = {"lambda": dict(authorizer_context)}
     event: dict[str, Any] = {
@@ -154,7 +155,7 @@ def authorizer_event(
         "rawPath": request.raw_path,
         "rawQueryString": request.raw_query,
         "headers": headers,
-        "requestContext": _request_context(request, route_key, stage, domain),
+        "requestContext": _request_context(request, route_key, stage, domain, headers.get("user-agent", "")),
     }
     _add_request_parts(event, request, path_parameters)
     return event

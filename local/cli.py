@@ -97,7 +97,10 @@ def _add_serve_arguments(serve: argparse.ArgumentParser) -> None:
     serve.add_argument("--template", type=Path, help="default: $BAKERY_SERVE_TEMPLATE or the project's")
     serve.add_argument("--workers", type=int, help="processes (default: $WEB_CONCURRENCY, else the CPUs)")
     serve.add_argument(
-        "--threads", type=int, default=DEFAULT_THREADS, help="concurrent invocations per worker process"
+        "--threads",
+        type=int,
+        default=DEFAULT_THREADS,
+        help="threads per worker process, for functions without an async_handler (the authorizer)",
     )
     serve.add_argument(
         "--graceful-timeout",

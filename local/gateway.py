@@ -24,7 +24,7 @@ from bakery_local import alert_feed, alert_stream, api_events
 from bakery_local.alert_feed import AlertFeeds
 from bakery_local.authorizer_cache import AuthorizerCache
 from bakery_local.iam import iam_refusal
-from bakery_local.invoker import FunctionTimeoutError, Invoker
+from bakery_local.invoker import FunctionInvoker, FunctionTimeoutError
 from bakery_local.routes import RouteMatch, RouteTable
 from bakery_local.template import CorsSpec, HttpApiSpec
 from bakery_local.websocket_connections import is_management_path
@@ -45,7 +45,7 @@ class LocalHttpApi:
     def __init__(
         self,
         api: HttpApiSpec,
-        invoker: Invoker,
+        invoker: FunctionInvoker,
         *,
         cache: AuthorizerCache | None = None,
         sse_heartbeat_seconds: float | None = None,
@@ -135,7 +135,8 @@ class LocalHttpApi:
         request_headers = [
             (name.decode("latin-1").lower(), value.decode("latin-1")) for name, value in scope["headers"]
         ]
-        origin = dict(request_headers).get("origin")
+        last_values = dict(request_headers)
+        origin = last_values.get("origin")
         body = await _read_body(receive)
         if body is None:
             await _send_whole(send, _message(413, "Request Entity Too Large"))
@@ -149,13 +150,8 @@ class LocalHttpApi:
             source_ip=(scope.get("client") or ("127.0.0.1", 0))[0],
         )
         cors = self.api.cors
-        if (
-            cors
-            and request.method == "OPTIONS"
-            and origin
-            and "access-control-request-method" in dict(request_headers)
-        ):
-            await _send_whole(send, (204, _preflight_headers(cors, origin, dict(request_headers)), b""))
+        if cors and request.method == "OPTIONS" and origin and "access-control-request-method" in last_values:
+            await _send_whole(send, (204, _preflight_headers(cors, origin, last_values), b""))
             return
         cors_headers = _cors_headers(cors, origin) if cors and origin else []
         match = self.routes.match(request.method, request.raw_path)
@@ -164,7 +160,7 @@ class LocalHttpApi:
         ):
             await self._stream_alerts(request, receive, send, cors_headers)
             return
-        status, headers, response_body = await self._route(request)
+        status, headers, response_body = await self._invoke_route(request, match)
         if cors:  # as API Gateway: with CORS configured, the integration's own CORS headers are ignored
             headers = [
                 (name, value) for name, value in headers if not name.lower().startswith(b"access-control-")
@@ -195,7 +191,17 @@ class LocalHttpApi:
     async def _route(
         self, request: api_events.IncomingRequest, stage_variables: Mapping[str, str] | None = None
     ) -> tuple[int, Headers, bytes]:
-        match = self.routes.match(request.method, request.raw_path)
+        return await self._invoke_route(
+            request, self.routes.match(request.method, request.raw_path), stage_variables
+        )
+
+    async def _invoke_route(
+        self,
+        request: api_events.IncomingRequest,
+        match: RouteMatch | None,
+        stage_variables: Mapping[str, str] | None = None,
+    ) -> tuple[int, Headers, bytes]:
+        """``request`` to its route's function (``match``: its route, selected once per request)."""
         if match is None:
             return _message(404, "Not Found")
         if refusal := iam_refusal(match.route, request.source_ip):
@@ -367,7 +373,7 @@ async def _read_body(receive: Receive) -> bytes | None:
     return b"".join(chunks)
 
 
-async def _lifespan(receive: Receive, send: Send, invoker: Invoker) -> None:
+async def _lifespan(receive: Receive, send: Send, invoker: FunctionInvoker) -> None:
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":

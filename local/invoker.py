@@ -1,7 +1,7 @@
 """Invokes Lambda handlers concurrently, the way Lambda containers would.
 
-Each worker thread has its own persistent event loop, like a Lambda container's one thread: Mangum
-runs each invocation on the thread's loop, and the handlers' async clients bind to that loop.
+Each worker thread has its own persistent event loop, like a Lambda container's one thread: the
+functions run each invocation on the thread's loop, and the handlers' async clients bind to that loop.
 Sharing one loop's clients between threads breaks them (see FACTS.md), so every worker gets its own.
 
 Functions named in ``separate_processes`` run in worker processes of their own instead (one
@@ -20,14 +20,26 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from bakery_local.template import FunctionSpec
 
 Handler = Callable[[dict[str, Any], Any], Any]
+
+
+class FunctionInvoker(Protocol):
+    """What the local gateways need of an invoker: ``Invoker`` (threads), ``LoopInvoker`` (``serve``)."""
+
+    invocations: dict[str, int]  # per logical id: what /_local/status reports
+
+    async def invoke(self, logical_id: str, event: dict[str, Any]) -> Any:
+        """The handler's result; ``FunctionTimeoutError`` past the function's timeout."""
+        ...
+
+    def close(self) -> None: ...
 
 
 @dataclass
@@ -53,6 +65,15 @@ class LambdaContext:
 
 class FunctionTimeoutError(Exception):
     """The handler ran past its function's configured timeout."""
+
+
+async def within_timeout(spec: FunctionSpec, invocation: Awaitable[Any]) -> Any:
+    """The invocation's result; ``FunctionTimeoutError`` past the function's timeout (the thread of a
+    timed-out invocation runs on, as nothing can stop it; a coroutine is cancelled)."""
+    try:
+        return await asyncio.wait_for(invocation, spec.timeout_seconds)
+    except TimeoutError:
+        raise FunctionTimeoutError(f"{spec.logical_id} timed out after {spec.timeout_seconds} s") from None
 
 
 def _give_thread_an_event_loop() -> None:
@@ -142,10 +163,11 @@ class Invoker:
             )
         else:
             future = loop.run_in_executor(self._pool, self._call, logical_id, event, context)
-        try:
-            return await asyncio.wait_for(future, spec.timeout_seconds)
-        except TimeoutError:
-            raise FunctionTimeoutError(f"{logical_id} timed out after {spec.timeout_seconds} s") from None
+        return await within_timeout(spec, future)
+
+    async def load(self, logical_id: str) -> Handler:
+        """The handler, imported on a worker thread (its cold start) rather than on the caller's loop."""
+        return await asyncio.get_running_loop().run_in_executor(self._pool, self.handler, logical_id)
 
     def _call(self, logical_id: str, event: dict[str, Any], context: LambdaContext) -> Any:
         return self.handler(logical_id)(event, context)

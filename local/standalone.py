@@ -6,9 +6,11 @@ events), in several uvicorn worker processes. What only a developer wants is lef
 Redis (a real one is required and checked before any worker starts), no development key pair, no
 sample services, no ``/_local`` routes, no reload. Settings are Lambda's: ``Settings.from_environ``.
 
-Each worker process has its own ``Invoker`` (threads with an event loop each, as Lambda containers)
-and its own authorizer result cache: a token is verified once per worker per TTL, not once per
-request. The WebSocket API is not served (its connection registry lives in one process).
+Each worker process has its own ``LoopInvoker``: a function that exports ``async_handler`` (the
+proxy) is awaited on the worker's own event loop, the others (the authorizer) run on ``Invoker``'s
+threads, each with an event loop, as Lambda containers. Each worker has its own authorizer result
+cache: a token is verified once per worker per TTL, not once per request. The WebSocket API is not
+served (its connection registry lives in one process).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from bakery_gateway.errors import ConfigurationError
 from bakery_gateway.settings import Settings
 from bakery_local.gateway import LocalHttpApi
 from bakery_local.invoker import Invoker
+from bakery_local.loop_invoker import LoopInvoker
 from bakery_local.template import read_http_api
 
 # Read by each worker process's factory (uvicorn starts workers with a fresh interpreter).
@@ -123,7 +126,8 @@ class StandaloneApp:
 def build_app(template: Path, *, threads: int = DEFAULT_THREADS) -> StandaloneApp:
     """One worker's application: the template's HTTP API, no WebSocket API."""
     api = read_http_api(template)
-    return StandaloneApp(LocalHttpApi(api, Invoker(api.functions, workers=threads), websocket=None))
+    invoker = LoopInvoker(api.functions, Invoker(api.functions, workers=threads))
+    return StandaloneApp(LocalHttpApi(api, invoker, websocket=None))
 
 
 def create_app() -> StandaloneApp:

@@ -10,7 +10,7 @@ from bakery_gateway.pseudonymize import user_id_for_log
 from bakery_gateway.request_record import RequestRecorder
 from bakery_gateway.routing import GATEWAY_API_ROUTES
 from bakery_gateway.settings import get_settings
-from bakery_gateway.telemetry import instrument
+from bakery_gateway.telemetry import instrument, instrument_async
 
 BLOCKING_READ_MARGIN_SECONDS = 2.0
 settings = get_settings()
@@ -46,8 +46,7 @@ def _own_routes_app() -> Any:
 events = ProxyEvents(pipeline, recorder, AsgiEvents(_own_routes_app), GATEWAY_API_ROUTES)
 
 
-async def async_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """``handler``'s answer on the caller's running event loop (``bakery-gateway serve``)."""
+async def _async_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return await events(strip_stage(event), context)
 
 
@@ -57,3 +56,5 @@ def _handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 # Tracing when on, the EMF blob, a Pushgateway push now and then (docs/observability.md).
 handler = instrument(_handler, settings)
+# ``handler``'s answer, awaited on the caller's running event loop (``bakery-gateway serve``).
+async_handler = instrument_async(_async_handler, settings)

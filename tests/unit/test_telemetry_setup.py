@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 from pathlib import Path
@@ -109,6 +110,43 @@ def test_the_wrapper_flushes_even_when_the_handler_fails(
     with pytest.raises(RuntimeError):
         wrapped({}, None)
     assert '"gateway_request_duration_seconds":[0.25]' in capsys.readouterr().out
+
+
+def test_the_async_wrapper_flushes_emf_after_every_awaited_invocation(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(emf, "exporter", emf.EmfExporter())
+
+    async def handler(event: dict[str, Any], context: Any) -> str:
+        emf.exporter.observe("gateway_request_duration_seconds", 0.75)
+        return "answer"
+
+    wrapped = telemetry.instrument_async(handler, Settings(), LAMBDA)
+
+    assert asyncio.run(wrapped({}, None)) == "answer"
+    assert '"gateway_request_duration_seconds":[0.75]' in capsys.readouterr().out
+
+
+def test_the_async_wrapper_signals_the_pushgateway_after_each_invocation(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    signalled: list[bool] = []
+
+    class Pusher:
+        def after_invocation(self) -> None:
+            signalled.append(True)
+
+    monkeypatch.setattr(pushgateway, "process_exporter", lambda *args: Pusher())
+
+    async def handler(event: dict[str, Any], context: Any) -> str:
+        return "answer"
+
+    settings = Settings.from_environ({"PUSHGATEWAY_URL": "http://pushgateway:9091"})
+    wrapped = telemetry.instrument_async(handler, settings, {})
+    asyncio.run(wrapped({}, None))
+    asyncio.run(wrapped({}, None))
+
+    assert signalled == [True, True]
 
 
 def test_off_lambda_the_wrapper_writes_no_emf(

@@ -9,7 +9,7 @@ one call and two flag checks when nothing is enabled (tests, the local runtime w
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
 from bakery_gateway import emf, pushgateway, tracing
@@ -26,6 +26,39 @@ def instrument(
     environ: Mapping[str, str] | None = None,
 ) -> Callable[[dict[str, Any], Any], Result]:
     environ = os.environ if environ is None else environ
+    after_invocation = _after_invocation(settings, environ)
+    inner = tracing.traced(handler, environ)
+    resume_collection()  # the handler module's import is done (cold_start.py)
+
+    def invoke(event: dict[str, Any], context: Any) -> Result:
+        try:
+            return inner(event, context)
+        finally:
+            after_invocation()
+
+    return invoke
+
+
+def instrument_async(
+    handler: Callable[[dict[str, Any], Any], Awaitable[Result]],
+    settings: Settings,
+    environ: Mapping[str, str] | None = None,
+) -> Callable[[dict[str, Any], Any], Awaitable[Result]]:
+    """``instrument`` for a handler awaited on a long-lived server's loop (``bakery-gateway serve``):
+    the same EMF flush and Pushgateway signal; no X-Ray subsegment, since that server is not Lambda."""
+    after_invocation = _after_invocation(settings, os.environ if environ is None else environ)
+
+    async def invoke(event: dict[str, Any], context: Any) -> Result:
+        try:
+            return await handler(event, context)
+        finally:
+            after_invocation()
+
+    return invoke
+
+
+def _after_invocation(settings: Settings, environ: Mapping[str, str]) -> Callable[[], None]:
+    """What runs after every invocation: the EMF blob when on Lambda, a Pushgateway push signal."""
     config = settings.observability
     emf.exporter.configure(config.metrics_namespace, enabled=emf.on_lambda(environ))
     pusher = (
@@ -33,20 +66,15 @@ def instrument(
         if config.pushgateway_url
         else None
     )
-    inner = tracing.traced(handler, environ)
     exporter = emf.exporter
-    resume_collection()  # the handler module's import is done (cold_start.py)
 
-    def invoke(event: dict[str, Any], context: Any) -> Result:
-        try:
-            return inner(event, context)
-        finally:
-            if exporter.enabled:
-                try:
-                    exporter.flush()
-                except Exception:  # metrics must never turn an answer into an error
-                    logger.exception("EMF flush failed")
-            if pusher is not None:
-                pusher.after_invocation()
+    def after_invocation() -> None:
+        if exporter.enabled:
+            try:
+                exporter.flush()
+            except Exception:  # metrics must never turn an answer into an error
+                logger.exception("EMF flush failed")
+        if pusher is not None:
+            pusher.after_invocation()
 
-    return invoke
+    return after_invocation

@@ -2,14 +2,14 @@
 
 It forwards every request (method, path, query, headers less hop-by-hop ones, body) to ``--upstream``
 and answers with the upstream's status, headers and body: no routing, authorizer or policy. Clients:
-- ``httpx``: an ``httpx.AsyncClient`` from the proxy's own ``http_client_factory`` (same timeouts and
-  connection limits, read from the same environment), so "gateway vs bare" isolates the gateway;
-- ``aiohttp``: an ``aiohttp.ClientSession`` with the same connection limit, to show what the HTTP
-  client itself costs;
-- ``httpx-aiohttp``: an ``httpx.AsyncClient`` (the gateway's API) over the ``httpx-aiohttp``
-  transport: the change proposed when httpx's own pool is the limit.
-aiohttp and httpx-aiohttp are no dependencies of the project: run those arms with a Python that has
-them (``make bench-throughput`` makes ``.venv-bench``).
+- ``httpx-on-aiohttp``: an ``httpx.AsyncClient`` from the proxy's own ``http_client_factory`` (same
+  timeouts and connection limits, read from the same environment) over the gateway's aiohttp
+  transport (``DOWNSTREAM_HTTP_TRANSPORT=aiohttp``, the default), so "gateway vs bare" isolates the
+  gateway when it runs with that transport;
+- ``httpx``: the same factory over httpx's own transport (``DOWNSTREAM_HTTP_TRANSPORT=httpx``): the
+  bare arm for a gateway run with that setting, and what the aiohttp transport is measured against;
+- ``aiohttp``: a plain ``aiohttp.ClientSession`` with the same connection limit, to show what the
+  HTTP client itself costs without httpx's API on top.
 
 Run: ``.venv/bin/python bench/passthrough.py --port 8902 --upstream http://127.0.0.1:8901 --workers 2``
 """
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from dataclasses import replace
 from typing import Any
 
 import uvicorn
@@ -43,6 +44,10 @@ Scope = dict[str, Any]
 Headers = list[tuple[bytes, bytes]]
 
 
+# --client: the gateway's factory with this DOWNSTREAM_HTTP_TRANSPORT, or None for plain aiohttp.
+CLIENTS = {"httpx-on-aiohttp": "aiohttp", "httpx": "httpx", "aiohttp": None}
+
+
 class Forwarder:
     """One client per worker process, made on the first request (it binds to the server's loop)."""
 
@@ -54,27 +59,27 @@ class Forwarder:
     async def forward(
         self, method: str, url: str, headers: Headers, body: bytes
     ) -> tuple[int, Headers, bytes]:
-        if self.kind == "aiohttp":
+        transport = CLIENTS[self.kind]
+        if transport is None:
             return await self._aiohttp(method, url, headers, body)
-        if self.kind == "httpx-aiohttp" and self._client is None:
-            self._client = _httpx_over_aiohttp()
-        return await self._httpx(method, url, headers, body)
+        return await self._factory_client(transport, method, url, headers, body)
 
-    async def _httpx(
-        self, method: str, url: str, headers: Headers, body: bytes
+    async def _factory_client(
+        self, transport: str, method: str, url: str, headers: Headers, body: bytes
     ) -> tuple[int, Headers, bytes]:
         if self._client is None:
             from bakery_gateway.clients import http_client_factory
             from bakery_gateway.settings import Settings
 
-            self._client = http_client_factory(Settings.from_environ())()
+            settings = replace(Settings.from_environ(), downstream_http_transport=transport)
+            self._client = http_client_factory(settings)()
         response = await self._client.request(method, url, headers=headers, content=body)
         return response.status_code, list(response.headers.raw), response.content
 
     async def _aiohttp(
         self, method: str, url: str, headers: Headers, body: bytes
     ) -> tuple[int, Headers, bytes]:
-        import aiohttp  # type: ignore[import-not-found,unused-ignore]
+        import aiohttp
 
         if self._client is None:
             limit = int(os.environ.get(MAX_CONNECTIONS_VARIABLE, "100"))
@@ -90,21 +95,9 @@ class Forwarder:
             return response.status, list(response.raw_headers), content
 
 
-def _httpx_over_aiohttp() -> Any:
-    """The proxy's client settings (``clients.http_client_factory``) with aiohttp underneath."""
-    import httpx
-    from httpx_aiohttp import AiohttpTransport  # type: ignore[import-not-found,unused-ignore]
-
-    limit = int(os.environ.get(MAX_CONNECTIONS_VARIABLE, "100"))
-    limits = httpx.Limits(max_connections=limit, max_keepalive_connections=limit)
-    timeout = httpx.Timeout(connect=2.0, read=25.0, write=25.0, pool=2.0)
-    transport = AiohttpTransport(limits=limits, trust_env=False)
-    return httpx.AsyncClient(
-        transport=transport, timeout=timeout, limits=limits, trust_env=False, follow_redirects=False
-    )
-
-
-_forwarder = Forwarder(os.environ.get(UPSTREAM_VARIABLE, ""), os.environ.get(CLIENT_VARIABLE, "httpx"))
+_forwarder = Forwarder(
+    os.environ.get(UPSTREAM_VARIABLE, ""), os.environ.get(CLIENT_VARIABLE, "httpx-on-aiohttp")
+)
 
 
 async def app(scope: Scope, receive: Any, send: Any) -> None:
@@ -131,7 +124,7 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--upstream", required=True)
-    parser.add_argument("--client", choices=("httpx", "aiohttp", "httpx-aiohttp"), default="httpx")
+    parser.add_argument("--client", choices=tuple(CLIENTS), default="httpx-on-aiohttp")
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--exit-on-stdin-eof", action="store_true")
     args = parser.parse_args()

@@ -3,14 +3,18 @@
 Arms, each a server of its own on loopback, all forwarding to the same stub service
 (``stub_service.py``, its own process):
 - ``gateway``: ``bakery-gateway serve --workers N``, the full path: a valid token (authorizer, its
-  result cache), every policy in one Redis round trip, proxied by the proxy function;
-- ``bare httpx``: ``passthrough.py --client httpx``, uvicorn + the proxy's own httpx client factory;
-- ``bare aiohttp``: the same passthrough with aiohttp's client, when ``--aiohttp-python`` has aiohttp;
-- ``bare httpx-aiohttp``: httpx's API over the ``httpx-aiohttp`` transport, when that Python has it.
+  result cache), every policy in one Redis round trip, proxied by the proxy function, its downstream
+  client over ``--transport`` (``DOWNSTREAM_HTTP_TRANSPORT``; the gateway's default unless given);
+- ``bare httpx-on-aiohttp``: ``passthrough.py --client httpx-on-aiohttp``, uvicorn + the proxy's own
+  client factory over the aiohttp transport: the gateway's client when ``--transport aiohttp``;
+- ``bare httpx``: the same factory over httpx's own transport: the gateway's client when
+  ``--transport httpx``, and the comparison for the aiohttp transport;
+- ``bare aiohttp``: the same passthrough with a plain aiohttp session (no httpx API on top).
 
 Arms run one after another, interleaved over ``--rounds``, each after a warm-up; the report prints
-req/s, latency p50/p99, errors (non-2xx, socket errors, timeouts), the ratio to the bare httpx arm
-of the same round, and the load average, and appends the table to ``results/throughput.md``.
+req/s, latency p50/p99, errors (non-2xx, socket errors, timeouts), the ratio to the bare arm with
+the gateway's own client (same factory, same transport) of the same round, and the load average,
+and appends the table to ``results/throughput.md``.
 
 Run: ``make bench-throughput`` or ``.venv/bin/python bench/throughput.py --duration 10 --rounds 2``
 """
@@ -44,12 +48,16 @@ from harness import (
     stub_service,
 )
 
+from bakery_gateway.constants import DOWNSTREAM_HTTP_TRANSPORT
+from bakery_gateway.settings import DOWNSTREAM_HTTP_TRANSPORTS, Settings
 from bakery_local.dev_tokens import DevKeyPair
 
 RESULTS = BENCH_DIR / "results" / "throughput.md"
 PASSTHROUGH = BENCH_DIR / "passthrough.py"
 STATUS_SCRIPT = BENCH_DIR / "status_counts.lua"  # wrk's answers per status code
-BENCH_VENV_PYTHON = REPO_ROOT / ".venv-bench" / "bin" / "python"
+# passthrough.py --client for each DOWNSTREAM_HTTP_TRANSPORT: the bare arm with the gateway's client.
+SAME_CLIENT = {"aiohttp": "httpx-on-aiohttp", "httpx": "httpx"}
+BARE_CLIENTS = ("httpx-on-aiohttp", "httpx", "aiohttp")
 REDIS_DB = 13
 STARTUP_SECONDS = 60
 STATUS_LINE = re.compile(r"^status (\d+) (\d+)$", re.MULTILINE)
@@ -166,12 +174,6 @@ def check_answers(arm: Arm) -> None:
         raise RuntimeError(f"{arm.name}: {response.status_code} {response.text[:300]}")
 
 
-def can_import(python: Path, modules: str) -> bool:
-    if not python.exists():
-        return False
-    return subprocess.run([str(python), "-c", f"import {modules}"], capture_output=True).returncode == 0
-
-
 def _odd_statuses(result: WrkResult) -> str:
     """The non-2xx answers by status, and socket errors (timeouts included): what ``errors`` adds up."""
     odd = [f"{code}: {count}" for code, count in sorted(result.statuses.items()) if not 200 <= code < 300]
@@ -188,17 +190,19 @@ def report(
         capture_output=True,
         text=True,
     ).stdout.strip()
-    bare = {round_: result for round_, name, result in rows if name == "bare httpx"}
+    same_client = f"bare {SAME_CLIENT[args.transport]}"
+    bare = {round_: result for round_, name, result in rows if name == same_client}
     lines = [
         f"## {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {commit} + uncommitted changes",
         "",
         f"Python {platform.python_version()}, {os.cpu_count()} CPUs; wrk -t{args.wrk_threads} "
         f"-c{args.connections} -d{args.duration}s after {args.warmup}s of warm-up; every server "
-        f"{args.workers} worker process(es) (serve: --threads {args.serve_threads}); "
+        f"{args.workers} worker process(es) (serve: --threads {args.serve_threads}); gateway's "
+        f"DOWNSTREAM_HTTP_TRANSPORT={args.transport}, ratios to `{same_client}` (the same client); "
         f"1-minute load average {loads[0]:.2f} at the start, "
         f"{loads[1]:.2f} at the end (wrk, the stub, Redis and anything else share the CPUs).",
         "",
-        "| round | arm | req/s | p50 ms | p99 ms | requests | errors | which | x bare httpx | load |",
+        "| round | arm | req/s | p50 ms | p99 ms | requests | errors | which | x bare same client | load |",
         "|---:|---|---:|---:|---:|---:|---:|---|---:|---:|",
     ]
     for round_, name, result in rows:
@@ -226,7 +230,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--redis-host", default="127.0.0.1")
     parser.add_argument("--redis-port", type=int, default=6379)
     parser.add_argument("--redis-db", type=int, default=REDIS_DB)
-    parser.add_argument("--aiohttp-python", type=Path, default=BENCH_VENV_PYTHON)
+    parser.add_argument(
+        "--transport",
+        choices=DOWNSTREAM_HTTP_TRANSPORTS,
+        default=Settings().downstream_http_transport,
+        help="the gateway's DOWNSTREAM_HTTP_TRANSPORT (default: the gateway's default)",
+    )
     parser.add_argument("--no-write", action="store_true", help=f"do not append to {RESULTS}")
     args = parser.parse_args(argv)
     loads_start = os.getloadavg()[0]
@@ -241,6 +250,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             **function_environment(args.redis_host, args.redis_port, keys, stub_url),
             "REDIS_DB": str(args.redis_db),
             "PYTHONPATH": str(BENCH_DIR),
+            DOWNSTREAM_HTTP_TRANSPORT: args.transport,
         }
         token = keys.mint(user_id=f"bench-user-{RUN_ID}", tenant_id=f"bench-tenant-{RUN_ID}")
         arms: list[Arm] = []
@@ -253,15 +263,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         stack.enter_context(server(command, environ, f"{gateway}/health", workdir / "serve.log"))
         arms.append(Arm("gateway", f"{gateway}{REQUEST_PATH}", {"Authorization": f"Bearer {token}"}))
 
-        clients = [("httpx", Path(sys.executable))]
-        for client, modules in (("aiohttp", "aiohttp, uvicorn"), ("httpx-aiohttp", "httpx_aiohttp, uvicorn")):
-            if can_import(args.aiohttp_python, modules):
-                clients.append((client, args.aiohttp_python))
-            else:
-                print(f"no {client} arm: {args.aiohttp_python} cannot import {modules}", flush=True)
-        for client, python in clients:
+        for client in BARE_CLIENTS:
             port = free_port()
-            command = [str(python), str(PASSTHROUGH), "--port", str(port), "--upstream", stub_url]
+            command = [sys.executable, str(PASSTHROUGH), "--port", str(port), "--upstream", stub_url]
             command += ["--client", client, "--workers", str(args.workers), "--exit-on-stdin-eof"]
             url = f"http://127.0.0.1:{port}"
             stack.enter_context(server(command, environ, f"{url}{REQUEST_PATH}", workdir / f"{client}.log"))
@@ -278,7 +282,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 )
                 rows.append((round_, arm.name, result))
                 print(
-                    f"round {round_} {arm.name:12} {result.requests_per_second:8,.0f} req/s  "
+                    f"round {round_} {arm.name:21} {result.requests_per_second:8,.0f} req/s  "
                     f"p50 {result.p50_ms:7.2f} ms  p99 {result.p99_ms:7.2f} ms  errors {result.errors} "
                     f"({_odd_statuses(result)})  "
                     f"load {os.getloadavg()}",

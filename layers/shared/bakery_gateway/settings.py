@@ -47,6 +47,7 @@ class JwtSettings:
 
 
 RATE_LIMIT_FALLBACKS = ("memory", "open", "closed")
+DOWNSTREAM_HTTP_TRANSPORTS = ("aiohttp", "httpx")
 # Routes a tenant needs to pay and recover: open whatever its subscription or read-only state.
 DEFAULT_EXEMPT_PATHS = (
     "/api/v1/auth/**",
@@ -251,6 +252,8 @@ class Settings:
     downstream_connect_timeout_seconds: float = 2.0
     downstream_read_timeout_seconds: float = 25.0
     downstream_max_connections: int = 100
+    # The client's transport under httpx's API (clients.http_client_factory).
+    downstream_http_transport: str = "aiohttp"
     # Consecutive failures that open a service's circuit (0: no breaker), and how long it stays open.
     circuit_failure_threshold: int = 5
     circuit_open_seconds: float = 30.0
@@ -310,6 +313,11 @@ class Settings:
                 names.DOWNSTREAM_READ_TIMEOUT_SECONDS, 25.0, minimum=0.01, maximum=29.0
             ),
             downstream_max_connections=reader.integer(names.DOWNSTREAM_MAX_CONNECTIONS, 100, minimum=1),
+            downstream_http_transport=reader.choice(
+                names.DOWNSTREAM_HTTP_TRANSPORT,
+                tuple(t.upper() for t in DOWNSTREAM_HTTP_TRANSPORTS),
+                "AIOHTTP",
+            ).lower(),
             circuit_failure_threshold=reader.integer(
                 names.CIRCUIT_FAILURE_THRESHOLD, 5, minimum=0, maximum=1000
             ),

@@ -22,10 +22,6 @@ CHECKOV_STAMP   := $(CHECKOV_VENV)/.installed-checkov-$(CHECKOV_VERSION)
 LOCUST_VENV     := .venv-locust
 LOCUST_VERSION  := 2.47.0
 LOCUST_STAMP    := $(LOCUST_VENV)/.installed-locust-$(LOCUST_VERSION)
-# aiohttp for bench-throughput's comparison arms (passthroughs with other HTTP clients): not the app's.
-BENCH_VENV      := .venv-bench
-AIOHTTP_VERSION := 3.14.5
-BENCH_STAMP     := $(BENCH_VENV)/.installed-aiohttp-$(AIOHTTP_VERSION)
 CHECKOV         := $(CHECKOV_VENV)/bin/checkov
 # Advisories `make audit` accepts, each with its reason.
 AUDIT_IGNORE    := .pip-audit-ignore
@@ -158,17 +154,10 @@ bench-fanout: venv
 ensure-wrk:
 	command -v wrk >/dev/null || { $(APT_GET) update && $(APT_GET) install -y wrk; }
 
-# .venv-bench: aiohttp and httpx-aiohttp for bench-throughput's comparison arms (not the gateway's).
-$(BENCH_STAMP):
-	test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
-	$(BENCH_VENV)/bin/pip install $(PIP) 'aiohttp==$(AIOHTTP_VERSION)' 'httpx-aiohttp==0.2.0' \
-	    'uvicorn[standard]==0.54.0'
-	rm -f $(BENCH_VENV)/.installed-aiohttp-*
-	touch $@
-
 # bench-throughput: requests/s of `bakery-gateway serve` (full path) against bare passthrough proxies
-# (httpx, aiohttp), all under wrk; one table per run appended to bench/results/throughput.md.
-bench-throughput: venv ensure-redis ensure-wrk $(BENCH_STAMP)
+# with the same client (and with httpx's own transport, and plain aiohttp), all under wrk; one table per
+# run appended to bench/results/throughput.md.
+bench-throughput: venv ensure-redis ensure-wrk
 	$(VENV)/bin/python bench/throughput.py $(ARGS)
 
 # serve: the production server on this machine (docs/standalone.md); `make run` is the local runtime.

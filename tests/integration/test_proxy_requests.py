@@ -119,6 +119,17 @@ def test_a_multi_value_request_header_reaches_the_service_whole(
     assert stub_service.last_request.header_values("accept") == ["text/csv, application/json;q=0.9"]
 
 
+def test_a_non_ascii_request_header_reaches_the_service_as_the_bytes_the_client_sent(
+    gateway: LambdaGateway, stub_service: StubService, token: str
+) -> None:
+    # API Gateway hands a header's UTF-8 bytes over as text; they go on unchanged, not as a 500.
+    response = gateway.request("GET", "/api/v1/sales/", token=token, headers={"x-bakery-name": "Café Müller"})
+
+    assert response.status == 200
+    received = stub_service.last_request.header_values("x-bakery-name")  # read as Latin-1, as HTTP does
+    assert [value.encode("latin-1") for value in received] == ["Café Müller".encode()]
+
+
 def test_the_services_status_and_headers_come_back(
     gateway: LambdaGateway, stub_service: StubService, token: str
 ) -> None:

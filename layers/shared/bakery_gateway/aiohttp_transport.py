@@ -147,9 +147,12 @@ def _checked_headers(raw: list[tuple[bytes, bytes]]) -> list[tuple[str, str]]:
         # A repeated name is spelt as it first was: aiohttp replaces a repeat spelt differently
         # ("Cookie", then "cookie") instead of sending both.
         name = spelling.setdefault(name.lower(), name)
-        # httpx encoded the headers as ASCII: Latin-1 gives them back as they were, and aiohttp's
-        # UTF-8 writes the same bytes.
-        headers.append((name.decode("latin-1"), value.decode("latin-1")))
+        # aiohttp writes header text as UTF-8: text read as UTF-8 is written back as the same bytes.
+        # (The gateway's values are UTF-8: API Gateway hands them over as text.)
+        try:
+            headers.append((name.decode("latin-1"), value.decode()))
+        except UnicodeDecodeError:
+            raise httpx.LocalProtocolError(f"header {name[:40]!r} is not UTF-8") from None
     # A list, not a mapping: aiohttp keeps each repeated header as a line of its own.
     return headers
 

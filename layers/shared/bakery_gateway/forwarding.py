@@ -154,13 +154,28 @@ async def forward(
 async def _exchange(
     client: httpx.AsyncClient, method: str, url: str, headers: Headers, body: bytes
 ) -> tuple[httpx.Response, bytes]:
+    wire_headers: Headers | list[tuple[bytes, bytes]] = headers
+    if not all(value.isascii() for _, value in headers):
+        wire_headers = [(name.encode("latin-1"), _wire_bytes(value)) for name, value in headers]
     response = await client.send(
-        client.build_request(method, url, headers=headers, content=body), stream=True
+        client.build_request(method, url, headers=wire_headers, content=body), stream=True
     )
     try:
         return response, b"".join([chunk async for chunk in response.aiter_raw()])
     finally:
         await response.aclose()
+
+
+def _wire_bytes(value: str) -> bytes:
+    """A header value with non-ASCII characters, as bytes (httpx would refuse the text).
+
+    A client's values arrive read as Latin-1 (``http_api.request_headers``), so Latin-1 gives back the
+    bytes it sent; only a value of the gateway's own beyond Latin-1 (a name in a token) goes as UTF-8.
+    """
+    try:
+        return value.encode("latin-1")
+    except UnicodeEncodeError:
+        return value.encode()
 
 
 def _connection_listed(headers: Iterable[tuple[str, str]]) -> set[str]:

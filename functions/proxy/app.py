@@ -4,7 +4,8 @@ from typing import Any
 
 from bakery_gateway.clients import PerEventLoop, async_redis_factory, http_client_factory
 from bakery_gateway.events import strip_stage
-from bakery_gateway.http_api import AsgiEvents, ProxyEvents, run_on_container_loop
+from bakery_gateway.http_api import AsgiEvents, run_on_container_loop
+from bakery_gateway.proxy_events import ProxyEvents
 from bakery_gateway.proxy_pipeline import ProxyPipeline
 from bakery_gateway.pseudonymize import user_id_for_log
 from bakery_gateway.request_record import RequestRecorder

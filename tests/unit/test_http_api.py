@@ -1,4 +1,4 @@
-"""http_api.py: payload 2.0 events in, Lambda proxy responses out, and which way a request takes."""
+"""http_api.py and proxy_events.py: events in, Lambda responses out, and which way a request takes."""
 
 from __future__ import annotations
 
@@ -16,13 +16,13 @@ from bakery_gateway.clients import PerEventLoop
 from bakery_gateway.errors import RateLimitedError
 from bakery_gateway.http_api import (
     AsgiEvents,
-    ProxyEvents,
     lambda_response,
     request_body,
     request_headers,
     run_on_container_loop,
 )
 from bakery_gateway.proxy_app import create_app
+from bakery_gateway.proxy_events import ProxyEvents
 from bakery_gateway.proxy_pipeline import ProxyAnswer, ProxyRequest
 from bakery_gateway.request_record import RequestRecorder
 from bakery_gateway.routing import GATEWAY_API_ROUTES

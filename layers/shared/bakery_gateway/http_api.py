@@ -1,27 +1,22 @@
 """HTTP API (payload 2.0) events in, Lambda proxy responses out: the functions' only adapter.
 
-``AsgiEvents`` runs an ASGI application (the gateway's own FastAPI routes) for an event, as Mangum
-did: the same scope, the same response shape. ``ProxyEvents`` serves every ``/api/v1`` path that is
-not one of those routes straight from the event through ``ProxyPipeline``: no ASGI scope, no
-routing table, no framework on the path most requests take (bench/README.md, added latency). Both
-answer a failure as an RFC 9457 problem with the request id, and record each request once.
+``AsgiEvents`` runs an ASGI application (a function's FastAPI routes) for an event, as Mangum did:
+the same scope, the same response shape; a failure that escapes the application is a 500 problem.
+The proxy's service paths skip ASGI altogether (``proxy_events.py``) but answer through the same
+``lambda_response``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
-import time
-from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from bakery_gateway import events
-from bakery_gateway.constants import REQUEST_ID_HEADER
 from bakery_gateway.errors import GatewayError, InternalError
 from bakery_gateway.observability import logger
 from bakery_gateway.problems import problem_headers, problem_json
-from bakery_gateway.proxy_pipeline import ProxyPipeline, ProxyRequest
-from bakery_gateway.request_record import RequestRecorder, declared_size
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message
@@ -40,7 +35,6 @@ TEXT_MIME_TYPES = (
     "application/vnd.api+json",
     "application/vnd.oai.openapi",
 )
-API_PREFIX = "/api/v1/"
 
 
 def run_on_container_loop(work: Awaitable[Result]) -> Result:
@@ -161,65 +155,6 @@ class AsgiEvents:
             logger.exception("unhandled error", extra={"correlation_id": request_id})
             return lambda_response(*problem_response(InternalError(), request_id))
         return lambda_response(exchange.status, exchange.headers, b"".join(exchange.body))
-
-
-class ProxyEvents:
-    """The proxy function's events: its own routes through ``own_routes``, every other /api/v1 path
-    straight through ``pipeline``."""
-
-    def __init__(
-        self,
-        pipeline: ProxyPipeline,
-        recorder: RequestRecorder,
-        own_routes: AsgiEvents,
-        own_paths: Mapping[str, Collection[str]],
-    ) -> None:
-        self._pipeline = pipeline
-        self._recorder = recorder
-        self._own_routes = own_routes
-        self._own_paths = own_paths
-
-    def is_proxied(self, event: Event) -> bool:
-        """Whether ``event`` (stage stripped) goes to a service rather than to one of our own routes."""
-        path = event.get("rawPath") or ""
-        if not path.startswith(API_PREFIX):
-            return False
-        methods = self._own_paths.get(path)
-        return methods is None or event["requestContext"]["http"]["method"] not in methods
-
-    async def __call__(self, event: Event, context: Any) -> Response:
-        if not self.is_proxied(event):
-            return await self._own_routes(event, context)
-        return await self.proxied(event)
-
-    async def proxied(self, event: Event) -> Response:
-        started = time.perf_counter()
-        headers = request_headers(event)
-        method = event["requestContext"]["http"]["method"]
-        state: dict[str, Any] = {"request_id": events.request_id(headers.get(REQUEST_ID_HEADER))}
-        request = ProxyRequest(event, method, headers, request_body(event), state)
-        error: Exception | None = None
-        try:
-            answer = await self._pipeline.respond(request)
-            status, response_headers, body = answer.status, answer.headers, answer.body
-        except GatewayError as refusal:
-            status, response_headers, body = problem_response(refusal, request.request_id)
-        except Exception as unexpected:
-            error = unexpected
-            # The stack trace goes to the log, never to the client.
-            logger.exception("unhandled error", extra={"correlation_id": request.request_id})
-            status, response_headers, body = problem_response(InternalError(), request.request_id)
-        self._recorder.record(
-            method=method,
-            route=state.get("route_template"),
-            status=status,
-            duration=time.perf_counter() - started,
-            request_size=declared_size(headers.get("content-length")),
-            response_size=len(body),
-            state=state,
-            error=error,
-        )
-        return lambda_response(status, response_headers, body)
 
 
 class _Exchange:

@@ -222,6 +222,18 @@ def test_an_unexpected_error_is_a_500_problem_without_a_stack_trace(loop: asynci
     assert isinstance(recorder.records[0]["error"], RuntimeError)
 
 
+def test_a_body_that_is_not_base64_is_a_500_problem_not_an_escaped_error(
+    loop: asyncio.AbstractEventLoop,
+) -> None:
+    events, _, _ = proxy_events(ProxyAnswer(200, [], b""))
+    broken = {**event(), "body": "not base64!", "isBase64Encoded": True}
+
+    response = loop.run_until_complete(events(broken, None))
+
+    assert response["statusCode"] == 500
+    assert response["headers"]["content-type"] == "application/problem+json"
+
+
 def test_each_proxied_request_is_recorded_once_under_its_route_template(
     loop: asyncio.AbstractEventLoop,
 ) -> None:

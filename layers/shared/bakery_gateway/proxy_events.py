@@ -64,19 +64,20 @@ class ProxyEvents:
         started = time.perf_counter()
         headers = request_headers(event)
         method = event["requestContext"]["http"]["method"]
-        state: dict[str, Any] = {"request_id": events.request_id(headers.get(REQUEST_ID_HEADER))}
-        request = ProxyRequest(event, method, headers, request_body(event), state)
+        request_id = events.request_id(headers.get(REQUEST_ID_HEADER))
+        state: dict[str, Any] = {"request_id": request_id}
         error: Exception | None = None
         try:
+            request = ProxyRequest(event, method, headers, request_body(event), state)
             answer = await self._pipeline.respond(request)
             status, response_headers, body = answer.status, answer.headers, answer.body
         except GatewayError as refusal:
-            status, response_headers, body = problem_response(refusal, request.request_id)
+            status, response_headers, body = problem_response(refusal, request_id)
         except Exception as unexpected:
             error = unexpected
             # The stack trace goes to the log, never to the client.
-            logger.exception("unhandled error", extra={"correlation_id": request.request_id})
-            status, response_headers, body = problem_response(InternalError(), request.request_id)
+            logger.exception("unhandled error", extra={"correlation_id": request_id})
+            status, response_headers, body = problem_response(InternalError(), request_id)
         self._recorder.record(
             method=method,
             route=state.get("route_template"),

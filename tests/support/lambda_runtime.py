@@ -2,8 +2,8 @@
 
 A handler module reads its settings and builds its clients at import, as on Lambda. ``cold_start``
 sets the environment, forgets the cached settings and clients, and (re)imports the module. Every
-invocation then runs on one persistent event loop, as the functions' adapter does on Lambda; ``close`` closes the
-async clients the handler made on it, so no connection outlives its test.
+invocation then runs on one persistent event loop, as the functions' adapter does on Lambda;
+``close`` closes the async clients the handler made on it, so no connection outlives its test.
 """
 
 from __future__ import annotations

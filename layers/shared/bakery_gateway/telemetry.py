@@ -9,7 +9,7 @@ one call and two flag checks when nothing is enabled (tests, the local runtime w
 from __future__ import annotations
 
 import os
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any, TypeVar
 
 from bakery_gateway import emf, pushgateway, tracing
@@ -43,7 +43,7 @@ def instrument_async(
     handler: Callable[[dict[str, Any], Any], Awaitable[Result]],
     settings: Settings,
     environ: Mapping[str, str] | None = None,
-) -> Callable[[dict[str, Any], Any], Awaitable[Result]]:
+) -> Callable[[dict[str, Any], Any], Coroutine[Any, Any, Result]]:
     """``instrument`` for a handler awaited on a long-lived server's loop (``bakery-gateway serve``):
     the same EMF flush and Pushgateway signal; no X-Ray subsegment, since that server is not Lambda."""
     after_invocation = _after_invocation(settings, os.environ if environ is None else environ)

@@ -39,9 +39,8 @@ from harness import BENCH_DIR, UNREACHABLE_LIMIT, free_port
 from bakery_gateway import constants as names
 from bakery_gateway import redis_keys
 from bakery_gateway.policy.subscription import Subscription
-from bakery_local.cli import KEY_SOURCES, STATE_DIR_VARIABLE
 from bakery_local.dev_tokens import DevKeyPair
-from bakery_local.runtime_process import local_runtime_process
+from bakery_local.runtime_process import local_runtime_process, runtime_environment
 
 RESULTS = BENCH_DIR / "results" / "fanout.md"
 STARTUP_SECONDS = 60
@@ -114,18 +113,16 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
 @contextmanager
 def _runtime(arguments: argparse.Namespace, workers: int, state: Path) -> Iterator[str]:
     """``bakery-gateway local`` on a free port; its URL. Its log is printed if it fails."""
-    environ = {name: value for name, value in os.environ.items() if name not in KEY_SOURCES}
-    environ.update(
-        {
-            names.REDIS_HOST: arguments.redis_host,
-            names.REDIS_PORT: str(arguments.redis_port),
-            names.REDIS_DB: str(arguments.redis_db),
-            STATE_DIR_VARIABLE: str(state),
+    environ = runtime_environment(
+        redis_host=arguments.redis_host,
+        redis_port=arguments.redis_port,
+        redis_db=arguments.redis_db,
+        state_dir=state,
+        settings={
             names.SSE_WAIT_SECONDS: str(arguments.sse_wait),
-            "RATE_LIMIT_REQUESTS": str(UNREACHABLE_LIMIT),
-            "RATE_LIMIT_TENANT_REQUESTS": str(UNREACHABLE_LIMIT),
-            "LOG_LEVEL": "WARNING",
-        }
+            names.RATE_LIMIT_REQUESTS: str(UNREACHABLE_LIMIT),
+            names.RATE_LIMIT_TENANT_REQUESTS: str(UNREACHABLE_LIMIT),
+        },
     )
     # No service is called: each is configured on a closed port, so no sample service starts.
     for service in names.SERVICES:

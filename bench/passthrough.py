@@ -22,7 +22,9 @@ from dataclasses import replace
 from typing import Any
 
 import uvicorn
-from stub_service import exit_when_stdin_closes
+from stub_service import QUIET_SERVER, exit_when_stdin_closes
+
+from bakery_local.asgi_body import read_body
 
 UPSTREAM_VARIABLE = "BENCH_PASSTHROUGH_UPSTREAM"
 CLIENT_VARIABLE = "BENCH_PASSTHROUGH_CLIENT"
@@ -103,16 +105,11 @@ _forwarder = Forwarder(
 async def app(scope: Scope, receive: Any, send: Any) -> None:
     if scope["type"] != "http":
         return
-    chunks = []
-    while True:
-        message = await receive()
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body"):
-            break
+    body = await read_body(receive)
     query = scope.get("query_string", b"").decode("latin-1")
     url = f"{_forwarder.upstream}{scope['path']}" + (f"?{query}" if query else "")
     headers = [(name, value) for name, value in scope["headers"] if name not in HOP_BY_HOP]
-    status, response_headers, body = await _forwarder.forward(scope["method"], url, headers, b"".join(chunks))
+    status, response_headers, body = await _forwarder.forward(scope["method"], url, headers, body)
     kept = [(name.lower(), value) for name, value in response_headers if name.lower() not in HOP_BY_HOP]
     kept.append((b"content-length", str(len(body)).encode()))
     await send({"type": "http.response.start", "status": status, "headers": kept})
@@ -137,11 +134,7 @@ def main() -> None:
         host=args.host,
         port=args.port,
         workers=args.workers,
-        lifespan="off",
-        access_log=False,
-        log_level="warning",
-        server_header=False,
-        date_header=False,
+        **QUIET_SERVER,
     )
 
 

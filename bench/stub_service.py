@@ -16,6 +16,7 @@ import json
 import os
 import sys
 import threading
+from typing import Any
 
 import uvicorn
 from starlette.types import Receive, Scope, Send
@@ -53,6 +54,16 @@ def exit_when_stdin_closes() -> None:
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
+# Every bench server: no lifespan, no access log, no Server or Date header to write per response.
+QUIET_SERVER: dict[str, Any] = {
+    "lifespan": "off",
+    "access_log": False,
+    "log_level": "warning",
+    "server_header": False,
+    "date_header": False,
+}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
@@ -67,11 +78,7 @@ def main() -> None:
         port=args.port,
         loop="uvloop",
         http="httptools",
-        lifespan="off",
-        access_log=False,
-        log_level="warning",
-        server_header=False,
-        date_header=False,
+        **QUIET_SERVER,
     )
 
 

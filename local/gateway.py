@@ -16,12 +16,13 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from bakery_gateway.clients import async_redis_factory
 from bakery_gateway.settings import Settings
 from bakery_local import alert_feed, alert_stream, api_events
 from bakery_local.alert_feed import AlertFeeds
+from bakery_local.asgi_body import read_body_within
 from bakery_local.authorizer_cache import AuthorizerCache
 from bakery_local.iam import iam_refusal
 from bakery_local.invoker import FunctionInvoker, FunctionTimeoutError
@@ -123,7 +124,7 @@ class LocalHttpApi:
 
     async def _manage_connection(self, scope: Scope, receive: Receive, send: Send) -> None:
         """``@connections``: the WebSocket API's management API (``bakery_local.websocket_connections``)."""
-        body = await _read_body(receive) or b""
+        body = await read_body_within(receive, MAX_PAYLOAD_BYTES) or b""
         if self.websocket is None:
             await _send_whole(send, _message(404, "Not Found"))
             return
@@ -137,7 +138,7 @@ class LocalHttpApi:
         ]
         last_values = dict(request_headers)
         origin = last_values.get("origin")
-        body = await _read_body(receive)
+        body = await read_body_within(receive, MAX_PAYLOAD_BYTES)
         if body is None:
             await _send_whole(send, _message(413, "Request Entity Too Large"))
             return
@@ -354,23 +355,6 @@ def _preflight_headers(cors: CorsSpec, origin: str, request_headers: Mapping[str
         headers.append((b"access-control-max-age", str(cors.max_age).encode()))
     headers.append((b"content-length", b"0"))
     return headers
-
-
-async def _read_body(receive: Receive) -> bytes | None:
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message: Message = await receive()
-        if message["type"] == "http.disconnect":
-            break
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > MAX_PAYLOAD_BYTES:
-            return None
-        chunks.append(chunk)
-        if not message.get("more_body"):
-            break
-    return b"".join(chunks)
 
 
 async def _lifespan(receive: Receive, send: Send, invoker: FunctionInvoker) -> None:

@@ -23,6 +23,7 @@ from urllib.parse import parse_qsl
 from starlette.types import Receive, Scope, Send
 
 from bakery_gateway.constants import DEMO_SERVICE, REQUEST_ID_HEADER
+from bakery_local.asgi_body import read_body
 
 if TYPE_CHECKING:
     import uvicorn
@@ -47,12 +48,7 @@ class EchoApp:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        body = await read_body(receive)
         try:
             text: str | None = body.decode("utf-8")
         except UnicodeDecodeError:

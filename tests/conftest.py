@@ -5,6 +5,7 @@ Session resources start only when a test asks for them, so the unit tier never s
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -80,6 +81,13 @@ def mark_paying(client: redis.Redis, *tenant_ids: str) -> None:
     for tenant_id in tenant_ids:
         for field, value in fields.items():
             client.hset(redis_keys.subscription_key(tenant_id), field, value)
+
+
+def new_paying_tenant(client: redis.Redis) -> str:
+    """A paying tenant no other test uses (a Redis shared by many tests holds nothing of it yet)."""
+    tenant_id = f"tenant-{uuid.uuid4().hex[:12]}"
+    mark_paying(client, tenant_id)
+    return tenant_id
 
 
 @pytest.fixture

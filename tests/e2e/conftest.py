@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+import redis
 
 from bakery_gateway import constants as names
 from bakery_local.dev_tokens import DevKeyPair
-from tests.conftest import PAYING_TENANTS, mark_paying, service_base_url
+from tests.conftest import PAYING_TENANTS, mark_paying, new_paying_tenant, service_base_url
 from tests.e2e.runtime import RunningGateway, local_gateway
 from tests.support.redis_server import RedisEndpoint, free_port
 from tests.support.stub_service import StubService
@@ -70,6 +71,20 @@ def gateway(
     log_path = tmp_path_factory.mktemp("gateway") / "gateway.log"
     with local_gateway(environ, log_path) as running:
         yield running
+
+
+@pytest.fixture
+def client(redis_server: RedisEndpoint) -> Iterator[redis.Redis]:
+    """A client of the session's Redis, which the running gateway shares: nothing is flushed."""
+    client = redis_server.client()
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def tenant(client: redis.Redis) -> str:
+    """A paying tenant of this test alone, with no alerts, keys or policies yet."""
+    return new_paying_tenant(client)
 
 
 @pytest.fixture(autouse=True)

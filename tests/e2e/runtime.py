@@ -15,7 +15,7 @@ import httpx
 
 from bakery_gateway import constants as names
 from bakery_local.cli import KEY_SOURCES, STATE_DIR_VARIABLE
-from tests.support.processes import stop
+from bakery_local.runtime_process import stop
 from tests.support.redis_server import free_port
 
 STARTUP_SECONDS = 30

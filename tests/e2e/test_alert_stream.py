@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import time
-import uuid
 from collections.abc import Callable, Iterator
 
 import httpx
@@ -16,7 +15,6 @@ import redis
 from bakery_gateway import constants as names
 from bakery_gateway import redis_keys
 from bakery_local.dev_tokens import DevKeyPair
-from tests.conftest import mark_paying
 from tests.e2e.conftest import deployment_environment
 from tests.e2e.runtime import RunningGateway, local_gateway
 from tests.support.alerts import ServerEvent, alerts_of, parse_events, write_alert
@@ -42,21 +40,6 @@ def sse_gateway(
         environ[names.service_url_variable(service)] = f"http://127.0.0.1:{free_port()}"
     with local_gateway(environ, tmp_path_factory.mktemp("sse") / "gateway.log") as running:
         yield running
-
-
-@pytest.fixture
-def client(redis_server: RedisEndpoint) -> Iterator[redis.Redis]:
-    client = redis_server.client()
-    yield client
-    client.close()
-
-
-@pytest.fixture
-def tenant(client: redis.Redis) -> str:
-    """A tenant of this test alone, paying, with an empty stream."""
-    tenant_id = f"sse-{uuid.uuid4().hex[:8]}"
-    mark_paying(client, tenant_id)
-    return tenant_id
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ revoked — and refused at once although the runtime still caches the key's verd
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +13,7 @@ import pytest
 from bakery_gateway import constants as names
 from bakery_gateway import redis_keys
 from bakery_local.dev_tokens import DevKeyPair
-from tests.conftest import mark_paying, service_base_url
+from tests.conftest import service_base_url
 from tests.e2e.conftest import deployment_environment
 from tests.e2e.runtime import RunningGateway, local_gateway
 from tests.support.redis_server import RedisEndpoint
@@ -41,15 +40,6 @@ def key_gateway(
     log_path: Path = tmp_path_factory.mktemp("api-keys") / "gateway.log"
     with local_gateway(environ, log_path) as running:
         yield running
-
-
-@pytest.fixture
-def tenant(redis_server: RedisEndpoint) -> str:
-    tenant_id = f"e2e-{uuid.uuid4().hex[:12]}"
-    client = redis_server.client()
-    mark_paying(client, tenant_id)
-    client.close()
-    return tenant_id
 
 
 def test_an_api_key_from_creation_to_revocation(

@@ -10,9 +10,7 @@ import httpx
 import pytest
 
 from bakery_local.dev_tokens import DevKeyPair
-from tests.conftest import mark_paying
 from tests.e2e.runtime import RunningGateway
-from tests.support.redis_server import RedisEndpoint
 from tests.support.stub_service import StubService
 
 PUSH = "/api/v1/internal/subscription-events"
@@ -20,16 +18,6 @@ PUSH = "/api/v1/internal/subscription-events"
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
-
-
-@pytest.fixture
-def tenant(redis_server: RedisEndpoint) -> str:
-    """A paying tenant of this test's own: the session's Redis is shared by every e2e test."""
-    tenant_id = f"e2e-{uuid.uuid4().hex[:12]}"
-    client = redis_server.client()
-    mark_paying(client, tenant_id)
-    client.close()
-    return tenant_id
 
 
 @pytest.fixture

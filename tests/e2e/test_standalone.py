@@ -18,9 +18,9 @@ import pytest
 
 from bakery_gateway import constants as names
 from bakery_local.dev_tokens import DevKeyPair
+from bakery_local.runtime_process import stop
 from tests.conftest import service_base_url
 from tests.e2e.conftest import deployment_environment, tenant_headers
-from tests.support.processes import stop
 from tests.support.redis_server import RedisEndpoint, free_port
 from tests.support.stub_service import StubService
 

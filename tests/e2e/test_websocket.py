@@ -5,7 +5,6 @@ own @connections, and 410 Gone cleaning up."""
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterator
 from typing import Any, cast
 
@@ -19,29 +18,10 @@ from websockets.sync.client import ClientConnection, connect
 from bakery_gateway import redis_keys
 from bakery_local.alert_client import new_alert, publish
 from bakery_local.dev_tokens import DevKeyPair
-from tests.conftest import mark_paying
+from tests.conftest import new_paying_tenant
 from tests.e2e.runtime import RunningGateway
-from tests.support.redis_server import RedisEndpoint
 
 RECEIVE_SECONDS = 10.0
-
-
-@pytest.fixture
-def client(redis_server: RedisEndpoint) -> Iterator[redis.Redis]:
-    client = redis_server.client()
-    yield client
-    client.close()
-
-
-def new_tenant(client: redis.Redis) -> str:
-    tenant_id = f"ws-{uuid.uuid4().hex[:8]}"
-    mark_paying(client, tenant_id)
-    return tenant_id
-
-
-@pytest.fixture
-def tenant(client: redis.Redis) -> str:
-    return new_tenant(client)
 
 
 def ws_url(gateway: RunningGateway, token: str) -> str:
@@ -76,7 +56,7 @@ def test_a_subscriber_receives_its_tenants_alert(
 def test_a_subscriber_does_not_receive_another_tenants_alert(
     gateway: RunningGateway, subscribed: ClientConnection, tenant: str, client: redis.Redis
 ) -> None:
-    publish(gateway.url, new_alert(new_tenant(client), "high", "not yours"))
+    publish(gateway.url, new_alert(new_paying_tenant(client), "high", "not yours"))
     publish(gateway.url, new_alert(tenant, "low", "yours"))
 
     assert receive(subscribed)["alert"]["message"] == "yours"

@@ -19,9 +19,10 @@ from websockets.sync.client import connect
 from bakery_gateway import redis_keys
 from bakery_local.alert_client import new_alert, publish
 from bakery_local.dev_tokens import DevKeyPair
+from tests.conftest import new_paying_tenant
 from tests.e2e.conftest import deployment_environment
 from tests.e2e.runtime import RunningGateway, local_gateway
-from tests.e2e.test_websocket import new_tenant, receive, ws_url
+from tests.e2e.test_websocket import receive, ws_url
 from tests.support.redis_server import RedisEndpoint
 
 SUBSCRIBE = json.dumps({"action": "subscribe", "topic": "alerts"})
@@ -39,17 +40,10 @@ def separate_fanout(
         yield running
 
 
-@pytest.fixture
-def client(redis_server: RedisEndpoint) -> Iterator[redis.Redis]:
-    client = redis_server.client()
-    yield client
-    client.close()
-
-
 def test_a_fanout_in_its_own_process_reaches_a_subscriber(
     separate_fanout: RunningGateway, dev_keys: DevKeyPair, client: redis.Redis
 ) -> None:
-    tenant = new_tenant(client)
+    tenant = new_paying_tenant(client)
     token = dev_keys.mint(user_id="user-1", tenant_id=tenant, tenant_ids=[tenant])
     with connect(ws_url(separate_fanout, token), open_timeout=10) as socket:
         socket.send(SUBSCRIBE)
@@ -64,7 +58,7 @@ def test_a_fanout_in_its_own_process_reaches_a_subscriber(
 def test_a_socket_whose_token_was_revoked_is_told_and_closed_on_the_next_alert(
     gateway: RunningGateway, dev_keys: DevKeyPair, client: redis.Redis
 ) -> None:
-    tenant = new_tenant(client)
+    tenant = new_paying_tenant(client)
     token = dev_keys.mint(user_id="user-1", tenant_id=tenant, tenant_ids=[tenant])
     jti = jwt.decode(token, options={"verify_signature": False})["jti"]
     with connect(ws_url(gateway, token), open_timeout=10) as socket:
@@ -85,7 +79,7 @@ def test_worker_processes_end_when_the_runtime_is_killed(
 ) -> None:
     environ = deployment_environment(redis_server, dev_keys)
     with local_gateway(environ, tmp_path / "gateway.log", "--separate-process", "FanoutFunction") as running:
-        publish(running.url, new_alert(new_tenant(client), "low", "starts the worker"))
+        publish(running.url, new_alert(new_paying_tenant(client), "low", "starts the worker"))
         workers = _children(running.process.pid)
         assert workers, "the fanout ran in no worker process"
         os.kill(running.process.pid, signal.SIGKILL)

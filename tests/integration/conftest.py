@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from moto import mock_aws
 
+from bakery_local.dev_tokens import DevKeyPair
 from tests.conftest import PAYING_TENANTS, mark_paying
 from tests.support.lambda_gateway import LambdaGateway
 from tests.support.lambda_runtime import AUTHORIZER_MODULE, POLICY_MODULE, PROXY_MODULE, LambdaRuntime
@@ -17,8 +18,14 @@ GatewayStarter = Callable[..., LambdaGateway]
 
 
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """A moto account in eu-west-1; no real credentials can be used."""
+def token(dev_keys: DevKeyPair) -> str:
+    """A valid access token of user-1 on tenant-a; modules that need other claims mint their own."""
+    return dev_keys.mint(user_id="user-1", tenant_id="tenant-a")
+
+
+@pytest.fixture
+def fake_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Credentials in eu-west-1 that sign requests but open no real account."""
     for name, value in {
         "AWS_DEFAULT_REGION": "eu-west-1",
         "AWS_ACCESS_KEY_ID": "testing",
@@ -27,6 +34,11 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
+
+
+@pytest.fixture
+def aws(fake_credentials: None) -> Iterator[None]:
+    """A moto account in eu-west-1; no real credentials can be used."""
     with mock_aws():
         yield
 

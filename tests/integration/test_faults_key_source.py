@@ -29,18 +29,6 @@ SOURCES = {
 }
 
 
-@pytest.fixture
-def fake_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Credentials that sign requests but reach nothing real: every endpoint is a local socket."""
-    for name, value in {
-        "AWS_DEFAULT_REGION": "eu-west-1",
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-
-
 def environment_for(gateway_environment: dict[str, str], source: str) -> dict[str, str]:
     variable, name, _ = SOURCES[source]
     environ = {key: value for key, value in gateway_environment.items() if key != "JWT_PUBLIC_KEYS"}

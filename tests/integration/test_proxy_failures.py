@@ -7,16 +7,10 @@ import time
 import pytest
 
 from bakery_gateway.constants import service_url_variable
-from bakery_local.dev_tokens import DevKeyPair
 from tests.integration.conftest import GatewayStarter
 from tests.support.events import HTTP_API_PROXY, load_event
 from tests.support.lambda_gateway import LambdaGateway, assert_problem
 from tests.support.stub_service import StubService
-
-
-@pytest.fixture
-def token(dev_keys: DevKeyPair) -> str:
-    return dev_keys.mint(user_id="user-1", tenant_id="tenant-a")
 
 
 # --- the service ---------------------------------------------------------------------------------

@@ -13,7 +13,6 @@ from typing import Any
 import httpx
 import pytest
 
-from bakery_local.dev_tokens import DevKeyPair
 from bakery_local.standalone import StandaloneApp, build_app
 from tests.integration.conftest import GatewayStarter
 from tests.support.lambda_gateway import LambdaGateway
@@ -65,11 +64,6 @@ def serve(
     monkeypatch.setattr(proxy, "async_handler", recorded)
     yield served
     served.app.api.invoker.close()
-
-
-@pytest.fixture
-def token(dev_keys: DevKeyPair) -> str:
-    return dev_keys.mint(user_id="user-1", tenant_id="tenant-a")
 
 
 def test_serve_forwards_through_the_proxys_async_handler_on_the_servers_loop(

@@ -86,6 +86,15 @@ def start_fanout(
     return start(lambda_runtime, FANOUT_MODULE, environ)
 
 
+def subscribed(
+    websocket: Handler, management: ConnectionsServer, connection_id: str, tenant_id: str, message: str
+) -> None:
+    """A connection open at the management API, connected as ``tenant_id`` and subscribed by ``message``."""
+    management.open(connection_id)
+    connect(websocket, connection_id, tenant_id)
+    send(websocket, connection_id, message)
+
+
 def received(management: ConnectionsServer, connection_id: str) -> list[dict[str, Any]]:
     return [json.loads(message) for message in management.received.get(connection_id, [])]
 
@@ -120,9 +129,7 @@ def test_an_alert_reaches_its_tenants_subscribers_through_the_management_api(
 ) -> None:
     websocket = start(lambda_runtime, WEBSOCKET_MODULE, gateway_environment)
     for connection_id, tenant_id in (("L0SM9cOFvHcCIhw=", TENANT), ("Other/0FvHc+Ihw=", "tenant-other")):
-        management.open(connection_id)
-        connect(websocket, connection_id, tenant_id)
-        send(websocket, connection_id, '{"action":"subscribe","topic":"alerts"}')
+        subscribed(websocket, management, connection_id, tenant_id, '{"action":"subscribe","topic":"alerts"}')
     fanout = start_fanout(lambda_runtime, gateway_environment, management)
 
     summary = fanout(load_recording(FANOUT_DIRECT), LambdaContext())
@@ -136,9 +143,7 @@ def test_posts_are_signed_with_the_functions_credentials(
     lambda_runtime: LambdaRuntime, gateway_environment: dict[str, str], management: ConnectionsServer
 ) -> None:
     websocket = start(lambda_runtime, WEBSOCKET_MODULE, gateway_environment)
-    management.open("conn-1")
-    connect(websocket, "conn-1", TENANT)
-    send(websocket, "conn-1", '{"action":"subscribe","topic":"alerts"}')
+    subscribed(websocket, management, "conn-1", TENANT, '{"action":"subscribe","topic":"alerts"}')
     fanout = start_fanout(lambda_runtime, gateway_environment, management)
 
     fanout(load_recording(FANOUT_DIRECT), LambdaContext())
@@ -154,9 +159,9 @@ def test_training_progress_reaches_the_jobs_subscribers_through_the_management_a
     lambda_runtime: LambdaRuntime, gateway_environment: dict[str, str], management: ConnectionsServer
 ) -> None:
     websocket = start(lambda_runtime, WEBSOCKET_MODULE, gateway_environment)
-    management.open("conn-1")
-    connect(websocket, "conn-1", TENANT)
-    send(websocket, "conn-1", '{"action":"subscribe","topic":"training","job_id":"job-7"}')
+    subscribed(
+        websocket, management, "conn-1", TENANT, '{"action":"subscribe","topic":"training","job_id":"job-7"}'
+    )
     fanout = start_fanout(lambda_runtime, gateway_environment, management)
 
     report = fanout(

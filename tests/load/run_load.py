@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -27,7 +26,7 @@ from pathlib import Path
 import redis
 
 from bakery_gateway import constants as names
-from bakery_local.cli import KEY_SOURCES, STATE_DIR_VARIABLE
+from bakery_local import runtime_process
 from bakery_local.dev_tokens import DevKeyPair
 from bakery_local.runtime_process import local_runtime_process
 
@@ -42,20 +41,13 @@ USER_LIMIT, USER_WINDOW_SECONDS = 100, 10
 OUT_OF_REACH = 1_000_000_000
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def runtime_environment(arguments: argparse.Namespace, state: Path) -> dict[str, str]:
-    environ = {name: value for name, value in os.environ.items() if name not in KEY_SOURCES}
-    environ.update(
-        {
-            names.REDIS_HOST: arguments.redis_host,
-            names.REDIS_PORT: str(arguments.redis_port),
-            names.REDIS_DB: str(arguments.redis_db),
-            STATE_DIR_VARIABLE: str(state),
+    return runtime_process.runtime_environment(
+        redis_host=arguments.redis_host,
+        redis_port=arguments.redis_port,
+        redis_db=arguments.redis_db,
+        state_dir=state,
+        settings={
             names.SSE_WAIT_SECONDS: "2",
             names.SSE_HEARTBEAT_SECONDS: "1",
             names.RATE_LIMIT_REQUESTS: str(USER_LIMIT),
@@ -63,10 +55,8 @@ def runtime_environment(arguments: argparse.Namespace, state: Path) -> dict[str,
             names.RATE_LIMIT_TENANT_REQUESTS: str(OUT_OF_REACH),
             names.LOGIN_RATE_LIMIT_IP_REQUESTS: str(OUT_OF_REACH),
             names.LOGIN_RATE_LIMIT_NAME_REQUESTS: str(OUT_OF_REACH),
-            "LOG_LEVEL": "WARNING",
-        }
+        },
     )
-    return environ
 
 
 @contextmanager

@@ -15,6 +15,7 @@ from types import TracebackType
 import uvicorn
 from starlette.types import Message, Receive, Scope, Send
 
+from bakery_local.asgi_body import read_body
 from bakery_local.websocket_connections import ConnectionRegistry, LiveConnection
 from bakery_local.websocket_events import Handshake
 from tests.support.redis_server import free_port
@@ -67,12 +68,7 @@ class ConnectionsServer:
 
     async def _app(self, scope: Scope, receive: Receive, send: Send) -> None:
         assert scope["type"] == "http"
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        body = await read_body(receive)
         headers = dict(scope["headers"])
         self.authorizations.append(headers.get(b"authorization", b"").decode())
         raw_path = scope["raw_path"].decode("latin-1")

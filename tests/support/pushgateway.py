@@ -21,7 +21,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
-from tests.support.processes import stop
+from bakery_local.runtime_process import stop
 from tests.support.redis_server import free_port
 
 PUSHGATEWAY_BINARY = "/usr/bin/prometheus-pushgateway"

@@ -201,14 +201,20 @@ async def test_a_first_check_calls_every_service_and_shares_the_report(redis: An
     assert await redis.get(redis_keys.HEALTH_LOCK_KEY) is None
 
 
-async def test_a_check_within_the_cache_period_calls_no_service(redis: Any) -> None:
+async def check_twice(redis: Any, seconds_between: float) -> tuple[HealthReport, CacheState, list[str]]:
+    """Two checks of two answering services, ``seconds_between`` apart: the second's report and
+    cache state, and every service call made."""
     calls: list[str] = []
     clock = Clock()
     checker = make_checker(redis, services_answering({"auth": 200, "sales": 200}, calls), URLS, clock)
     await checker.aggregate()
-    clock.now += 29
-
+    clock.now += seconds_between
     report, state = await checker.aggregate()
+    return report, state, calls
+
+
+async def test_a_check_within_the_cache_period_calls_no_service(redis: Any) -> None:
+    report, state, calls = await check_twice(redis, 29)
 
     assert state is CacheState.HIT
     assert len(calls) == 2
@@ -216,13 +222,7 @@ async def test_a_check_within_the_cache_period_calls_no_service(redis: Any) -> N
 
 
 async def test_a_check_after_the_cache_period_calls_the_services_again(redis: Any) -> None:
-    calls: list[str] = []
-    clock = Clock()
-    checker = make_checker(redis, services_answering({"auth": 200, "sales": 200}, calls), URLS, clock)
-    await checker.aggregate()
-    clock.now += 31
-
-    _, state = await checker.aggregate()
+    _, state, calls = await check_twice(redis, 31)
 
     assert state is CacheState.MISS
     assert len(calls) == 4

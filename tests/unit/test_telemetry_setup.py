@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -81,50 +82,56 @@ def test_the_template_disables_tracing_in_powertools_exactly_when_lambda_tracing
 # --- the invocation wrapper -----------------------------------------------------------------------------
 
 
-def test_the_wrapper_flushes_emf_after_every_invocation_on_lambda(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def fresh_emf(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A new EMF exporter for the test: counts of other tests never reach its blob."""
     monkeypatch.setattr(emf, "exporter", emf.EmfExporter())
 
+
+def observing(seconds: float, *, fails: bool = False) -> Callable[[dict[str, Any], Any], str]:
+    """A handler that observes one request duration, then answers (or fails)."""
+
     def handler(event: dict[str, Any], context: Any) -> str:
-        emf.exporter.observe("gateway_request_duration_seconds", 0.5)
+        emf.exporter.observe("gateway_request_duration_seconds", seconds)
+        if fails:
+            raise RuntimeError("handler failed")
         return "answer"
 
-    wrapped = telemetry.instrument(handler, Settings(), LAMBDA)
+    return handler
+
+
+def emf_blob_holds(capsys: pytest.CaptureFixture[str], seconds: float) -> bool:
+    return f'"gateway_request_duration_seconds":[{seconds}]' in capsys.readouterr().out
+
+
+@pytest.mark.usefixtures("fresh_emf")
+def test_the_wrapper_flushes_emf_after_every_invocation_on_lambda(capsys: pytest.CaptureFixture[str]) -> None:
+    wrapped = telemetry.instrument(observing(0.5), Settings(), LAMBDA)
 
     assert wrapped({}, None) == "answer"
-    assert '"gateway_request_duration_seconds":[0.5]' in capsys.readouterr().out
+    assert emf_blob_holds(capsys, 0.5)
 
 
-def test_the_wrapper_flushes_even_when_the_handler_fails(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(emf, "exporter", emf.EmfExporter())
-
-    def handler(event: dict[str, Any], context: Any) -> str:
-        emf.exporter.observe("gateway_request_duration_seconds", 0.25)
-        raise RuntimeError("handler failed")
-
-    wrapped = telemetry.instrument(handler, Settings(), LAMBDA)
+@pytest.mark.usefixtures("fresh_emf")
+def test_the_wrapper_flushes_even_when_the_handler_fails(capsys: pytest.CaptureFixture[str]) -> None:
+    wrapped = telemetry.instrument(observing(0.25, fails=True), Settings(), LAMBDA)
 
     with pytest.raises(RuntimeError):
         wrapped({}, None)
-    assert '"gateway_request_duration_seconds":[0.25]' in capsys.readouterr().out
+    assert emf_blob_holds(capsys, 0.25)
 
 
+@pytest.mark.usefixtures("fresh_emf")
 def test_the_async_wrapper_flushes_emf_after_every_awaited_invocation(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    monkeypatch.setattr(emf, "exporter", emf.EmfExporter())
-
     async def handler(event: dict[str, Any], context: Any) -> str:
-        emf.exporter.observe("gateway_request_duration_seconds", 0.75)
-        return "answer"
+        return observing(0.75)(event, context)
 
     wrapped = telemetry.instrument_async(handler, Settings(), LAMBDA)
 
     assert asyncio.run(wrapped({}, None)) == "answer"
-    assert '"gateway_request_duration_seconds":[0.75]' in capsys.readouterr().out
+    assert emf_blob_holds(capsys, 0.75)
 
 
 def test_the_async_wrapper_signals_the_pushgateway_after_each_invocation(
@@ -149,16 +156,9 @@ def test_the_async_wrapper_signals_the_pushgateway_after_each_invocation(
     assert signalled == [True, True]
 
 
-def test_off_lambda_the_wrapper_writes_no_emf(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(emf, "exporter", emf.EmfExporter())
-
-    def handler(event: dict[str, Any], context: Any) -> str:
-        emf.exporter.observe("gateway_request_duration_seconds", 0.5)
-        return "answer"
-
-    telemetry.instrument(handler, Settings(), {})({}, None)
+@pytest.mark.usefixtures("fresh_emf")
+def test_off_lambda_the_wrapper_writes_no_emf(capsys: pytest.CaptureFixture[str]) -> None:
+    telemetry.instrument(observing(0.5), Settings(), {})({}, None)
 
     assert "_aws" not in capsys.readouterr().out
 

@@ -59,14 +59,7 @@ _INVALID = "the geocoding service sent an invalid answer"
 
 def geocode_route(raw_path: str) -> routing.Route:
     """The gateway's own route, as the policies and metrics see it (no service behind it)."""
-    return routing.Route(
-        service=GEOCODING_SERVICE,
-        base_url="",
-        path=raw_path,
-        normalized_path=GEOCODE_PATH,
-        tenant_id=None,
-        template=GEOCODE_PATH,
-    )
+    return routing.gateway_route(raw_path, GEOCODE_PATH, GEOCODING_SERVICE)
 
 
 @dataclass(frozen=True, slots=True)

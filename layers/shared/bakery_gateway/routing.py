@@ -66,6 +66,14 @@ def resolve(raw_path: str, service_urls: Mapping[str, str]) -> Route:
     )
 
 
+def gateway_route(raw_path: str, path: str, service: str) -> Route:
+    """One of the gateway's own routes at ``path``, as the policies and metrics see it: ``service``
+    names its rate-limit and metric subject; no service URL is behind it."""
+    return Route(
+        service=service, base_url="", path=raw_path, normalized_path=path, tenant_id=None, template=path
+    )
+
+
 def checked_segments(raw_path: str) -> list[str]:
     """The decoded segments of an absolute path, refusing any ambiguous spelling of it."""
     if len(raw_path) > MAX_PATH_LENGTH:

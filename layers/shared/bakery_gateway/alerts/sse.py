@@ -192,14 +192,7 @@ def render(
 
 def stream_route(raw_path: str) -> routing.Route:
     """The gateway's own route, as the policies and metrics see it (no service behind it)."""
-    return routing.Route(
-        service=GATEWAY_SERVICE,
-        base_url="",
-        path=raw_path,
-        normalized_path=ALERT_STREAM_PATH,
-        tenant_id=None,
-        template=ALERT_STREAM_PATH,
-    )
+    return routing.gateway_route(raw_path, ALERT_STREAM_PATH, GATEWAY_SERVICE)
 
 
 def wait_seconds(settings: AlertSettings, stage_variables: Mapping[str, str] | None) -> float:

@@ -1,0 +1,31 @@
+"""Reading an ASGI request's whole body: the local runtime's servers, its sample services, the
+test and bench servers all need it."""
+
+from __future__ import annotations
+
+import sys
+
+from starlette.types import Message, Receive
+
+
+async def read_body_within(receive: Receive, max_bytes: int) -> bytes | None:
+    """The whole body; None as soon as it passes ``max_bytes`` (the rest is not read)."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message: Message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > max_bytes:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body"):
+            break
+    return b"".join(chunks)
+
+
+async def read_body(receive: Receive) -> bytes:
+    """The whole body, however long."""
+    return await read_body_within(receive, sys.maxsize) or b""

@@ -34,6 +34,15 @@ def test_the_local_limiter_allows_the_limit_then_refuses() -> None:
     assert verdicts == [True, True, True, False, False]
 
 
+def test_a_limit_of_one_lets_the_first_request_through_whatever_the_clock_reads() -> None:
+    # 1720.533...: a reading where (now + window) - window comes back above now in floating point.
+    limiter = LocalRateLimiter(clock=Clock(1720.5330533082724))
+
+    verdicts = [limiter.check([bucket(requests=1, window_seconds=600)], None)[0] for _ in range(2)]
+
+    assert verdicts == [True, False]
+
+
 def test_a_local_refusal_says_how_long_to_wait_for_the_next_request() -> None:
     limiter = LocalRateLimiter(clock=Clock())
     for _ in range(3):

@@ -36,14 +36,16 @@ class LocalRateLimiter:
                 window = candidate.window_seconds * 1000
                 interval = window / candidate.requests
                 arrival = max(self._arrivals.get(bucket.key_suffix, now), now)
-                new_arrival = arrival + interval
-                allow_at = new_arrival - window
-                if allow_at > now:
+                # Relative to now: (arrival + interval) - window compared with now rounds, and with
+                # one request per window an idle bucket's first request would be refused.
+                ahead = arrival - now
+                wait = ahead + interval - window
+                if wait > 0:
                     allowed = False
-                    remaining, reset, retry = 0, arrival - now, allow_at - now
+                    remaining, reset, retry = 0, ahead, wait
                 else:
-                    updates[bucket.key_suffix] = new_arrival
-                    remaining, reset, retry = int((now - allow_at) // interval), new_arrival - now, 0
+                    updates[bucket.key_suffix] = arrival + interval
+                    remaining, reset, retry = int(-wait // interval), ahead + interval, 0
                 states.append(
                     BucketState(
                         bucket.scope,

@@ -5,9 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import redis
 import redis.asyncio.connection
+
+from bakery_gateway import pipelined_redis
 
 
 @dataclass(frozen=True)
@@ -26,9 +29,12 @@ class RedisCost:
 
 @contextmanager
 def _counting_sends() -> Iterator[list[int]]:
-    """Counts the async client's sends: each ``send_packed_command`` is one round trip."""
+    """Counts the async clients' sends: each redis-py ``send_packed_command``, and each command the
+    pipelined client writes, is one round trip."""
     connection_class = redis.asyncio.connection.AbstractConnection
     original = connection_class.send_packed_command
+    reader_class = pipelined_redis._ReplyReader
+    original_send = reader_class.send
     sends = [0]
 
     async def counted(
@@ -37,11 +43,17 @@ def _counting_sends() -> Iterator[list[int]]:
         sends[0] += 1
         await original(self, *args, **kwargs)  # type: ignore[arg-type]
 
+    def counted_send(self: pipelined_redis._ReplyReader, *args: Any) -> None:
+        sends[0] += 1
+        original_send(self, *args)
+
     connection_class.send_packed_command = counted  # type: ignore[method-assign]
+    reader_class.send = counted_send  # type: ignore[method-assign]
     try:
         yield sends
     finally:
         connection_class.send_packed_command = original  # type: ignore[method-assign]
+        reader_class.send = original_send  # type: ignore[method-assign]
 
 
 def measure(server: redis.Redis, request: Callable[[], object], requests: int = 200) -> RedisCost:

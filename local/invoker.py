@@ -71,7 +71,9 @@ async def within_timeout(spec: FunctionSpec, invocation: Awaitable[Any]) -> Any:
     """The invocation's result; ``FunctionTimeoutError`` past the function's timeout (the thread of a
     timed-out invocation runs on, as nothing can stop it; a coroutine is cancelled)."""
     try:
-        return await asyncio.wait_for(invocation, spec.timeout_seconds)
+        # asyncio.timeout, not wait_for: the invocation runs in the request's own task, not a new one.
+        async with asyncio.timeout(spec.timeout_seconds):
+            return await invocation
     except TimeoutError:
         raise FunctionTimeoutError(f"{spec.logical_id} timed out after {spec.timeout_seconds} s") from None
 

@@ -5,6 +5,7 @@ from typing import Any
 from bakery_gateway.clients import PerEventLoop, async_redis_factory, http_client_factory
 from bakery_gateway.events import strip_stage
 from bakery_gateway.http_api import AsgiEvents, run_on_container_loop
+from bakery_gateway.pipelined_redis import pipelined_redis_factory
 from bakery_gateway.proxy_events import ProxyEvents
 from bakery_gateway.proxy_pipeline import ProxyPipeline
 from bakery_gateway.pseudonymize import user_id_for_log
@@ -18,7 +19,13 @@ settings = get_settings()
 # The proxy reads no text from Redis: undecoded replies cost it less on every request.
 redis_clients = PerEventLoop(async_redis_factory(settings.redis, decode_responses=False))
 http_clients = PerEventLoop(http_client_factory(settings))
-pipeline = ProxyPipeline(settings, redis_clients=redis_clients, http_clients=http_clients)
+pipeline = ProxyPipeline(
+    settings,
+    redis_clients=redis_clients,
+    http_clients=http_clients,
+    # Every request's one policy round trip, pipelined with the other requests' on one connection.
+    script_clients=PerEventLoop(pipelined_redis_factory(settings.redis)),
+)
 recorder = RequestRecorder(user_id_for_log=user_id_for_log(settings.observability))
 
 

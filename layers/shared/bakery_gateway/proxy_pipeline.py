@@ -87,11 +87,16 @@ class ProxyPipeline:
         *,
         redis_clients: PerEventLoop[Any],
         http_clients: PerEventLoop[Any],
+        script_clients: PerEventLoop[Any] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
         self.policies = PolicyEngine(
-            settings, redis_clients=redis_clients, http_clients=http_clients, clock=clock
+            settings,
+            redis_clients=redis_clients,
+            http_clients=http_clients,
+            script_clients=script_clients,
+            clock=clock,
         )
         self._redis_clients = redis_clients
         self._http_clients = http_clients

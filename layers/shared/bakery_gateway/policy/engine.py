@@ -35,7 +35,14 @@ from bakery_gateway.path_patterns import path_matches
 from bakery_gateway.policy import subscription as subscriptions
 from bakery_gateway.policy.fallback import LastKnown, LocalRateLimiter
 from bakery_gateway.policy.rules import BucketSpec, Scope, select_bucket
-from bakery_gateway.policy.script import LAST_KNOWN, BucketState, PolicyKeys, PolicyScript, PolicySnapshot
+from bakery_gateway.policy.script import (
+    LAST_KNOWN,
+    BucketState,
+    PolicyKeys,
+    PolicyScript,
+    PolicySnapshot,
+    ScriptingRedis,
+)
 from bakery_gateway.settings import Settings
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -80,11 +87,15 @@ class PolicyEngine:
         *,
         redis_clients: PerEventLoop[Any],
         http_clients: PerEventLoop[Any],
+        script_clients: PerEventLoop[ScriptingRedis] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        """``script_clients`` run the policy script (the proxy's are ``pipelined_redis``'s); by
+        default, ``redis_clients``."""
         self._settings = settings
         self._policy = settings.policy
-        self._scripts = PerEventLoop(lambda: PolicyScript(redis_clients.get()))
+        scripting = script_clients or redis_clients
+        self._scripts = PerEventLoop(lambda: PolicyScript(scripting.get()))
         self._redis_clients = redis_clients
         self._http_clients = http_clients
         self._clock = clock

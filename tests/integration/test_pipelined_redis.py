@@ -12,7 +12,7 @@ import asyncio
 import dataclasses
 import hashlib
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
@@ -34,6 +34,17 @@ SHORT_TIMEOUT_SECONDS = 0.2
 PASSWORD = "pipelined-test-password"
 
 Scenario = Callable[[PipelinedRedis], Awaitable[None]]
+
+
+@pytest.fixture(autouse=True, params=["asyncio", "uvloop"])
+def event_loop_kind(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Every test on asyncio's loop and on uvloop's (``bakery-gateway serve`` runs on uvloop)."""
+    if request.param == "uvloop":
+        import uvloop
+
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    yield request.param
+    asyncio.set_event_loop_policy(None)
 
 
 def run(settings: RedisSettings, scenario: Scenario) -> None:

@@ -8,7 +8,6 @@ delivers, and ``connection_lost``. The waiters are futures of the test's real ev
 from __future__ import annotations
 
 import asyncio
-import socket
 from typing import Any
 
 import pytest
@@ -49,28 +48,16 @@ def test_pack_command_sends_an_empty_argument_as_an_empty_bulk_string() -> None:
 class FakeTransport(asyncio.Transport):
     """Records what the protocol writes and whether it aborted the connection."""
 
-    def __init__(self, raw_socket: object = None) -> None:
+    def __init__(self) -> None:
         super().__init__()
         self.written: list[bytes] = []
         self.aborted = False
-        self._raw_socket = raw_socket
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
         self.written.append(bytes(data))
 
     def abort(self) -> None:
         self.aborted = True
-
-    def get_extra_info(self, name: str, default: Any = None) -> Any:
-        return self._raw_socket if name == "socket" else default
-
-
-class RecordingSocket:
-    def __init__(self) -> None:
-        self.options: list[tuple[int, int, int]] = []
-
-    def setsockopt(self, level: int, option: int, value: int) -> None:
-        self.options.append((level, option, value))
 
 
 class Connection:
@@ -268,9 +255,3 @@ async def test_the_loss_is_reported_once_when_the_aborted_connection_then_report
     connection.reader.close(RedisTimeoutError("Timeout reading from Redis"))
     connection.reader.connection_lost(None)  # what asyncio calls after abort()
     assert connection.lost == [connection.reader]
-
-
-def test_connection_made_turns_off_nagles_delay() -> None:
-    raw_socket = RecordingSocket()
-    _ReplyReader(lambda _: None).connection_made(FakeTransport(raw_socket))
-    assert raw_socket.options == [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]

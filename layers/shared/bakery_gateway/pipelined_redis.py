@@ -19,10 +19,9 @@ closes it; the next command connects again. Error replies raise what redis-py ra
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from bakery_gateway.settings import RedisSettings
 
@@ -57,12 +56,8 @@ class _ReplyReader(asyncio.Protocol):
         self.broken = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)  # noqa: S101 - a stream connection's is
-        self.transport = transport
-        raw_socket = transport.get_extra_info("socket")
-        if raw_socket is not None:
-            # One small command per request: Nagle's delay would wait for an ACK that never hurries.
-            raw_socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        # asyncio's and uvloop's TCP transports both set TCP_NODELAY themselves.
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's is not an asyncio.Transport
 
     def send(self, packed: bytes, reply: asyncio.Future[Any]) -> None:
         if self.transport is None or self.broken:

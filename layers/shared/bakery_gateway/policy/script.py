@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from importlib import resources
 from typing import Any, Protocol
 
 from bakery_gateway import redis_keys
 from bakery_gateway.circuit_breaker import CLOSED, CircuitView
-from bakery_gateway.policy.rules import BucketSpec, Scope
+from bakery_gateway.policy.rules import BucketSpec, Candidate, Scope
 
 SCRIPT_SOURCE = resources.files("bakery_gateway.policy").joinpath("policy.lua").read_text()
 
@@ -70,28 +71,37 @@ def script_arguments(
         *(redis_keys.rate_limit_key(bucket.key_suffix) for bucket in buckets),
         redis_keys.circuit_key(keys.circuit_service) if keys.circuit_service else unused,
     ]
-    arguments: list[str | int] = [
-        bucket.scope.value
-        + "".join(
-            f"|{candidate.plan or ''},{candidate.requests},{candidate.window_seconds * 1000}"
-            for candidate in bucket.candidates
-        )
-        for bucket in buckets
-    ]
+    arguments: list[str | int] = [_bucket_argument(bucket.scope, bucket.candidates) for bucket in buckets]
     arguments.append(probe_lease_ms if keys.circuit_service else 0)
     return script_keys, arguments
+
+
+@lru_cache(maxsize=1024)
+def _bucket_argument(scope: Scope, candidates: tuple[Candidate, ...]) -> str:
+    """A bucket's ARGV entry: the same few rules give every request's, so each is built once."""
+    return scope.value + "".join(
+        f"|{candidate.plan or ''},{candidate.requests},{candidate.window_seconds * 1000}"
+        for candidate in candidates
+    )
+
+
+# The script answers a scope by its value: as text, or as bytes from a client that does not decode.
+_SCOPES: dict[str | bytes, Scope] = {
+    **{scope.value: scope for scope in Scope},
+    **{scope.value.encode(): scope for scope in Scope},
+}
 
 
 def parse_answer(answer: Sequence[Any]) -> PolicySnapshot:
     revoked, subscription, source, read_only, demo_alive, allowed, *flat = answer[:-4]
     buckets = tuple(
         BucketState(
-            scope=Scope(_text(flat[index])),
-            limit=int(flat[index + 1]),
-            window_ms=int(flat[index + 2]),
-            remaining=int(flat[index + 3]),
-            reset_ms=int(flat[index + 4]),
-            retry_after_ms=int(flat[index + 5]),
+            _SCOPES[flat[index]],
+            int(flat[index + 1]),
+            int(flat[index + 2]),
+            int(flat[index + 3]),
+            int(flat[index + 4]),
+            int(flat[index + 5]),
         )
         for index in range(0, len(flat), 6)
     )

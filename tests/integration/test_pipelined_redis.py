@@ -239,6 +239,20 @@ def test_a_command_after_the_server_restarted_succeeds_on_a_new_connection(
     run(private, scenario)
 
 
+def test_a_connection_the_server_closed_while_idle_is_replaced_without_failing_the_command(
+    shared: RedisSettings, redis_client: redis.Redis
+) -> None:
+    async def scenario(client: PipelinedRedis) -> None:
+        connection_id = await client.execute("CLIENT", "ID")
+        # Killed without the loop running in between, as a frozen Lambda container finds out only
+        # when it next writes.
+        redis_client.client_kill_filter(_id=connection_id)
+        assert await client.execute("PING") == b"PONG"
+        assert await client.execute("CLIENT", "ID") != connection_id
+
+    run(shared, scenario)
+
+
 def test_a_command_to_a_paused_server_raises_timeout_error(
     private: RedisSettings, private_redis: RedisProcess
 ) -> None:

@@ -2,18 +2,20 @@
 
 Every proxied request makes one ``EVALSHA`` (``policy/script.py``). Through redis-py's pool each one
 takes a pool lock, checks the connection for stray data, starts a task for the write's timeout and
-records its observability events: about as much CPU as the rest of the gateway's own work. Here
-concurrent requests share one connection instead: each writes its command at once and waits for
-its reply, and the replies come back in the order the commands went out (Redis answers a
+records its observability events: more CPU than the rest of the policy step (bench/README.md).
+Here concurrent requests share one connection instead: each writes its command at once and waits
+for its reply, and the replies come back in the order the commands went out (Redis answers a
 connection in order), so a request needs no lock and no extra task. Under load the commands of
 many requests travel and are answered together: Redis pipelining, without batching anyone.
 
-A reply that does not come within ``REDIS_TIMEOUT_SECONDS``, or a broken connection, fails every
-command waiting on that connection (``redis.exceptions.TimeoutError`` / ``ConnectionError``, as
-redis-py raises them, so the policy engine's fallback sees the outages it already handles) and
-closes it; the next command connects again. Error replies raise what redis-py raises for them
-(``NoScriptError`` for ``NOSCRIPT``, ``AuthenticationError`` for a refused password, else
-``ResponseError``). Replies are bytes, as the proxy reads them.
+A command whose connection breaks is sent once more on a new one (redis-py's clients here retry a
+``ConnectionError`` once too). A reply that does not come within ``REDIS_TIMEOUT_SECONDS``, or a
+connection that cannot be opened, fails the commands waiting on that connection with
+``redis.exceptions.TimeoutError`` / ``ConnectionError`` (as redis-py raises them: the policy
+engine's fallbacks handle these outages) and closes it; the next command connects again. Error
+replies raise what redis-py raises for them (``NoScriptError`` for ``NOSCRIPT``,
+``AuthenticationError`` for a refused password, else ``ResponseError``). Replies are bytes, as the
+proxy reads them.
 """
 
 from __future__ import annotations
@@ -127,10 +129,18 @@ class PipelinedRedis:
 
     async def execute(self, *arguments: Argument) -> Any:
         """One command's reply; raises redis-py's errors (see the module's docstring)."""
+        from redis.exceptions import ConnectionError as RedisConnectionError
+
+        packed = pack_command(*arguments)
         reader = self._reader
-        if reader is None or reader.broken:
-            reader = await self._connect()
-        return await self._call(reader, pack_command(*arguments))
+        if reader is not None and not reader.broken:
+            try:
+                return await self._call(reader, packed)
+            except RedisConnectionError:
+                # Once more on a new connection, as the redis-py clients retry: a connection closed
+                # while the container was frozen is only found out when the next command is written.
+                pass
+        return await self._call(await self._connect(), packed)
 
     async def script_load(self, script: str) -> str:
         sha = await self.execute("SCRIPT", "LOAD", script)

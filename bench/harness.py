@@ -6,6 +6,7 @@ import asyncio
 import importlib
 import logging
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -237,10 +238,28 @@ class Harness:
 def build_harness(keys: DevKeyPair, stub_url: str) -> Harness:
     """Import both handlers in this process (the environment is set) and the baseline client."""
     loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)  # Mangum runs each invocation on this thread's loop: the same one
+    asyncio.set_event_loop(loop)  # the proxy's handler runs each invocation on this thread's loop
     authorizer = importlib.import_module(AUTHORIZER_MODULE)
     proxy = importlib.import_module(PROXY_MODULE)
     from bakery_gateway.clients import http_client_factory
 
     client = http_client_factory(proxy.settings)()
     return Harness(loop, authorizer, proxy, keys, client, stub_url)
+
+
+def code_version() -> str:
+    """The commit measured, and whether the code outside bench/ differs from it."""
+    git = shutil.which("git")
+    if git is None:
+        return "unknown (no git)"
+    try:
+        commit = _run_git(git, "rev-parse", "--short", "HEAD")
+        changes = _run_git(git, "status", "--porcelain", "--", ".", ":!bench")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (not a git checkout)"
+    return f"{commit} + uncommitted changes" if changes else commit
+
+
+def _run_git(git: str, *args: str) -> str:
+    done = subprocess.run([git, *args], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
+    return done.stdout.strip()

@@ -21,8 +21,6 @@ import argparse
 import asyncio
 import os
 import platform
-import shutil
-import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -54,6 +52,7 @@ from harness import (
     RUN_ID,
     Harness,
     build_harness,
+    code_version,
     delete_run_keys,
     free_port,
     function_environment,
@@ -105,24 +104,6 @@ def authorizer_lines(summaries: Mapping[str, Summary]) -> list[str]:
     ]
 
 
-def code_version() -> str:
-    """The commit measured, and whether the code outside bench/ differs from it."""
-    git = shutil.which("git")
-    if git is None:
-        return "unknown (no git)"
-    try:
-        commit = _run_git(git, "rev-parse", "--short", "HEAD")
-        changes = _run_git(git, "status", "--porcelain", "--", ".", ":!bench")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown (not a git checkout)"
-    return f"{commit} + uncommitted changes" if changes else commit
-
-
-def _run_git(git: str, *args: str) -> str:
-    done = subprocess.run([git, *args], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
-    return done.stdout.strip()
-
-
 def header_lines(
     args: argparse.Namespace, loop: asyncio.AbstractEventLoop, load: tuple[float, float]
 ) -> list[str]:
@@ -130,7 +111,7 @@ def header_lines(
         "# Gateway overhead benchmark",
         "",
         f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC; Python {platform.python_version()} on "
-        f"{platform.machine()}, {os.cpu_count()} CPUs; event loop {type(loop).__name__} (Mangum's); "
+        f"{platform.machine()}, {os.cpu_count()} CPUs; event loop {type(loop).__name__} (the handler's); "
         f"Redis {args.redis_host}:{args.redis_port} db {REDIS_DB}; stub: uvicorn + uvloop + httptools "
         "in its own process, over loopback.",
         "",
@@ -189,7 +170,7 @@ def measure_requests(
     lines += [
         f"- (a) sends the {len(setup.downstream_headers)} headers the proxy sends downstream, to the "
         "same URL, with a client from the proxy's own factory, on the same loop; each call is one "
-        "run_until_complete, as each Mangum invocation is",
+        "run_until_complete, as each invocation of the proxy's handler is",
         f"- Redis per proxied request (token, tenant, every policy on): "
         f"**{cost.round_trips_per_request:g} round trip(s)**, {cost.per_request('evalsha'):g} EVALSHA; "
         "inside the script, per request: "
@@ -199,7 +180,7 @@ def measure_requests(
             if name != "evalsha"
         ),
         f"- one INFO request record is {len(record)} bytes of JSON",
-        f"- the proxy's application/json answer is base64-encoded by Mangum: {setup.body_base64}",
+        f"- the proxy's application/json answer is base64-encoded: {setup.body_base64}",
         "",
     ]
     return lines, setup, summaries, cost.round_trips_per_request

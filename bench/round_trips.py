@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -43,9 +44,9 @@ def _counting_sends() -> Iterator[list[int]]:
         sends[0] += 1
         await original(self, *args, **kwargs)  # type: ignore[arg-type]
 
-    def counted_send(self: pipelined_redis._ReplyReader, *args: Any) -> None:
+    def counted_send(self: pipelined_redis._ReplyReader, packed: bytes, reply: asyncio.Future[Any]) -> None:
         sends[0] += 1
-        original_send(self, *args)
+        original_send(self, packed, reply)
 
     connection_class.send_packed_command = counted  # type: ignore[method-assign]
     reader_class.send = counted_send  # type: ignore[method-assign]

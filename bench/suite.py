@@ -24,7 +24,7 @@ import overhead
 from arms import AUTH_HIT, AUTH_MISS, DIRECT, PROXY, RSA_FLOOR, VERIFY_ONLY
 from cold_start import GOAL_IMPORT_MS, GOAL_RSS_MIB, ColdStart
 from cost import Bill, Invocation, bill_table, price_lines
-from harness import AUTHORIZER_MODULE, BENCH_DIR, PROXY_MODULE, REPO_ROOT
+from harness import AUTHORIZER_MODULE, BENCH_DIR, PROXY_MODULE, REPO_ROOT, code_version
 from results_table import Row, RunHeader, append_run, render_run
 
 SUITE_PATH = BENCH_DIR / "results" / "suite.md"
@@ -153,7 +153,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         load_end=os.getloadavg()[0],
         cpu=cpu_description(),
         python=platform.python_version(),
-        code=overhead.code_version(),
+        code=code_version(),
     )
     section = render_run(header, rows)
     print("\n".join(report) + "\n")

@@ -39,9 +39,9 @@ import httpx
 import redis
 from harness import (
     BENCH_DIR,
-    REPO_ROOT,
     REQUEST_PATH,
     RUN_ID,
+    code_version,
     delete_run_keys,
     free_port,
     function_environment,
@@ -185,15 +185,10 @@ def _odd_statuses(result: WrkResult) -> str:
 def report(
     rows: list[tuple[int, str, WrkResult]], args: argparse.Namespace, loads: tuple[float, float]
 ) -> str:
-    commit = subprocess.run(
-        ["git", "-C", str(REPO_ROOT), "rev-parse", "--short", "HEAD"],  # noqa: S607
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
     same_client = f"bare {SAME_CLIENT[args.transport]}"
     bare = {round_: result for round_, name, result in rows if name == same_client}
     lines = [
-        f"## {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {commit} + uncommitted changes",
+        f"## {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {code_version()}",
         "",
         f"Python {platform.python_version()}, {os.cpu_count()} CPUs; wrk -t{args.wrk_threads} "
         f"-c{args.connections} -d{args.duration}s after {args.warmup}s of warm-up; every server "

@@ -25,11 +25,12 @@ import argparse
 import os
 import platform
 import re
+import resource
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -41,12 +42,14 @@ from harness import (
     BENCH_DIR,
     REQUEST_PATH,
     RUN_ID,
+    STUB_SCRIPT,
     code_version,
     delete_run_keys,
     free_port,
     function_environment,
     stub_service,
 )
+from process_cpu import command_line, pids_running, process_tree, snapshot
 
 from bakery_gateway.constants import DOWNSTREAM_HTTP_TRANSPORT
 from bakery_gateway.settings import DOWNSTREAM_HTTP_TRANSPORTS, Settings
@@ -69,6 +72,7 @@ class Arm:
     name: str
     url: str  # the whole URL wrk requests
     headers: dict[str, str]
+    server_pid: int  # the server process; its workers are its children
 
 
 @dataclass(frozen=True)
@@ -133,9 +137,40 @@ def run_wrk(arm: Arm, *, seconds: float, connections: int, threads: int) -> WrkR
     return parse_wrk(completed.stdout, os.getloadavg()[0])
 
 
+def measured_run(
+    arm: Arm, args: argparse.Namespace, shared: Mapping[str, Sequence[int]]
+) -> tuple[WrkResult, dict[str, float]]:
+    """One measured wrk run, and the CPU µs per request of the arm's server, of every process in
+    ``shared`` (the stub, Redis) and of wrk itself, read from /proc around the run."""
+    groups = {"server": process_tree(arm.server_pid), **shared}
+    before, wrk_before = snapshot(groups), _finished_children_cpu()
+    result = run_wrk(arm, seconds=args.duration, connections=args.connections, threads=args.wrk_threads)
+    after, wrk_after = snapshot(groups), _finished_children_cpu()
+    spent = {name: after[name] - before[name] for name in groups}
+    spent["wrk"] = wrk_after - wrk_before  # wrk has been waited for: it counts among our children
+    requests = max(result.requests, 1)
+    return result, {name: seconds / requests * 1e6 for name, seconds in spent.items()}
+
+
+def _finished_children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def shared_processes(stub_url: str, redis_client: redis.Redis) -> dict[str, list[int]]:
+    """The stub's process and, when it runs on this machine, the Redis server's."""
+    port = stub_url.rsplit(":", 1)[1]
+    stub = [pid for pid in pids_running(str(STUB_SCRIPT)) if pid in pids_running(port)]
+    processes = {"stub": stub}
+    redis_pid = int(redis_client.info("server")["process_id"])
+    if b"redis" in command_line(redis_pid):  # else Redis runs elsewhere: its pid means nothing here
+        processes["Redis"] = [redis_pid]
+    return processes
+
+
 @contextmanager
-def server(command: Sequence[str], environ: dict[str, str], health_url: str, log: Path) -> Iterator[None]:
-    """A server process of the bench (stdin held open: it stops when the bench does)."""
+def server(command: Sequence[str], environ: dict[str, str], health_url: str, log: Path) -> Iterator[int]:
+    """A server process of the bench (stdin held open: it stops when the bench does); yields its pid."""
     with log.open("w") as sink:
         process = subprocess.Popen(
             list(command), env=environ, stdin=subprocess.PIPE, stdout=sink, stderr=subprocess.STDOUT
@@ -155,7 +190,7 @@ def server(command: Sequence[str], environ: dict[str, str], health_url: str, log
                     f"{command[:4]} did not answer within {STARTUP_SECONDS} s:\n{log.read_text()}"
                 )
             time.sleep(0.2)
-        yield
+        yield process.pid
     finally:
         process.terminate()  # uvicorn's graceful shutdown, then its workers stop
         try:
@@ -182,11 +217,13 @@ def _odd_statuses(result: WrkResult) -> str:
     return ", ".join(odd) or "-"
 
 
-def report(
-    rows: list[tuple[int, str, WrkResult]], args: argparse.Namespace, loads: tuple[float, float]
-) -> str:
+Row = tuple[int, str, WrkResult, dict[str, float]]  # round, arm, wrk's figures, CPU µs per request
+CPU_COLUMNS = ("server", "stub", "Redis", "wrk")
+
+
+def report(rows: list[Row], args: argparse.Namespace, loads: tuple[float, float]) -> str:
     same_client = f"bare {SAME_CLIENT[args.transport]}"
-    bare = {round_: result for round_, name, result in rows if name == same_client}
+    bare = {round_: result for round_, name, result, _ in rows if name == same_client}
     lines = [
         f"## {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {code_version()}",
         "",
@@ -197,15 +234,21 @@ def report(
         f"1-minute load average {loads[0]:.2f} at the start, "
         f"{loads[1]:.2f} at the end (wrk, the stub, Redis and anything else share the CPUs).",
         "",
-        "| round | arm | req/s | p50 ms | p99 ms | requests | errors | which | x bare same client | load |",
-        "|---:|---|---:|---:|---:|---:|---:|---|---:|---:|",
+        "CPU µs per request, read from /proc around each measured run: the arm's server (all its "
+        "processes), the stub service, Redis (when local) and wrk.",
+        "",
+        "| round | arm | req/s | p50 ms | p99 ms | requests | errors | which | x bare same client | load | "
+        "CPU µs/req: server | stub | Redis | wrk |",
+        "|---:|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|",
     ]
-    for round_, name, result in rows:
+    for round_, name, result, cpu in rows:
         ratio = result.requests_per_second / bare[round_].requests_per_second if round_ in bare else 0.0
         lines.append(
             f"| {round_} | {name} | {result.requests_per_second:,.0f} | {result.p50_ms:.2f} | "
             f"{result.p99_ms:.2f} | {result.requests:,} | {result.errors} | {_odd_statuses(result)} | "
-            f"{ratio:.2f} | {result.load:.2f} |"
+            f"{ratio:.2f} | {result.load:.2f} | "
+            + " | ".join(f"{cpu[column]:.0f}" if column in cpu else "-" for column in CPU_COLUMNS)
+            + " |"
         )
     lines.append("")
     return "\n".join(lines)
@@ -255,27 +298,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         command += ["--port", str(gateway_port), "--workers", str(args.workers)]
         command += ["--threads", str(args.serve_threads)]
         gateway = f"http://127.0.0.1:{gateway_port}"
-        stack.enter_context(server(command, environ, f"{gateway}/health", workdir / "serve.log"))
-        arms.append(Arm("gateway", f"{gateway}{REQUEST_PATH}", {"Authorization": f"Bearer {token}"}))
+        pid = stack.enter_context(server(command, environ, f"{gateway}/health", workdir / "serve.log"))
+        arms.append(Arm("gateway", f"{gateway}{REQUEST_PATH}", {"Authorization": f"Bearer {token}"}, pid))
 
         for client in BARE_CLIENTS:
             port = free_port()
             command = [sys.executable, str(PASSTHROUGH), "--port", str(port), "--upstream", stub_url]
             command += ["--client", client, "--workers", str(args.workers), "--exit-on-stdin-eof"]
             url = f"http://127.0.0.1:{port}"
-            stack.enter_context(server(command, environ, f"{url}{REQUEST_PATH}", workdir / f"{client}.log"))
-            arms.append(Arm(f"bare {client}", f"{url}{REQUEST_PATH}", {}))
+            log = workdir / f"{client}.log"
+            pid = stack.enter_context(server(command, environ, f"{url}{REQUEST_PATH}", log))
+            arms.append(Arm(f"bare {client}", f"{url}{REQUEST_PATH}", {}, pid))
 
-        rows: list[tuple[int, str, WrkResult]] = []
+        client_redis = redis.Redis(host=args.redis_host, port=args.redis_port, db=args.redis_db)
+        shared = shared_processes(stub_url, client_redis)
+        rows: list[Row] = []
         for arm in arms:
             check_answers(arm)
         for round_ in range(1, args.rounds + 1):
             for arm in arms:
                 run_wrk(arm, seconds=args.warmup, connections=args.connections, threads=args.wrk_threads)
-                result = run_wrk(
-                    arm, seconds=args.duration, connections=args.connections, threads=args.wrk_threads
-                )
-                rows.append((round_, arm.name, result))
+                result, cpu = measured_run(arm, args, shared)
+                rows.append((round_, arm.name, result, cpu))
                 print(
                     f"round {round_} {arm.name:21} {result.requests_per_second:8,.0f} req/s  "
                     f"p50 {result.p50_ms:7.2f} ms  p99 {result.p99_ms:7.2f} ms  errors {result.errors} "
@@ -283,7 +327,6 @@ def main(argv: Sequence[str] | None = None) -> int:
                     f"load {os.getloadavg()}",
                     flush=True,
                 )
-        client_redis = redis.Redis(host=args.redis_host, port=args.redis_port, db=args.redis_db)
         delete_run_keys(client_redis, [token])
         client_redis.close()
 

@@ -11,6 +11,11 @@ from types import TracebackType
 from typing import Self
 
 
+class _HttpServer(ThreadingHTTPServer):
+    # socketserver's backlog is 5: more connections at once (a gateway's pool) would wait for a SYN retry.
+    request_queue_size = 128
+
+
 class ThreadedServer:
     """Start, stop (releasing slow answers and idle keep-alive connections), ``port`` and ``url``.
     Subclasses give ``_handler_class()``, built on ``tracked_handler(self)``."""
@@ -19,7 +24,7 @@ class ThreadedServer:
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._connections: set[socket.socket] = set()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server = _HttpServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
         self._server.block_on_close = False
         self._thread = threading.Thread(

@@ -85,7 +85,7 @@ async def test_local_invokes_handler_on_a_thread_of_its_own_even_beside_an_async
     [call] = fake_function.calls
     assert call.entry == "handler"
     assert call.thread != threading.get_ident()
-    assert call.loop is None  # Mangum-style handlers run their own loop, none is running around them
+    assert call.loop is None  # a Lambda handler runs its own loop: none is running around it
 
 
 async def test_serve_runs_a_function_without_async_handler_on_a_thread_as_the_authorizer(

@@ -70,6 +70,11 @@ class ProxyRequest:
     def request_id(self) -> str:
         return str(self.state["request_id"])
 
+    @property
+    def source_ip(self) -> str:
+        """The client's address as API Gateway saw it."""
+        return str(self.event["requestContext"].get("http", {}).get("sourceIp", ""))
+
 
 @dataclass(frozen=True, slots=True)
 class ProxyAnswer:
@@ -189,8 +194,7 @@ class ProxyPipeline:
     ) -> list[tuple[str, str]]:
         """Every policy and ``service``'s circuit (one Redis round trip): the headers they add; raises
         the first refusal."""
-        event = request.event
-        route_key = event.get("routeKey", "")
+        route_key = request.event.get("routeKey", "")
         admission = await self.policies.admit(
             PolicyRequest(
                 identity=identity,
@@ -199,7 +203,7 @@ class ProxyPipeline:
                 path=route.normalized_path,
                 route_key=route_key,
                 route_template=route.template,
-                source_ip=event["requestContext"].get("http", {}).get("sourceIp", ""),
+                source_ip=request.source_ip,
                 request_id=request.request_id,
                 login_name=login_name(body) if route_key in LOGIN_ROUTE_KEYS else None,
                 service=service,
@@ -245,7 +249,7 @@ class ProxyPipeline:
         event, state = request.event, request.state
         context = event["requestContext"]
         origin = forwarding.ClientOrigin(
-            source_ip=context.get("http", {}).get("sourceIp", ""),
+            source_ip=request.source_ip,
             protocol=request.headers.get("x-forwarded-proto", "https"),
             host=context.get("domainName", ""),
         )

@@ -227,7 +227,8 @@ def read_http_api(template_path: Path, environ: Mapping[str, str] | None = None)
     }
     auth = api.get("Auth", {})
     authorizers = {
-        name: _authorizer_spec(name, definition) for name, definition in auth.get("Authorizers", {}).items()
+        name: _authorizer_spec(name, definition, functions)
+        for name, definition in auth.get("Authorizers", {}).items()
     }
     default_authorizer = auth.get("DefaultAuthorizer")
     routes = []
@@ -283,14 +284,25 @@ def _function_spec(
     )
 
 
-def _authorizer_spec(name: str, definition: Mapping[str, Any]) -> AuthorizerSpec:
+def _authorizer_spec(
+    name: str, definition: Mapping[str, Any], functions: Mapping[str, Any]
+) -> AuthorizerSpec:
+    """An HTTP API authorizer. Its function is ``!GetAtt <Function>.Arn`` or an alias of it,
+    ``!Sub ${<Function>.Arn}:<alias>`` (resolved: ``<Function>:<alias>``); locally a function has one
+    version, which every alias names."""
     arn = definition.get("FunctionArn")
-    if not isinstance(arn, dict) or "GetAtt" not in arn:
-        raise TemplateError(f"authorizer {name}: FunctionArn must be !GetAtt <Function>.Arn")
+    function = arn["GetAtt"][0] if isinstance(arn, dict) and "GetAtt" in arn else arn
+    if isinstance(function, str):
+        function = function.split(":", 1)[0]
+    if not isinstance(function, str) or function not in functions:
+        raise TemplateError(
+            f"authorizer {name}: FunctionArn must be !GetAtt <Function>.Arn or"
+            " !Sub ${<Function>.Arn}:<alias> of a function of the template"
+        )
     identity = definition.get("Identity", {})
     return AuthorizerSpec(
         name=name,
-        function=arn["GetAtt"][0],
+        function=function,
         identity_headers=tuple(header.lower() for header in identity.get("Headers", [])),
         identity_query_strings=tuple(str(name) for name in identity.get("QueryStrings", [])),
         ttl_seconds=int(identity.get("ReauthorizeEvery", 300)),

@@ -37,6 +37,9 @@ def values(aws: None) -> dict[str, Any]:
         "WebSocketApiId": "def456",
         "WebSocketStage": "live",
         **{f"{stem}FunctionName": f"bakery-gateway-dev-{stem}" for stem in FUNCTION_PARAMETER_STEMS},
+        # The versions the deployment moves the proxy's and the authorizer's alias to.
+        "AuthorizerFunctionVersion": "12",
+        "ProxyFunctionVersion": "34",
         "AlarmTopic": topic_arn,
         **{
             f"{name}.Arn": f"arn:aws:cloudwatch:eu-west-1:123456789012:alarm:{name}"

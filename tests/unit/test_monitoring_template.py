@@ -169,16 +169,24 @@ def test_the_http_api_publishes_route_metrics_whenever_the_latency_alarm_exists(
     }
 
 
-def test_the_authorizer_errors_alarm_watches_the_authorizer_function(
-    monitoring: dict[str, Any], passed: dict[str, Any]
+@pytest.mark.parametrize("function", ["AuthorizerFunction", "ProxyFunction"])
+def test_the_errors_alarm_of_a_function_behind_the_alias_watches_its_live_version(
+    monitoring: dict[str, Any], passed: dict[str, Any], function: str
 ) -> None:
-    parameter = parameter_fed_by(passed, "AuthorizerFunction")
+    name_parameter = parameter_fed_by(passed, function)
+    stem = name_parameter.removesuffix("FunctionName")
 
     watched = [
         dimensions(metric_of(alarm, "Errors")) for alarm in alarms_on(monitoring, "AWS/Lambda", "Errors")
     ]
 
-    assert {"FunctionName": {"Ref": parameter}} in watched
+    # ExecutedVersion: the version the deployment moves the alias to (tests/unit/test_template_deployment.py).
+    assert {
+        "FunctionName": {"Ref": name_parameter},
+        "Resource": {"Fn::Sub": f"${{{name_parameter}}}:${{LiveAlias}}"},
+        "ExecutedVersion": {"Ref": f"{stem}FunctionVersion"},
+    } in watched
+    assert passed[f"{stem}FunctionVersion"] == {"Fn::GetAtt": [function, "Version.Version"]}
 
 
 def test_the_redis_alarm_reads_the_emf_metric_the_code_writes(monitoring: dict[str, Any]) -> None:

@@ -5,7 +5,6 @@ deploys) and ``sam local start-api``'s routes. Both run in the SAM CLI's virtual
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 import subprocess
@@ -33,26 +32,28 @@ def sam_missing_reason() -> str | None:
     return f"{SAM_PYTHON} is missing: `make venv` creates it"
 
 
-def package(template: Mapping[str, Any]) -> dict[str, Any]:
-    """``template`` as ``sam package`` leaves it: each local ``CodeUri``/``ContentUri`` an S3 object
-    and each nested stack's ``Location`` an S3 URL (one object per resource, as real keys would be)."""
-    packaged = copy.deepcopy(dict(template))
-    for logical_id, resource in packaged["Resources"].items():
+def packaged(uploads: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """template.yaml as ``sam package`` leaves it: each local ``CodeUri``/``ContentUri`` an S3 object
+    and each nested stack's ``Location`` an S3 URL. ``sam package`` names an object after its content:
+    ``uploads`` gives a resource's object another key, as a change of its code would."""
+    template = load_template(TEMPLATE)
+    keys = {logical_id: f"{logical_id}.zip" for logical_id in template["Resources"]} | dict(uploads or {})
+    for logical_id, resource in template["Resources"].items():
         properties = resource.get("Properties", {})
         for key in ("CodeUri", "ContentUri"):
             if isinstance(properties.get(key), str):
-                properties[key] = f"s3://{ARTIFACT_BUCKET}/{logical_id}.zip"
+                properties[key] = f"s3://{ARTIFACT_BUCKET}/{keys[logical_id]}"
         if resource["Type"] == "AWS::Serverless::Application" and isinstance(properties.get("Location"), str):
             properties["Location"] = (
                 f"https://{ARTIFACT_BUCKET}.s3.{REGION}.amazonaws.com/{logical_id}.template"
             )
-    return packaged
+    return template
 
 
-def transform(parameter_sets: Sequence[Mapping[str, str]]) -> list[dict[str, Any]]:
-    """The CloudFormation template SAM makes of template.yaml for each set of parameter values
-    (the others keep their defaults), in one run of the translator."""
-    request = {"template": package(load_template(TEMPLATE)), "parameter_sets": list(parameter_sets)}
+def transform(jobs: Sequence[tuple[Mapping[str, Any], Mapping[str, str]]]) -> list[dict[str, Any]]:
+    """The CloudFormation template SAM makes of each (packaged template, parameter values) - the
+    parameters not given keep their defaults - in one run of the translator."""
+    request = [{"template": template, "parameters": dict(parameters)} for template, parameters in jobs]
     result: list[dict[str, Any]] = _run(["transform"], stdin=json.dumps(request))
     return result
 

@@ -2,8 +2,8 @@
 starts it. Standard library at the top only, SAM's packages inside the commands: the app's
 virtualenv has neither (aws-sam-translator's pins clash with the app's).
 
-``transform``: stdin ``{"template": <a packaged SAM template>, "parameter_sets": [{name: value}, ...]}``,
-stdout the CloudFormation template of each set (a JSON list), made by aws-sam-translator, the
+``transform``: stdin ``[{"template": <a packaged SAM template>, "parameters": {name: value}}, ...]``,
+stdout the CloudFormation template of each (a JSON list), made by aws-sam-translator, the
 translator the SAM CLI ships (CloudFormation's own transform is the hosted copy of it).
 
 ``local-routes TEMPLATE``: stdout the HTTP API routes as ``sam local start-api`` reads them from the
@@ -31,13 +31,13 @@ class _NoManagedPolicyNames:
         )
 
 
-def transform(request: dict[str, Any]) -> list[dict[str, Any]]:
+def transform(jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     from samtranslator.translator.transform import transform as sam_transform
 
-    # The translator changes the template it is given: each set gets its own copy.
+    # The translator changes the template it is given: each job gets its own copy.
     return [
-        sam_transform(copy.deepcopy(request["template"]), dict(parameters), _NoManagedPolicyNames())  # type: ignore[arg-type]
-        for parameters in request["parameter_sets"]
+        sam_transform(copy.deepcopy(job["template"]), dict(job["parameters"]), _NoManagedPolicyNames())
+        for job in jobs
     ]
 
 

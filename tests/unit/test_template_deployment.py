@@ -47,10 +47,17 @@ NO_MONITORING = {"EnableMonitoring": "false"}
 PARAMETER_SETS = {"defaults": DEFAULTS, "canary": CANARY, "linear": LINEAR, "no monitoring": NO_MONITORING}
 
 
+# A build whose only change is in the shared library (layers/shared/): where the gateway's logic lives.
+NEW_LIBRARY = "new library"
+
+
 @pytest.fixture(scope="module")
 def transformed() -> dict[str, dict[str, Any]]:
-    """SAM's CloudFormation template for each parameter set, by the set's name."""
-    return dict(zip(PARAMETER_SETS, sam.transform(list(PARAMETER_SETS.values())), strict=True))
+    """SAM's CloudFormation template for each parameter set by the set's name, and for NEW_LIBRARY."""
+    template = sam.packaged()
+    jobs = [(template, parameters) for parameters in PARAMETER_SETS.values()]
+    jobs.append((sam.packaged(uploads={"SharedLayer": "SharedLayer-changed.zip"}), DEFAULTS))
+    return dict(zip([*PARAMETER_SETS, NEW_LIBRARY], sam.transform(jobs), strict=True))
 
 
 @pytest.fixture(scope="module")
@@ -70,20 +77,19 @@ def resources_of(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any
     return {name: resource for name, resource in template["Resources"].items() if resource["Type"] == kind}
 
 
-def alias_of(template: dict[str, Any], function: str) -> dict[str, Any]:
-    (alias,) = [
-        resource
-        for resource in resources_of(template, ALIAS_TYPE).values()
+def alias_id(template: dict[str, Any], function: str) -> str:
+    """The logical id of the alias SAM made for ``function``."""
+    (name,) = [
+        name
+        for name, resource in resources_of(template, ALIAS_TYPE).items()
         if resource["Properties"]["FunctionName"] == {"Ref": function}
     ]
-    return alias
-
-
-def alias_id(template: dict[str, Any], function: str) -> str:
-    (name,) = [
-        name for name, resource in template["Resources"].items() if resource is alias_of(template, function)
-    ]
     return name
+
+
+def alias_of(template: dict[str, Any], function: str) -> dict[str, Any]:
+    alias: dict[str, Any] = template["Resources"][alias_id(template, function)]
+    return alias
 
 
 def deployment_group(template: dict[str, Any], function: str) -> dict[str, Any]:
@@ -133,6 +139,17 @@ def test_each_deploy_publishes_a_version_that_the_alias_live_points_at(
     assert attribute == "Version"
     assert version["Type"] == "AWS::Lambda::Version"
     assert version["Properties"]["FunctionName"] == {"Ref": function}
+
+
+@pytest.mark.parametrize("function", FRONT_DOOR)
+def test_a_change_of_the_shared_library_alone_publishes_a_new_version(
+    transformed: dict[str, dict[str, Any]], function: str
+) -> None:
+    """Else the alias would stay on a version with the old layer: the new library never served."""
+    before = alias_of(transformed["defaults"], function)["Properties"]["FunctionVersion"]
+    after = alias_of(transformed[NEW_LIBRARY], function)["Properties"]["FunctionVersion"]
+
+    assert before != after
 
 
 @pytest.mark.parametrize("function", FRONT_DOOR)

@@ -36,6 +36,7 @@ FRONT_DOOR = {"ProxyFunction": "Proxy", "AuthorizerFunction": "Authorizer"}
 ALIAS_TYPE = "AWS::Lambda::Alias"
 GROUP_TYPE = "AWS::CodeDeploy::DeploymentGroup"
 
+# Parameter values the template is transformed with (the others keep their defaults).
 DEFAULTS: dict[str, str] = {}
 CANARY = {
     "DeploymentType": "Canary10Percent10Minutes",
@@ -45,8 +46,6 @@ CANARY = {
 LINEAR = {"DeploymentType": "Linear10PercentEvery1Minute"}
 NO_MONITORING = {"EnableMonitoring": "false"}
 PARAMETER_SETS = {"defaults": DEFAULTS, "canary": CANARY, "linear": LINEAR, "no monitoring": NO_MONITORING}
-
-
 # A build whose only change is in the shared library (layers/shared/): where the gateway's logic lives.
 NEW_LIBRARY = "new library"
 
@@ -66,11 +65,12 @@ def default(transformed: dict[str, dict[str, Any]]) -> dict[str, Any]:
 
 
 def deployed(template: dict[str, Any], parameters: dict[str, str]) -> Resolver:
-    """Resolves ``template``'s intrinsics and conditions as CloudFormation would with ``parameters``."""
-    with_values = {**template, "Parameters": {**template["Parameters"]}}
+    """Resolves ``template``'s intrinsics and conditions as CloudFormation would with ``parameters``,
+    in the stack STACK_NAME."""
+    declared = {**template["Parameters"], "AWS::StackName": {"Type": "String", "Default": STACK_NAME}}
     for name, value in parameters.items():
-        with_values["Parameters"][name] = {**with_values["Parameters"][name], "Default": value}
-    return Resolver(with_values, environ={})
+        declared[name] = {**declared[name], "Default": value}
+    return Resolver({**template, "Parameters": declared}, environ={})
 
 
 def resources_of(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
@@ -107,7 +107,7 @@ def rollback_alarm_names(template: dict[str, Any], parameters: dict[str, str], f
     if not resolved:
         return []
     assert resolved["Enabled"] is True
-    return [alarm["Name"].replace("AWS::StackName", STACK_NAME) for alarm in resolved["Alarms"]]
+    return [alarm["Name"] for alarm in resolved["Alarms"]]
 
 
 def monitoring_alarms_by_name() -> dict[str, dict[str, Any]]:
@@ -323,7 +323,7 @@ def test_every_permission_to_invoke_the_function_is_on_its_alias(
     targets = [
         permission["Properties"]["FunctionName"]
         for permission in permissions
-        if str(permission["Properties"]["FunctionName"]).find(function) != -1
+        if function in str(permission["Properties"]["FunctionName"])
     ]
 
     assert targets

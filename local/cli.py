@@ -13,6 +13,7 @@ from typing import Protocol
 from bakery_gateway import constants
 from bakery_gateway.alerts.model import SEVERITIES
 from bakery_gateway.demo import VALID_DEMO_ACCOUNT_TYPES
+from bakery_gateway.platform_limits import WEBSOCKET_MESSAGE_BYTES
 from bakery_local.demo_client import DEFAULT_GATEWAY_URL
 from bakery_local.dev_tokens import DevKeyPair
 from bakery_local.server import PROJECT_ROOT, SEPARATE_PROCESSES_VARIABLE, TEMPLATE_VARIABLE, WORKERS_VARIABLE
@@ -209,6 +210,11 @@ def _serve(arguments: argparse.Namespace) -> int:
             date_header=False,
             # API Gateway's WebSocket API negotiates no compression: neither does the local one.
             ws_per_message_deflate=False,
+            # Nor does it take a message over 128 KB (closed with 1009): none is buffered beyond it.
+            ws_max_size=WEBSOCKET_MESSAGE_BYTES,
+            # requestContext's sourceIp is the socket's peer, as API Gateway's is: uvicorn's default
+            # trust of X-Forwarded-For from 127.0.0.1 would let any local client pick its address.
+            proxy_headers=False,
         )
     finally:
         for service in reversed(started):

@@ -5,10 +5,16 @@ authorizer with API Gateway's caching rules (missing identity source: 401 withou
 ``isAuthorized: false``: 403; a failing authorizer: 500), builds the payload 2.0 event, invokes the
 function in-process and turns its result into the HTTP response. The alert stream is the one
 response it keeps open, invoking the proxy in a loop (``alert_stream``).
+
+Limits (``bakery_gateway.platform_limits``, docs/limits.md): a body over 10 MB is a 413; 30 s without
+the function's answer is a 503, a function past its own timeout a 500. With ``lambda_quotas``
+(``bakery-gateway local``), also what the cloud refuses that a long-lived server (``serve``) need not:
+a request line and headers over 10,240 bytes (431), an event or a result over Lambda's 6 MB (500).
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import dataclasses
 import json
@@ -18,6 +24,7 @@ from typing import Any
 
 from starlette.types import Receive, Scope, Send
 
+from bakery_gateway import platform_limits
 from bakery_gateway.clients import async_redis_factory
 from bakery_gateway.settings import Settings
 from bakery_local import alert_feed, alert_stream, api_events
@@ -33,13 +40,15 @@ from bakery_local.websocket_gateway import LocalWebSocketApi
 
 log = logging.getLogger("bakery_local")
 
-MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # HTTP API's payload limit
 # The runtime's own status, outside the API's route space (no template route starts with /_local).
 STATUS_PATH = "/_local/status"
 # The Prometheus exposition of the process's registry (every function runs in this process).
 METRICS_PATH = "/metrics"
 Headers = list[tuple[bytes, bytes]]
 FEED_READ_MARGIN_SECONDS = 2.0
+HEADERS_LIMIT = platform_limits.HTTP_API_REQUEST_LINE_AND_HEADERS_BYTES
+EVENT_LIMIT = platform_limits.LAMBDA_REQUEST_PAYLOAD_BYTES
+RESULT_LIMIT = platform_limits.LAMBDA_RESPONSE_PAYLOAD_BYTES
 
 
 class LocalHttpApi:
@@ -51,9 +60,13 @@ class LocalHttpApi:
         cache: AuthorizerCache | None = None,
         sse_heartbeat_seconds: float | None = None,
         websocket: LocalWebSocketApi | None = None,
+        lambda_quotas: bool = False,
+        integration_timeout_seconds: float = platform_limits.HTTP_API_INTEGRATION_TIMEOUT_SECONDS,
     ) -> None:
         self.api = api
         self.websocket = websocket
+        self.lambda_quotas = lambda_quotas
+        self.integration_timeout_seconds = integration_timeout_seconds
         settings = Settings.from_environ()
         self.sse_heartbeat_seconds = (
             settings.alerts.sse_heartbeat_seconds if sse_heartbeat_seconds is None else sse_heartbeat_seconds
@@ -124,7 +137,7 @@ class LocalHttpApi:
 
     async def _manage_connection(self, scope: Scope, receive: Receive, send: Send) -> None:
         """``@connections``: the WebSocket API's management API (``bakery_local.websocket_connections``)."""
-        body = await read_body_within(receive, MAX_PAYLOAD_BYTES) or b""
+        body = await read_body_within(receive, platform_limits.HTTP_API_PAYLOAD_BYTES) or b""
         if self.websocket is None:
             await _send_whole(send, _message(404, "Not Found"))
             return
@@ -133,12 +146,15 @@ class LocalHttpApi:
         await _send_whole(send, answer)
 
     async def respond(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.lambda_quotas and _request_line_and_headers_bytes(scope) > HEADERS_LIMIT:
+            await _send_whole(send, _message(431, "Request Header Fields Too Large"))
+            return
         request_headers = [
             (name.decode("latin-1").lower(), value.decode("latin-1")) for name, value in scope["headers"]
         ]
         last_values = dict(request_headers)
         origin = last_values.get("origin")
-        body = await read_body_within(receive, MAX_PAYLOAD_BYTES)
+        body = await read_body_within(receive, platform_limits.HTTP_API_PAYLOAD_BYTES)
         if body is None:
             await _send_whole(send, _message(413, "Request Entity Too Large"))
             return
@@ -221,12 +237,26 @@ class LocalHttpApi:
             authorizer_context=authorizer_context,
             stage_variables=stage_variables,
         )
+        function = match.route.function
+        if self.lambda_quotas and not platform_limits.fits_in_invocation(event, EVENT_LIMIT):
+            log.warning("%s not invoked: its event is over Lambda's %d bytes", function, EVENT_LIMIT)
+            return _message(500, "Internal Server Error")
+        integration = asyncio.timeout(self.integration_timeout_seconds)
         try:
-            result = await self.invoker.invoke(match.route.function, event)
+            async with integration:
+                result = await self.invoker.invoke(function, event)
         except FunctionTimeoutError:
-            return _message(503, "Service Unavailable")
+            # Lambda ends the invocation with an error ("Task timed out"): API Gateway's 500.
+            log.warning("function %s timed out", function)
+            return _message(500, "Internal Server Error")
         except Exception:
-            log.exception("function %s failed", match.route.function)
+            if integration.expired():
+                log.warning("function %s: no answer within the integration timeout", function)
+                return _message(503, "Service Unavailable")
+            log.exception("function %s failed", function)
+            return _message(500, "Internal Server Error")
+        if self.lambda_quotas and not platform_limits.fits_in_invocation(result, RESULT_LIMIT):
+            log.warning("%s answered over Lambda's %d bytes: the invocation fails", function, RESULT_LIMIT)
             return _message(500, "Internal Server Error")
         return _http_response(result)
 
@@ -266,6 +296,15 @@ class LocalHttpApi:
         if not authorized:
             return _message(403, "Forbidden")
         return context
+
+
+def _request_line_and_headers_bytes(scope: Scope) -> int:
+    raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
+    query: bytes = scope.get("query_string", b"")
+    target = raw_path + (b"?" + query if query else b"")
+    return platform_limits.request_line_and_headers_bytes(
+        scope["method"], target, scope.get("http_version", "1.1"), scope["headers"]
+    )
 
 
 def _raw_path(scope: Scope) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from bakery_gateway.platform_limits import HTTP_API_INTEGRATION_TIMEOUT_SECONDS
 from bakery_local.gateway import LocalHttpApi
 from bakery_local.invoker import Invoker
 from bakery_local.template import read_http_api
@@ -19,6 +20,8 @@ TEMPLATE_VARIABLE = "BAKERY_LOCAL_TEMPLATE"
 WORKERS_VARIABLE = "BAKERY_LOCAL_WORKERS"
 # Comma-separated logical ids of functions to run in worker processes of their own (Invoker).
 SEPARATE_PROCESSES_VARIABLE = "BAKERY_LOCAL_SEPARATE_PROCESSES"
+# API Gateway's 30 s integration timeout, shorter for tests (as the WebSocket API's idle and maximum).
+INTEGRATION_TIMEOUT_VARIABLE = "BAKERY_LOCAL_INTEGRATION_TIMEOUT_SECONDS"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -37,7 +40,16 @@ def build_gateway(template: Path | None = None, *, workers: int | None = None) -
     )
     websocket_api = read_websocket_api(path)
     websocket = LocalWebSocketApi(websocket_api, invoker) if websocket_api is not None else None
-    return LocalHttpApi(api, invoker, websocket=websocket)
+    return LocalHttpApi(
+        api,
+        invoker,
+        websocket=websocket,
+        # What the cloud refuses, refused here too: Lambda's payloads, HTTP API's header size.
+        lambda_quotas=True,
+        integration_timeout_seconds=float(
+            os.environ.get(INTEGRATION_TIMEOUT_VARIABLE, HTTP_API_INTEGRATION_TIMEOUT_SECONDS)
+        ),
+    )
 
 
 def create_app() -> LocalHttpApi:

@@ -19,10 +19,10 @@ from urllib.parse import unquote
 
 from starlette.types import Message, Send
 
+from bakery_gateway.platform_limits import WEBSOCKET_MESSAGE_BYTES
 from bakery_local.iam import is_loopback
 from bakery_local.websocket_events import Handshake
 
-MAX_POST_BYTES = 128 * 1024  # the WebSocket API's message size limit
 _PATH = re.compile(r"^(?:/[^/@]+)?/@connections/([^/]+)$")
 Answer = tuple[int, list[tuple[bytes, bytes]], bytes]
 
@@ -97,7 +97,7 @@ class ConnectionRegistry:
         if connection is None:
             return _error(410, "GoneException", "Gone")
         if method == "POST":
-            if len(body) > MAX_POST_BYTES:
+            if len(body) > WEBSOCKET_MESSAGE_BYTES:
                 return _error(413, "PayloadTooLargeException", "Message too long")
             if not await connection.deliver(body):
                 return _error(410, "GoneException", "Gone")

@@ -26,6 +26,12 @@ from urllib.parse import parse_qsl
 
 from starlette.types import Receive, Scope, Send
 
+from bakery_gateway.platform_limits import (
+    WEBSOCKET_CONNECTION_SECONDS,
+    WEBSOCKET_FRAME_BYTES,
+    WEBSOCKET_IDLE_SECONDS,
+    WEBSOCKET_MESSAGE_BYTES,
+)
 from bakery_local.invoker import Invoker
 from bakery_local.websocket_connections import ConnectionRegistry, LiveConnection
 from bakery_local.websocket_events import (
@@ -42,8 +48,6 @@ from bakery_local.websocket_template import CONNECT_ROUTE, DISCONNECT_ROUTE, Web
 log = logging.getLogger("bakery_local")
 
 WEBSOCKET_PATHS = ("/api/v1/training/ws", "/ws")
-MAX_FRAME_BYTES = 32 * 1024
-MAX_MESSAGE_BYTES = 128 * 1024
 IDLE_SECONDS_VARIABLE = "BAKERY_LOCAL_WS_IDLE_SECONDS"
 MAX_SECONDS_VARIABLE = "BAKERY_LOCAL_WS_MAX_SECONDS"
 MESSAGE_TOO_BIG = 1009
@@ -64,8 +68,12 @@ class LocalWebSocketApi:
         self.api = api
         self.invoker = invoker
         self.registry = registry or ConnectionRegistry()
-        self.idle_seconds = idle_seconds or float(os.environ.get(IDLE_SECONDS_VARIABLE, 10 * 60))
-        self.max_seconds = max_seconds or float(os.environ.get(MAX_SECONDS_VARIABLE, 2 * 60 * 60))
+        self.idle_seconds = idle_seconds or float(
+            os.environ.get(IDLE_SECONDS_VARIABLE, WEBSOCKET_IDLE_SECONDS)
+        )
+        self.max_seconds = max_seconds or float(
+            os.environ.get(MAX_SECONDS_VARIABLE, WEBSOCKET_CONNECTION_SECONDS)
+        )
         self.authorizer_invocations = 0
 
     def serves(self, path: str) -> bool:
@@ -165,8 +173,8 @@ class LocalWebSocketApi:
             text = message.get("text")
             body: str | bytes = text if text is not None else message.get("bytes") or b""
             size = len(body.encode() if isinstance(body, str) else body)
-            if size > MAX_FRAME_BYTES:
-                limit = "Message too big" if size > MAX_MESSAGE_BYTES else "Frame too big"
+            if size > WEBSOCKET_FRAME_BYTES:
+                limit = "Message too big" if size > WEBSOCKET_MESSAGE_BYTES else "Frame too big"
                 await connection.close(MESSAGE_TOO_BIG, limit)
                 return MESSAGE_TOO_BIG, limit
             await self._route_message(connection, body, context)

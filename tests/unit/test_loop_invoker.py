@@ -11,6 +11,7 @@ import asyncio
 import threading
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -39,6 +40,7 @@ AUTHORIZED = {"authorization": "Bearer token"}
 Build = Callable[[], FunctionInvoker]
 SERVE: Build = lambda: LoopInvoker(FUNCTIONS, Invoker(FUNCTIONS, workers=4))  # noqa: E731
 LOCAL: Build = lambda: Invoker(FUNCTIONS, workers=4)  # noqa: E731
+ClientOf = Callable[..., httpx.AsyncClient]
 BOTH = pytest.mark.parametrize("build", [SERVE, LOCAL], ids=["serve", "local"])
 
 
@@ -49,12 +51,13 @@ def _fresh_records() -> None:
 
 
 @pytest.fixture
-def client_of() -> Iterator[Callable[[FunctionInvoker], httpx.AsyncClient]]:
+def client_of() -> Iterator[ClientOf]:
     invokers: list[FunctionInvoker] = []
 
-    def client(invoker: FunctionInvoker) -> httpx.AsyncClient:
+    def client(invoker: FunctionInvoker, **options: Any) -> httpx.AsyncClient:
+        """A client of ``LocalHttpApi(API, invoker, **options)``."""
         invokers.append(invoker)
-        transport = httpx.ASGITransport(app=LocalHttpApi(API, invoker))
+        transport = httpx.ASGITransport(app=LocalHttpApi(API, invoker, **options))
         return httpx.AsyncClient(transport=transport, base_url="http://gateway", headers=AUTHORIZED)
 
     yield client
@@ -63,7 +66,7 @@ def client_of() -> Iterator[Callable[[FunctionInvoker], httpx.AsyncClient]]:
 
 
 async def test_serve_awaits_async_handler_on_the_servers_own_loop_and_thread(
-    client_of: Callable[[FunctionInvoker], httpx.AsyncClient],
+    client_of: ClientOf,
 ) -> None:
     async with client_of(SERVE()) as client:
         response = await client.get("/items")
@@ -76,7 +79,7 @@ async def test_serve_awaits_async_handler_on_the_servers_own_loop_and_thread(
 
 
 async def test_local_invokes_handler_on_a_thread_of_its_own_even_beside_an_async_handler(
-    client_of: Callable[[FunctionInvoker], httpx.AsyncClient],
+    client_of: ClientOf,
 ) -> None:
     async with client_of(LOCAL()) as client:
         response = await client.get("/items")
@@ -89,7 +92,7 @@ async def test_local_invokes_handler_on_a_thread_of_its_own_even_beside_an_async
 
 
 async def test_serve_runs_a_function_without_async_handler_on_a_thread_as_the_authorizer(
-    client_of: Callable[[FunctionInvoker], httpx.AsyncClient],
+    client_of: ClientOf,
 ) -> None:
     async with client_of(SERVE()) as client:
         await client.get("/items")
@@ -99,7 +102,7 @@ async def test_serve_runs_a_function_without_async_handler_on_a_thread_as_the_au
 
 
 async def test_serve_runs_many_async_invocations_at_once_on_one_loop(
-    client_of: Callable[[FunctionInvoker], httpx.AsyncClient],
+    client_of: ClientOf,
 ) -> None:
     async with client_of(SERVE()) as client:
         await client.get("/warm")  # the authorizer's verdict cached, the module imported
@@ -108,14 +111,14 @@ async def test_serve_runs_many_async_invocations_at_once_on_one_loop(
         elapsed = time.monotonic() - started
 
     # Each outlasts the timeout alone; eight one after another would take eight timeouts.
-    assert {response.status_code for response in responses} == {503}
+    assert {response.status_code for response in responses} == {500}
     assert elapsed < 4 * TIMEOUT_SECONDS
 
 
 @BOTH
 async def test_a_failing_handler_is_api_gateways_500_on_either_path(
     build: Build,
-    client_of: Callable[[FunctionInvoker], httpx.AsyncClient],
+    client_of: ClientOf,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     async with client_of(build()) as client:
@@ -127,23 +130,36 @@ async def test_a_failing_handler_is_api_gateways_500_on_either_path(
 
 
 @BOTH
-async def test_a_handler_past_its_timeout_is_api_gateways_503_on_either_path(
-    build: Build, client_of: Callable[[FunctionInvoker], httpx.AsyncClient]
+async def test_a_handler_past_its_timeout_is_a_function_error_api_gateways_500_on_either_path(
+    build: Build, client_of: ClientOf
 ) -> None:
     async with client_of(build()) as client:
         started = time.monotonic()
         response = await client.get("/slow")
         elapsed = time.monotonic() - started
 
-    assert response.status_code == 503
-    assert response.json() == {"message": "Service Unavailable"}
+    assert response.status_code == 500
+    assert response.json() == {"message": "Internal Server Error"}
     assert elapsed < fake_function.SLOW_SECONDS
 
 
 @BOTH
-async def test_invocations_are_counted_per_function_on_either_path(
-    build: Build, client_of: Callable[[FunctionInvoker], httpx.AsyncClient]
+async def test_no_answer_within_the_integration_timeout_is_api_gateways_503_on_either_path(
+    build: Build, client_of: ClientOf
 ) -> None:
+    # Before the function's own timeout (0.2 s): API Gateway stops waiting first.
+    async with client_of(build(), integration_timeout_seconds=0.05) as client:
+        started = time.monotonic()
+        response = await client.get("/slow")
+        elapsed = time.monotonic() - started
+
+    assert response.status_code == 503
+    assert response.json() == {"message": "Service Unavailable"}
+    assert elapsed < TIMEOUT_SECONDS
+
+
+@BOTH
+async def test_invocations_are_counted_per_function_on_either_path(build: Build, client_of: ClientOf) -> None:
     invoker = build()
     async with client_of(invoker) as client:
         await client.get("/one")

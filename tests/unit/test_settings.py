@@ -25,7 +25,7 @@ def test_an_empty_environment_gives_the_documented_defaults() -> None:
         rate_limit_window_seconds=60,
         cors_origins=(),
         cors_allow_credentials=True,
-        max_request_bytes=10 * 1024 * 1024,
+        max_request_bytes=4_620_288,  # docs/limits.md: the largest body whose event fits in Lambda's 6 MB
         downstream_connect_timeout_seconds=2.0,
         downstream_read_timeout_seconds=25.0,
         downstream_max_connections=100,
@@ -76,6 +76,7 @@ def test_well_formed_values_are_read_into_their_types() -> None:
         ("RATE_LIMIT_WINDOW_SECONDS", "a minute"),
         ("CORS_ALLOW_CREDENTIALS", "2"),
         ("MAX_REQUEST_BYTES", "10MB"),
+        ("MAX_REQUEST_BYTES", "10485760"),  # HTTP API takes 10 MB; a Lambda event cannot hold it
         ("DOWNSTREAM_CONNECT_TIMEOUT_SECONDS", "0"),
         ("DOWNSTREAM_READ_TIMEOUT_SECONDS", "30"),
         ("DOWNSTREAM_READ_TIMEOUT_SECONDS", "soon"),

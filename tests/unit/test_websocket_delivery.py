@@ -11,8 +11,9 @@ import fakeredis
 import pytest
 
 from bakery_gateway.identity import Identity
+from bakery_gateway.platform_limits import WEBSOCKET_MESSAGE_BYTES
 from bakery_gateway.websocket.connections import Connections
-from bakery_gateway.websocket.delivery import MAX_MESSAGE_BYTES, Delivery
+from bakery_gateway.websocket.delivery import Delivery
 from bakery_gateway.websocket.delivery_order import TopicLocks
 from bakery_gateway.websocket.management_api import NO_ANSWER, PostAnswer
 from bakery_gateway.websocket.messages import Request
@@ -191,7 +192,7 @@ def test_without_a_management_url_nothing_is_posted_and_it_is_counted(
 def test_a_payload_over_128_kb_is_not_posted(connections: Connections) -> None:
     api = FakeManagementApi()
 
-    report = delivery(connections, api).deliver(TOPIC, {"blob": "x" * MAX_MESSAGE_BYTES})
+    report = delivery(connections, api).deliver(TOPIC, {"blob": "x" * WEBSOCKET_MESSAGE_BYTES})
 
     assert (api.posts, report.outcomes) == ([], {"too_large": 3})
 

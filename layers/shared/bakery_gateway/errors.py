@@ -132,6 +132,14 @@ class BadDownstreamResponseError(GatewayError):
     title = "Invalid answer from service"
 
 
+class ResponseTooLargeError(GatewayError):
+    """The answer is larger than a Lambda function may return (docs/limits.md)."""
+
+    status = 502
+    problem_type = "response-too-large"
+    title = "Answer too large to return"
+
+
 class ServiceCircuitOpenError(GatewayError):
     """The service's circuit is open: it failed repeatedly, and the gateway does not call it for now."""
 

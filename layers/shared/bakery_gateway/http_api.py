@@ -14,8 +14,9 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from bakery_gateway import events
-from bakery_gateway.errors import GatewayError, InternalError
+from bakery_gateway.errors import GatewayError, InternalError, ResponseTooLargeError
 from bakery_gateway.observability import logger
+from bakery_gateway.platform_limits import LAMBDA_RESPONSE_PAYLOAD_BYTES, fits_in_response
 from bakery_gateway.problems import problem_headers, problem_json
 
 if TYPE_CHECKING:
@@ -113,6 +114,17 @@ def problem_response(error: GatewayError, request_id: str) -> tuple[int, list[tu
     return error.status, headers, body
 
 
+def response_too_large(service: str | None) -> ResponseTooLargeError:
+    """The 502 problem for an answer Lambda cannot return: it would fail the invocation, and API
+    Gateway would answer a bare 500 instead (docs/limits.md)."""
+    whose = f"the {service} service's answer" if service else "the answer"
+    return ResponseTooLargeError(
+        f"{whose} is larger than the {LAMBDA_RESPONSE_PAYLOAD_BYTES} bytes a Lambda function can return "
+        "(the JSON of its result, a base64 body counting at its encoded size)",
+        extensions={"max_bytes": LAMBDA_RESPONSE_PAYLOAD_BYTES},
+    )
+
+
 class AsgiEvents:
     """Serves events with an ASGI application, built on first use (its imports are a cold start's
     largest part, and most containers of the proxy never serve a route of their own)."""
@@ -151,10 +163,15 @@ class AsgiEvents:
             await self.app(scope, exchange.receive, exchange.send)
         except Exception:
             # The application's middleware answers every error; this is the last line behind it.
-            request_id = scope.get("state", {}).get("request_id") or events.request_id(None)
+            request_id = _request_id(scope)
             logger.exception("unhandled error", extra={"correlation_id": request_id})
             return lambda_response(*problem_response(InternalError(), request_id))
-        return lambda_response(exchange.status, exchange.headers, b"".join(exchange.body))
+        response = lambda_response(exchange.status, exchange.headers, b"".join(exchange.body))
+        if fits_in_response(response):
+            return response
+        request_id = _request_id(scope)
+        logger.warning("answer too large for Lambda", extra={"correlation_id": request_id})
+        return lambda_response(*problem_response(response_too_large(None), request_id))
 
 
 class _Exchange:
@@ -185,6 +202,11 @@ class _Exchange:
             self.body.append(message.get("body", b""))
             if not message.get("more_body", False):
                 self._done.set()
+
+
+def _request_id(scope: Mapping[str, Any]) -> str:
+    """The id the application's middleware gave the request, else a new one."""
+    return str(scope.get("state", {}).get("request_id") or events.request_id(None))
 
 
 def _server(headers: Mapping[str, str]) -> tuple[str, int]:

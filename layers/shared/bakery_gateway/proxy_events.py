@@ -23,8 +23,10 @@ from bakery_gateway.http_api import (
     problem_response,
     request_body,
     request_headers,
+    response_too_large,
 )
 from bakery_gateway.observability import logger
+from bakery_gateway.platform_limits import answer_deadline, fits_in_response
 from bakery_gateway.proxy_pipeline import ProxyPipeline, ProxyRequest
 from bakery_gateway.request_record import RequestRecorder, declared_size
 
@@ -58,9 +60,10 @@ class ProxyEvents:
     async def __call__(self, event: Event, context: Any) -> Response:
         if not self.is_proxied(event):
             return await self._own_routes(event, context)
-        return await self.proxied(event)
+        return await self.proxied(event, context)
 
-    async def proxied(self, event: Event) -> Response:
+    async def proxied(self, event: Event, context: Any = None) -> Response:
+        """``event`` through the pipeline; ``context`` (Lambda's) says how long the answer may take."""
         started = time.perf_counter()
         headers = request_headers(event)
         method = event["requestContext"]["http"]["method"]
@@ -69,6 +72,7 @@ class ProxyEvents:
         error: Exception | None = None
         try:
             request = ProxyRequest(event, method, headers, request_body(event), state)
+            request.answer_by = answer_deadline(context, time.monotonic())
             answer = await self._pipeline.respond(request)
             status, response_headers, body = answer.status, answer.headers, answer.body
         except GatewayError as refusal:
@@ -78,6 +82,12 @@ class ProxyEvents:
             # The stack trace goes to the log, never to the client.
             logger.exception("unhandled error", extra={"correlation_id": request_id})
             status, response_headers, body = problem_response(InternalError(), request_id)
+        response = lambda_response(status, response_headers, body)
+        if not fits_in_response(response):
+            status, response_headers, body = problem_response(
+                response_too_large(state.get("service")), request_id
+            )
+            response = lambda_response(status, response_headers, body)
         self._recorder.record(
             method=method,
             route=state.get("route_template"),
@@ -88,4 +98,4 @@ class ProxyEvents:
             state=state,
             error=error,
         )
-        return lambda_response(status, response_headers, body)
+        return response

@@ -65,6 +65,8 @@ class ProxyRequest:
     headers: Mapping[str, str]  # lower-case names
     body: bytes
     state: dict[str, Any]
+    # When the answer must be ready (time.monotonic()), from Lambda's context: None, no bound.
+    answer_by: float | None = None
 
     @property
     def request_id(self) -> str:
@@ -262,6 +264,7 @@ class ProxyPipeline:
         )
         query = event.get("rawQueryString") or ""
         url = route.base_url + route.path + (f"?{query}" if query else "")
+        deadline_seconds = self._deadline_for(request, route.service)  # before any call: no circuit failure
         started = time.perf_counter()
         circuit = state.get("circuit", circuit_breaker.CLOSED)
         circuit_service = state.get("circuit_service") or route.service
@@ -283,7 +286,7 @@ class ProxyPipeline:
                 headers=headers,
                 body=body,
                 service=route.service,
-                deadline_seconds=self._deadline_seconds,
+                deadline_seconds=deadline_seconds,
                 retry=retry,
             )
         except (DownstreamUnavailableError, DownstreamTimeoutError, BadDownstreamResponseError):
@@ -297,6 +300,16 @@ class ProxyPipeline:
         response_headers = forwarding.response_headers(answer.headers, request.request_id)
         response_headers.append(("content-length", str(len(answer.body))))
         return ProxyAnswer(answer.status, response_headers, answer.body)
+
+    def _deadline_for(self, request: ProxyRequest, service: str) -> float:
+        """Connect + read timeout, cut short so the answer is ready before Lambda's timeout and API
+        Gateway's 30 s (``platform_limits.answer_deadline``): the client gets our 504, not theirs."""
+        if request.answer_by is None:
+            return self._deadline_seconds
+        left = request.answer_by - time.monotonic()
+        if left <= 0:
+            raise DownstreamTimeoutError(f"no time was left to call the {service} service")
+        return min(self._deadline_seconds, left)
 
     def _revoker(self, request: ProxyRequest, identity: Identity | None) -> Callable[[], Awaitable[None]]:
         """Logout: revoke the caller's token until it expires, before the auth service is told."""

@@ -14,6 +14,7 @@ from functools import lru_cache
 from bakery_gateway import constants as names
 from bakery_gateway.environment import EnvironmentReader
 from bakery_gateway.errors import ConfigurationError
+from bakery_gateway.platform_limits import DEFAULT_MAX_REQUEST_BYTES, MAX_REQUEST_BYTES_CEILING
 from bakery_gateway.policy.rules import RateLimitRule, Scope, parse_rules
 
 # Asymmetric algorithms only: "none" and HMAC would let anyone holding the public key sign tokens.
@@ -248,7 +249,8 @@ class Settings:
     rate_limit_window_seconds: int = 60
     cors_origins: tuple[str, ...] = ()
     cors_allow_credentials: bool = True
-    max_request_bytes: int = 10 * 1024 * 1024
+    # The largest body whose event always fits in a Lambda invocation (platform_limits, docs/limits.md).
+    max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
     downstream_connect_timeout_seconds: float = 2.0
     downstream_read_timeout_seconds: float = 25.0
     downstream_max_connections: int = 100
@@ -305,7 +307,12 @@ class Settings:
             rate_limit_window_seconds=reader.integer(names.RATE_LIMIT_WINDOW_SECONDS, 60, minimum=1),
             cors_origins=reader.csv(names.CORS_ORIGINS),
             cors_allow_credentials=reader.boolean(names.CORS_ALLOW_CREDENTIALS, True),
-            max_request_bytes=reader.integer(names.MAX_REQUEST_BYTES, 10 * 1024 * 1024, minimum=1),
+            max_request_bytes=reader.integer(
+                names.MAX_REQUEST_BYTES,
+                DEFAULT_MAX_REQUEST_BYTES,
+                minimum=1,
+                maximum=MAX_REQUEST_BYTES_CEILING,
+            ),
             downstream_connect_timeout_seconds=reader.number(
                 names.DOWNSTREAM_CONNECT_TIMEOUT_SECONDS, 2.0, minimum=0.01
             ),

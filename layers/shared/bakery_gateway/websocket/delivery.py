@@ -27,12 +27,11 @@ from typing import Any
 
 from bakery_gateway.errors import RedisUnavailableError
 from bakery_gateway.observability import WEBSOCKET_DELIVERIES, logger
+from bakery_gateway.platform_limits import WEBSOCKET_MESSAGE_BYTES
 from bakery_gateway.websocket.connections import Connections
 from bakery_gateway.websocket.delivery_order import TOPIC_LOCKS, TopicLocks
 from bakery_gateway.websocket.management_api import ManagementApi, PostAnswer
 
-# API Gateway's WebSocket limit for one message (frames are 32 KB; it reassembles up to 128 KB).
-MAX_MESSAGE_BYTES = 128 * 1024
 THROTTLING_CODES = frozenset({"LimitExceededException", "ThrottlingException", "TooManyRequestsException"})
 GONE_CODES = frozenset({"GoneException"})
 # "closed": the connection's token had expired or was revoked: told why and closed, not posted to.
@@ -110,7 +109,7 @@ class Delivery:
             report.add("not_configured", len(connection_ids))
             return report
         data = json.dumps(payload, separators=(",", ":")).encode()
-        if len(data) > MAX_MESSAGE_BYTES:
+        if len(data) > WEBSOCKET_MESSAGE_BYTES:  # API Gateway's: more is refused
             logger.warning("payload over 128 KB: not posted", extra={"topic": topic, "bytes": len(data)})
             report.add("too_large", len(connection_ids))
             return report

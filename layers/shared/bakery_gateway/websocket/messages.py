@@ -18,6 +18,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from bakery_gateway.platform_limits import WEBSOCKET_MESSAGE_BYTES
+
 ACTIONS = ("subscribe", "unsubscribe", "ping")
 TOPIC_KINDS = ("alerts", "training")
 MAX_ID_LENGTH = 200
@@ -42,6 +44,9 @@ class Request:
 
 def parse(body: str | None) -> Request:
     """The request in one text frame; ``MessageError`` for anything else."""
+    if body is not None and len(body.encode()) > WEBSOCKET_MESSAGE_BYTES:
+        # API Gateway closes the socket first (1009); any other way in is refused unread.
+        raise MessageError("message-too-large", f"a message is at most {WEBSOCKET_MESSAGE_BYTES} bytes")
     try:
         document = json.loads(body or "")
     except ValueError:

@@ -125,12 +125,14 @@ class LambdaGateway:
         stage: str | None = None,
         cookies: Sequence[str] | None = None,
         event_name: str = HTTP_API_PROXY,
+        lambda_context: LambdaContext | None = None,
         **overrides: Any,
     ) -> ProxyResponse:
         """Send one request through the handler its route belongs to.
 
         The authorizer context is ``context`` when given (a cached verdict), else the authorizer's
-        verdict on ``token``; public routes and token-less requests carry none.
+        verdict on ``token``; public routes and token-less requests carry none. ``lambda_context``
+        is the function's (default: 30 s left).
         """
         route_key = route_key_for(method, path)
         authorizer: Mapping[str, Any] | None = context
@@ -150,13 +152,13 @@ class LambdaGateway:
             authorizer=authorizer,
             **overrides,
         )
-        return self.invoke(event)
+        return self.invoke(event, lambda_context)
 
-    def invoke(self, event: dict[str, Any]) -> ProxyResponse:
+    def invoke(self, event: dict[str, Any], lambda_context: LambdaContext | None = None) -> ProxyResponse:
         """Send a prepared event (see ``load_event``) to the handler of its route key."""
         handler = self._policy if event.get("routeKey") in POLICY_ROUTE_KEYS else self._proxy
         assert handler is not None, f"no policy function started for {event.get('routeKey')}"
-        response = ProxyResponse(handler(event, LambdaContext()))
+        response = ProxyResponse(handler(event, lambda_context or LambdaContext()))
         authorization = str((event.get("headers") or {}).get("authorization", ""))
         token = authorization.partition(" ")[2] or None
         assert_nothing_leaks(json.dumps(response.raw) + response.body.decode("latin-1"), token)

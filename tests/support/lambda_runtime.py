@@ -44,9 +44,10 @@ class LambdaContext:
     aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     log_group_name: str = "/aws/lambda/bakery-gateway-test"
     log_stream_name: str = "2024/03/09/[$LATEST]0123456789abcdef"
+    remaining_millis: int = 30_000  # what is left of the function's timeout when it is asked
 
     def get_remaining_time_in_millis(self) -> int:
-        return 30_000
+        return self.remaining_millis
 
 
 class LambdaRuntime:

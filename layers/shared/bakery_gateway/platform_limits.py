@@ -30,12 +30,13 @@ WEBSOCKET_MESSAGE_BYTES: Final = 128 * KIB
 WEBSOCKET_IDLE_SECONDS: Final = 10 * 60
 WEBSOCKET_CONNECTION_SECONDS: Final = 2 * 60 * 60
 
-# What a request's event holds besides its body, at most: the request line and headers (10,240
-# bytes) appear up to three times (rawPath, requestContext.http.path, pathParameters; the query as
-# rawQueryString and queryStringParameters; the user agent twice), JSON escaping can double them
-# (61,440 bytes); then the authorizer's context (8 KB: the WebSocket API's authorizer result quota;
-# the HTTP API states none, and ours is far smaller) and the fixed members (~2 KB). Rounded up to
-# 128 KiB, which leaves ~50 KiB to spare.
+# What a request's event holds besides its body's encoded text, at most: the request line and
+# headers (10,240 bytes) appear up to three times (rawPath, requestContext.http.path, pathParameters;
+# the query as rawQueryString and queryStringParameters; the user agent twice), JSON escaping can
+# double them (61,440 bytes); then the authorizer's context (8 KB: the WebSocket API's authorizer
+# result quota; the HTTP API states none, and ours is far smaller) and the fixed members (~2 KB).
+# Rounded up to 128 KiB, which leaves ~50 KiB to spare (measured: the largest request the proxy
+# accepts has an envelope of ~23 KB, tests/integration/test_platform_limits.py).
 EVENT_ENVELOPE_BYTES: Final = 128 * KIB
 # The largest body whose event always fits in an invocation: base64 (4 bytes for every 3) is the
 # most a body grows in an event, unless it is text with more than a third of it JSON escapes.

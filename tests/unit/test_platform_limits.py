@@ -14,6 +14,7 @@ from bakery_gateway.platform_limits import (
     EVENT_ENVELOPE_BYTES,
     LAMBDA_REQUEST_PAYLOAD_BYTES,
     LAMBDA_RESPONSE_PAYLOAD_BYTES,
+    MAX_REQUEST_BYTES_CEILING,
     answer_deadline,
     fits_in_invocation,
     fits_in_response,
@@ -21,7 +22,9 @@ from bakery_gateway.platform_limits import (
     request_line_and_headers_bytes,
 )
 from bakery_gateway.settings import Settings
+from bakery_local.template import load_template
 from tests.support.lambda_runtime import LambdaContext
+from tests.unit.test_template import TEMPLATE
 
 
 def test_the_default_body_limit_is_the_largest_whose_base64_leaves_the_envelope_its_room() -> None:
@@ -92,3 +95,12 @@ def test_the_default_downstream_deadline_leaves_the_answer_its_margin_within_30_
     deadline = settings.downstream_connect_timeout_seconds + settings.downstream_read_timeout_seconds
 
     assert deadline + ANSWER_MARGIN_SECONDS <= 30
+
+
+def test_the_templates_body_limit_is_the_libraries() -> None:
+    parameter = load_template(TEMPLATE)["Parameters"]["MaxRequestBytes"]
+
+    assert (parameter["Default"], parameter["MaxValue"]) == (
+        DEFAULT_MAX_REQUEST_BYTES,
+        MAX_REQUEST_BYTES_CEILING,
+    )

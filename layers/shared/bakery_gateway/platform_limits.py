@@ -85,7 +85,7 @@ def answer_deadline(context: Any, now: float) -> float | None:
     remaining = getattr(context, "get_remaining_time_in_millis", None)
     if remaining is None:
         return None
-    seconds = min(remaining() / 1000, HTTP_API_INTEGRATION_TIMEOUT_SECONDS)
+    seconds = min(float(remaining()) / 1000, HTTP_API_INTEGRATION_TIMEOUT_SECONDS)
     return now + seconds - ANSWER_MARGIN_SECONDS
 
 

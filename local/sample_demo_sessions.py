@@ -4,7 +4,8 @@
 optional ``ttl_seconds``, default 30 minutes) writes the session record where the gateway reads it
 (``bakery_gateway.demo``'s contract, in the runtime's Redis, the key expiring with the session),
 mints a demo access token with the development key pair, and answers ``201``.
-``GET /api/v1/demo/accounts`` lists the two account types.
+``GET /api/v1/demo/accounts`` lists the two account types. ``GET /health``, which the gateway's
+``GET /api/v1/health`` calls on every service, is healthy while the runtime's Redis answers.
 
 When the runtime verifies tokens with configured keys it cannot sign one its gateway trusts:
 creation then answers ``503``. Errors are RFC 9457 problems, as the gateway's own.
@@ -25,7 +26,7 @@ from redis.exceptions import RedisError
 
 from bakery_gateway import constants as names
 from bakery_gateway import redis_keys
-from bakery_gateway.constants import PROBLEM_CONTENT_TYPE
+from bakery_gateway.constants import PROBLEM_CONTENT_TYPE, SERVICE_HEALTH_PATH
 from bakery_gateway.demo import DemoAccountType, DemoSession, require_demo_account_type
 from bakery_gateway.errors import BadRequestError, GatewayError, MethodNotAllowedError, RouteNotFoundError
 from bakery_gateway.problems import problem_body
@@ -119,14 +120,24 @@ class DemoSessions:
             return Answer(error.status, problem_body(error, request_id), PROBLEM_CONTENT_TYPE)
 
     async def _route(self, method: str, path: str, body: bytes) -> Answer:
-        routes = {SESSIONS_PATH: "POST", ACCOUNTS_PATH: "GET"}
+        routes = {SESSIONS_PATH: "POST", ACCOUNTS_PATH: "GET", SERVICE_HEALTH_PATH: "GET"}
         if path not in routes:
             raise RouteNotFoundError(f"the demo-session service has no {path}")
         if method != routes[path]:
             raise MethodNotAllowedError(f"{path} answers {routes[path]} only")
         if path == ACCOUNTS_PATH:
             return Answer(200, accounts_document())
+        if path == SERVICE_HEALTH_PATH:
+            return await self.health()
         return Answer(201, await self.create(body))
+
+    async def health(self) -> Answer:
+        """Healthy while the runtime's Redis, where sessions are written, answers."""
+        try:
+            await self._client().ping()
+        except RedisError:
+            return Answer(503, {"status": "unhealthy", "redis": "disconnected"})
+        return Answer(200, {"status": "healthy"})
 
     async def create(self, body: bytes) -> dict[str, Any]:
         """Create a session from the request body; raises the ``GatewayError`` to answer with."""
@@ -149,13 +160,16 @@ class DemoSessions:
             "expires_at": session.expires_at,
         }
 
-    async def _store(self, session: DemoSession) -> None:
+    def _client(self) -> aioredis.Redis:
         if self._redis is None:
             self._redis = self._redis_factory()
+        return self._redis
+
+    async def _store(self, session: DemoSession) -> None:
         key = redis_keys.demo_session_key(session.session_id)
         fields: Mapping[Any, Any] = session.to_hash()  # redis-py's key type is invariant
         try:
-            async with self._redis.pipeline(transaction=True) as pipeline:
+            async with self._client().pipeline(transaction=True) as pipeline:
                 pipeline.hset(key, mapping=fields)
                 pipeline.expireat(key, session.expires_at)
                 await pipeline.execute()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import gzip
 
 import httpx
@@ -145,6 +146,13 @@ def test_the_selected_tenant_is_the_one_sent() -> None:
 
 def test_the_tokens_active_tenant_is_sent_when_none_was_selected() -> None:
     assert values(forwarded([], tenant_id=None), "x-tenant-id") == ["tenant-a"]
+
+
+def test_a_caller_without_an_active_tenant_sends_no_tenant_header() -> None:
+    # a token with --tenants a,b and no --tenant, on a path that names none
+    no_active_tenant = dataclasses.replace(USER, tenant_id=None)
+
+    assert values(forwarded([], identity=no_active_tenant, tenant_id=None), "x-tenant-id") == []
 
 
 def test_authorization_is_forwarded_end_to_end() -> None:

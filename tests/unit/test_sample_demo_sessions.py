@@ -11,6 +11,7 @@ import jwt
 import pytest
 
 from bakery_gateway import redis_keys
+from bakery_gateway.constants import SERVICE_HEALTH_PATH
 from bakery_gateway.demo import DemoAccountType, DemoSession
 from bakery_gateway.keys import parse_key_material
 from bakery_gateway.settings import JwtSettings
@@ -196,3 +197,20 @@ async def test_a_wrong_method_is_not_allowed(service: DemoSessions) -> None:
     answer = await service.answer("GET", SESSIONS_PATH, b"", "request-1")
 
     assert answer.status == 405
+
+
+async def test_its_health_route_is_healthy_while_redis_answers(service: DemoSessions) -> None:
+    # GET /api/v1/health asks every configured service, the sample demo-session one included
+    answer = await service.answer("GET", SERVICE_HEALTH_PATH, b"", "request-1")
+
+    assert (answer.status, answer.document) == (200, {"status": "healthy"})
+
+
+async def test_its_health_route_is_unhealthy_without_redis(dev_keys: DevKeyPair) -> None:
+    server = fakeredis.FakeServer()
+    server.connected = False
+    service = DemoSessions(dev_keys, redis_factory=lambda: fakeredis.FakeAsyncRedis(server=server))
+
+    answer = await service.answer("GET", SERVICE_HEALTH_PATH, b"", "request-1")
+
+    assert (answer.status, answer.document["status"]) == (503, "unhealthy")

@@ -121,6 +121,8 @@ SERVICE_URL_VARIABLES: Final[dict[str, str]] = {
     "demo": "DEMO_SESSION_SERVICE_URL",
 }
 DEMO_SERVICE = "demo"
+# What every service answers for GET /api/v1/health's check: {base}/health (docs/health.md).
+SERVICE_HEALTH_PATH: Final = "/health"
 
 
 def service_url_variable(service: str) -> str:

@@ -80,11 +80,11 @@ def downstream_headers(
         ("x-forwarded-host", origin.host),
     ]
     if identity is not None:
-        headers += [
-            (names.USER_ID_HEADER, identity.user_id),
-            (names.TENANT_ID_HEADER, tenant_id or identity.tenant_id or ""),
-            (names.USER_ROLES_HEADER, ",".join(identity.roles)),
-        ]
+        headers.append((names.USER_ID_HEADER, identity.user_id))
+        # A token may list tenants without an active one: then no tenant header, never an empty one.
+        if tenant := tenant_id or identity.tenant_id:
+            headers.append((names.TENANT_ID_HEADER, tenant))
+        headers.append((names.USER_ROLES_HEADER, ",".join(identity.roles)))
         if identity.demo_session_id and identity.demo_account_type:
             headers += [
                 (names.DEMO_SESSION_HEADER, identity.demo_session_id),

@@ -22,6 +22,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
 from bakery_gateway import __version__, redis_keys
+from bakery_gateway.constants import SERVICE_HEALTH_PATH
 from bakery_gateway.errors import RedisUnavailableError
 from bakery_gateway.observability import REDIS_ERRORS, SERVICE_HEALTH, logger
 
@@ -32,7 +33,6 @@ if TYPE_CHECKING:
     from bakery_gateway.settings import Settings
 
 HEALTH_PATH: Final = "/api/v1/health"
-SERVICE_HEALTH_PATH: Final = "/health"
 # Without auth nobody can log in or refresh a token: the platform is down, whatever else answers.
 CRITICAL_SERVICES: Final = frozenset({"auth"})
 # A 2xx slower than this share of the timeout is "degraded": it answers, but close to giving up.

@@ -16,8 +16,11 @@ EventSource reconnects with ``Last-Event-ID``. Locally the response stays open:
    long poll would be refused.
 
 It stops when the client goes away, the proxy answers anything but ``200`` (relayed as is when
-nothing was sent yet), or Redis fails (the client reconnects with ``Last-Event-ID``). Same handler,
-same ids, same resume rule (``docs/sse.md``).
+nothing was sent yet), Redis fails (the client reconnects with ``Last-Event-ID``), or the runtime
+stops — a code reload or Ctrl-C: the server completes the future it hands every request as
+``scope["state"][STOPPING_STATE]`` (``bakery_local.serving``), and each open stream ends at once with
+a reconnect hint instead of holding the restart until its client leaves. Same handler, same ids,
+same resume rule (``docs/sse.md``).
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from bakery_gateway.alerts.sse import (
     TENANT_HEADER,
     WAIT_STAGE_VARIABLE,
     StreamId,
+    retry_hint,
 )
 from bakery_local.alert_feed import AlertFeeds, FeedUnavailableError, TenantFeed
 
@@ -47,6 +51,8 @@ PROXY_ROUTE_KEY = "ANY /api/v1/{proxy+}"
 # in a template without that route.
 STREAM_ROUTE_KEYS = frozenset({"GET /api/v1/alerts/stream", PROXY_ROUTE_KEY})
 HEARTBEAT = b": heartbeat\n\n"
+# The key of the server's "stopping" future in each request's ASGI state (``bakery_local.serving``).
+STOPPING_STATE = "bakery_local.stopping"
 # The stage variables of the proxy invocations behind a continuous stream: answer without waiting.
 STREAM_STAGE_VARIABLES = {WAIT_STAGE_VARIABLE: "0"}
 _BLOCK_END = re.compile(rb"\r\n\r\n|\n\n|\r\r")
@@ -97,6 +103,15 @@ def relay_body(body: bytes, last_id: str | None, *, first: bool) -> Relayed:
     return Relayed(b"".join(kept), last_id)
 
 
+def reconnect_hint(retry_milliseconds: int) -> bytes:
+    """The last block of a stream ended because the runtime stops: EventSource reconnects after
+    ``retry`` ms with ``Last-Event-ID`` (to the restarted runtime, or again until it is back)."""
+    return (
+        b": the gateway is restarting or stopping; reconnect with Last-Event-ID\n"
+        + retry_hint(retry_milliseconds).encode()
+    )
+
+
 async def stream(
     invoke: InvokeWith,
     receive: Receive,
@@ -105,13 +120,21 @@ async def stream(
     feeds: AlertFeeds,
     heartbeat_seconds: float,
     recheck_seconds: float,
+    retry_milliseconds: int,
     extra_headers: Headers,
+    stopping: asyncio.Future[None] | None = None,
 ) -> None:
-    """Serve one client until it disconnects, the proxy stops answering 200, or Redis fails."""
-    disconnected = asyncio.ensure_future(_disconnect(receive))
+    """Serve one client until it disconnects, the proxy stops answering 200, Redis fails, or
+    ``stopping`` completes (the stream then ends with ``reconnect_hint``)."""
+    # Done when the client goes away; cancelled when the runtime stops. Either way the stream ends.
+    ended = asyncio.ensure_future(_disconnect(receive))
+
+    def end_stream(_: object) -> None:
+        ended.cancel()
+
     streaming = False
     try:
-        answer = await _unless_disconnected(invoke(None), disconnected)
+        answer = await _unless_ended(invoke(None), ended)
         if answer is None:
             return
         status, headers, body = answer
@@ -124,19 +147,23 @@ async def stream(
             {"type": "http.response.start", "status": 200, "headers": streaming_headers + extra_headers}
         )
         streaming = True
+        if stopping is not None:  # from the first byte on; a first answer still in the making completes
+            stopping.add_done_callback(end_stream)
         relayed = relay_body(body, None, first=True)
         await _write(send, relayed.text)
         tenant_id = dict(headers).get(TENANT_HEADER.encode(), b"").decode("latin-1")
         if relayed.last_id is None or not tenant_id:  # nothing to follow from: let the client reconnect
             return
         async with feeds.follow(tenant_id) as feed:
-            await _follow(
-                feed, invoke, send, disconnected, relayed.last_id, heartbeat_seconds, recheck_seconds
-            )
+            await _follow(feed, invoke, send, ended, relayed.last_id, heartbeat_seconds, recheck_seconds)
     finally:
-        disconnected.cancel()
+        if stopping is not None:
+            stopping.remove_done_callback(end_stream)
+        ended.cancel()
         if streaming:
             with contextlib.suppress(OSError, RuntimeError):  # the client may be gone already
+                if stopping is not None and stopping.done():
+                    await _write(send, reconnect_hint(retry_milliseconds))
                 await send({"type": "http.response.body", "body": b""})
 
 
@@ -144,7 +171,7 @@ async def _follow(
     feed: TenantFeed,
     invoke: InvokeWith,
     send: Send,
-    disconnected: asyncio.Future[None],
+    ended: asyncio.Future[None],
     last_id: str,
     heartbeat_seconds: float,
     recheck_seconds: float,
@@ -158,10 +185,10 @@ async def _follow(
         now = loop.time()
         timeout = max(0.0, min(last_write + heartbeat_seconds, next_check) - now)
         try:
-            entries = await feed.after(StreamId.parse(last_id), timeout, interrupt=disconnected)
+            entries = await feed.after(StreamId.parse(last_id), timeout, interrupt=ended)
         except FeedUnavailableError:
             return
-        if disconnected.done():
+        if ended.done():
             return
         now = loop.time()
         if entries:
@@ -171,7 +198,7 @@ async def _follow(
             await _write(send, HEARTBEAT)
             last_write = now
         if now >= next_check:
-            answer = await _unless_disconnected(invoke(last_id), disconnected)
+            answer = await _unless_ended(invoke(last_id), ended)
             if answer is None or answer[0] != 200:
                 return
             relayed = relay_body(answer[2], last_id, first=False)
@@ -185,10 +212,10 @@ async def _write(send: Send, text: bytes) -> None:
         await send({"type": "http.response.body", "body": text, "more_body": True})
 
 
-async def _unless_disconnected(work: Awaitable[Any], disconnected: asyncio.Future[None]) -> Any:
-    """``work``'s result; None when the client went away first (``work`` is then cancelled)."""
+async def _unless_ended(work: Awaitable[Any], ended: asyncio.Future[None]) -> Any:
+    """``work``'s result; None when the stream ended first (``work`` is then cancelled)."""
     pending = asyncio.ensure_future(work)
-    await asyncio.wait({pending, disconnected}, return_when=asyncio.FIRST_COMPLETED)
+    await asyncio.wait({pending, ended}, return_when=asyncio.FIRST_COMPLETED)
     if not pending.done():
         pending.cancel()
         return None

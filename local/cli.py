@@ -1,10 +1,11 @@
-"""``bakery-gateway``: run the gateway locally (or as a production server: ``serve``), mint
-development tokens for it, start demo sessions, publish alerts."""
+"""bakery-gateway: run the gateway locally (or as a production server: serve), mint development
+tokens for it, start demo sessions, publish alerts."""
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -41,18 +42,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bakery-gateway", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
-    local = commands.add_parser("local", help="serve template.yaml's HTTP API on this machine")
-    local.add_argument("--host", default="127.0.0.1")
-    local.add_argument("--port", type=int, default=8000)
-    local.add_argument("--template", type=Path, help="default: the project's template.yaml")
-    local.add_argument("--no-reload", action="store_true", help="do not restart on code changes")
-    local.add_argument("--workers", type=int, default=32, help="concurrent invocations (Lambda containers)")
+    local = commands.add_parser(
+        "local",
+        help="serve template.yaml's HTTP API on this machine",
+        description="Serve template.yaml's HTTP and WebSocket APIs on this machine, with what they need "
+        "started for you (docs/local-runtime.md).",
+    )
+    local.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
+    local.add_argument("--port", type=int, default=8000, help="port to listen on (default: %(default)s)")
+    local.add_argument(
+        "--template", type=Path, help="SAM template to serve (default: the project's template.yaml)"
+    )
+    local.add_argument(
+        "--no-reload", action="store_true", help="do not restart on code changes (default: restart)"
+    )
+    local.add_argument(
+        "--workers",
+        type=int,
+        default=32,
+        help="concurrent invocations, as warm Lambda containers (default: %(default)s)",
+    )
     local.add_argument(
         "--separate-process",
         action="append",
         default=[],
         metavar="FUNCTION",
-        help="run this function (its logical id, e.g. FanoutFunction) in worker processes of its own",
+        help="run this function (its logical id, e.g. FanoutFunction) in worker processes of its own "
+        "(repeatable; default: none, every function in the runtime's process)",
     )
 
     serve = commands.add_parser("serve", help="the gateway as a production server (docs/standalone.md)")
@@ -62,8 +78,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     token.add_argument("--user", required=True, help="user id (sub)")
     token.add_argument("--tenant", help="active tenant id")
     token.add_argument("--tenants", help="comma-separated tenant ids the user may act on")
-    token.add_argument("--roles", default="owner", help="comma-separated roles")
-    token.add_argument("--ttl", type=int, default=3600, help="seconds until it expires")
+    token.add_argument("--roles", default="owner", help="comma-separated roles (default: %(default)s)")
+    token.add_argument(
+        "--ttl", type=int, default=3600, help="seconds until it expires (default: %(default)s)"
+    )
 
     demo = commands.add_parser("demo", help="start a demo session on the running local gateway")
     demo.add_argument("--type", required=True, choices=VALID_DEMO_ACCOUNT_TYPES, dest="account_type")
@@ -181,6 +199,19 @@ class _Stoppable(Protocol):
 def _serve(arguments: argparse.Namespace) -> int:
     import uvicorn
 
+    from bakery_local.serving import (
+        GRACEFUL_SHUTDOWN_SECONDS,
+        PortUnavailableError,
+        RefusalAwareWebSocketProtocol,
+        bind_listener,
+        run,
+    )
+
+    try:  # before anything starts: a second `make run` says so and how to choose another port
+        listener = bind_listener(arguments.host, arguments.port)
+    except PortUnavailableError as error:
+        print(f"bakery-gateway local: {error}", file=sys.stderr)
+        return 1
     if arguments.template:
         os.environ[TEMPLATE_VARIABLE] = str(arguments.template.resolve())
     os.environ[WORKERS_VARIABLE] = str(arguments.workers)
@@ -194,7 +225,7 @@ def _serve(arguments: argparse.Namespace) -> int:
     _say(f"Gateway: http://{arguments.host}:{arguments.port}")
     _say("         restarts on code changes" if reload else "         no reload (--no-reload)")
     try:
-        uvicorn.run(
+        config = uvicorn.Config(
             "bakery_local.server:create_app",
             factory=True,
             host=arguments.host,
@@ -208,6 +239,7 @@ def _serve(arguments: argparse.Namespace) -> int:
             # The function's answer carries the service's own Date and Server headers.
             server_header=False,
             date_header=False,
+            ws=RefusalAwareWebSocketProtocol,
             # API Gateway's WebSocket API negotiates no compression: neither does the local one.
             ws_per_message_deflate=False,
             # Nor does it take a message over 128 KB (closed with 1009): none is buffered beyond it.
@@ -215,7 +247,10 @@ def _serve(arguments: argparse.Namespace) -> int:
             # requestContext's sourceIp is the socket's peer, as API Gateway's is: uvicorn's default
             # trust of X-Forwarded-For from 127.0.0.1 would let any local client pick its address.
             proxy_headers=False,
+            # Streams end as a reload or Ctrl-C begins (serving.StreamEndingServer); this bounds the rest.
+            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
         )
+        run(config, listener)
     finally:
         for service in reversed(started):
             service.stop()
@@ -249,8 +284,21 @@ def _provide_keys(dev_keys: DevKeyPair | None) -> list[_Stoppable]:
         return []
     os.environ[constants.JWT_PUBLIC_KEYS] = dev_keys.public_keys_json
     _say(f"Tokens: development key pair in {state_dir()}; mint one with")
-    _say("        bakery-gateway token --user demo-user --tenant demo-tenant")
+    _say(f"        {command_path()} token --user demo-user --tenant demo-tenant")
     return []
+
+
+def command_path() -> str:
+    """How to run ``bakery-gateway`` from this shell: its name when PATH finds this installation's,
+    else its path (relative when under the working directory: ``.venv/bin/bakery-gateway``)."""
+    installed = Path(sys.executable).parent / "bakery-gateway"
+    found = shutil.which("bakery-gateway")
+    if found and Path(found).resolve() == installed.resolve():
+        return "bakery-gateway"
+    try:
+        return str(installed.relative_to(Path.cwd()))
+    except ValueError:
+        return str(installed)
 
 
 def samples_to_start(environ: Mapping[str, str]) -> list[str]:
@@ -287,7 +335,7 @@ def _provide_services(dev_keys: DevKeyPair | None) -> list[_Stoppable]:
         _say("Demo sessions: built-in sample service; it cannot sign for configured JWT keys (503)")
     elif constants.DEMO_SERVICE in wanted:
         _say("Demo sessions: built-in sample service; start one with")
-        _say("        bakery-gateway demo --type enterprise")
+        _say(f"        {command_path()} demo --type enterprise")
     return [samples]
 
 

@@ -14,6 +14,10 @@ class EmbeddedRedis:
         from fakeredis import TcpFakeServer
 
         self._server = TcpFakeServer((host, port), server_type="redis")
+        # One thread per connection, which can sit in a blocking command (an alert feed's XREAD BLOCK)
+        # for seconds after its client is gone: stopping the runtime does not wait for them.
+        self._server.daemon_threads = True
+        self._server.block_on_close = False
         address = self._server.server_address
         self.host: str = str(address[0])
         self.port: int = int(address[1])

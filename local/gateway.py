@@ -72,6 +72,7 @@ class LocalHttpApi:
             settings.alerts.sse_heartbeat_seconds if sse_heartbeat_seconds is None else sse_heartbeat_seconds
         )
         self.sse_recheck_seconds = settings.alerts.sse_wait_seconds
+        self.sse_retry_milliseconds = settings.alerts.sse_retry_milliseconds
         # One reader per followed tenant; its blocking reads outlast alert_feed.BLOCK_MILLISECONDS.
         self.alert_feeds = AlertFeeds(
             async_redis_factory(
@@ -175,7 +176,8 @@ class LocalHttpApi:
         if match is not None and alert_stream.is_alert_stream(
             request.method, match.route.route_key, request.raw_path, self.api.stage
         ):
-            await self._stream_alerts(request, receive, send, cors_headers)
+            stopping = scope.get("state", {}).get(alert_stream.STOPPING_STATE)
+            await self._stream_alerts(request, receive, send, cors_headers, stopping)
             return
         status, headers, response_body = await self._invoke_route(request, match)
         if cors:  # as API Gateway: with CORS configured, the integration's own CORS headers are ignored
@@ -185,9 +187,15 @@ class LocalHttpApi:
         await _send_whole(send, (status, headers + cors_headers, response_body))
 
     async def _stream_alerts(
-        self, request: api_events.IncomingRequest, receive: Receive, send: Send, cors_headers: Headers
+        self,
+        request: api_events.IncomingRequest,
+        receive: Receive,
+        send: Send,
+        cors_headers: Headers,
+        stopping: asyncio.Future[None] | None,
     ) -> None:
-        """The alert stream, continuously: the proxy invoked in a loop (``alert_stream``)."""
+        """The alert stream, continuously: the proxy invoked in a loop (``alert_stream``), until the
+        server stops (``stopping``: absent under a server that does not say so)."""
 
         async def invoke(last_id: str | None) -> tuple[int, Headers, bytes]:
             headers = alert_stream.with_last_event_id(list(request.headers), last_id)
@@ -202,7 +210,9 @@ class LocalHttpApi:
             feeds=self.alert_feeds,
             heartbeat_seconds=self.sse_heartbeat_seconds,
             recheck_seconds=self.sse_recheck_seconds,
+            retry_milliseconds=self.sse_retry_milliseconds,
             extra_headers=cors_headers,
+            stopping=stopping,
         )
 
     async def _route(

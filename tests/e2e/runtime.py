@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -45,6 +46,10 @@ class RunningGateway:
     def log(self) -> str:
         return self.log_path.read_text()
 
+    def interrupt(self) -> None:
+        """Ctrl-C in its terminal: SIGINT to its process group (the reloader and its server process)."""
+        os.killpg(self.process.pid, signal.SIGINT)
+
 
 @contextmanager
 def local_gateway(
@@ -54,7 +59,8 @@ def local_gateway(
     unset: tuple[str, ...] = (),
     reload: bool = False,
 ) -> Iterator[RunningGateway]:
-    """``bakery-gateway local`` (``--no-reload`` unless asked), ``environ`` added and ``unset`` removed."""
+    """``bakery-gateway local`` (``--no-reload`` unless asked), ``environ`` added and ``unset`` removed;
+    in a process group of its own, as a terminal's foreground job."""
     port = free_port()
     command = [
         sys.executable,
@@ -73,6 +79,7 @@ def local_gateway(
             stdout=log,
             stderr=subprocess.STDOUT,
             text=True,
+            start_new_session=True,
         )
     gateway = RunningGateway(f"http://127.0.0.1:{port}", process, log_path)
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import httpx
 import pytest
 
 from bakery_local.cli import STATE_DIR_VARIABLE
+from bakery_local.server import PROJECT_ROOT
 from tests.e2e.runtime import LOCAL_CONFIGURATION, RunningGateway, local_gateway, run_cli
 
 
@@ -71,3 +73,69 @@ def test_after_logout_the_cli_token_is_refused(
 
     assert refused.status_code == 401
     assert refused.headers["content-type"] == "application/problem+json"
+
+
+def test_the_command_the_runtime_prints_for_tokens_works_from_its_directory(
+    unconfigured_gateway: RunningGateway, state_directory: Path
+) -> None:
+    # "mint one with" is followed by the command itself: the runtime's own bakery-gateway, on PATH or not
+    line = unconfigured_gateway.log().split("mint one with\n", 1)[1].splitlines()[0].split()
+
+    printed = subprocess.run(  # noqa: S603 - the command the runtime printed, the way a newcomer pastes it
+        line,
+        cwd=PROJECT_ROOT,
+        env={"PATH": "/usr/bin:/bin", STATE_DIR_VARIABLE: str(state_directory)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert line[1:] == ["token", "--user", "demo-user", "--tenant", "demo-tenant"]
+    assert printed.returncode == 0, printed.stderr
+    assert printed.stdout.count(".") == 2  # a JWT
+
+
+def test_out_of_the_box_every_service_is_healthy(unconfigured_gateway: RunningGateway) -> None:
+    report = httpx.get(f"{unconfigured_gateway.url}/api/v1/health", timeout=10).json()
+
+    unhealthy = {name: check for name, check in report["services"].items() if check["status"] != "healthy"}
+    assert (report["status"], unhealthy) == ("healthy", {})
+    assert "demo" in report["services"]
+
+
+def test_an_unknown_service_with_a_token_is_the_404_problem(
+    unconfigured_gateway: RunningGateway, state_directory: Path
+) -> None:
+    token = mint_with_the_cli(state_directory, "--user", "u-3", "--tenant", "bakery-1")
+
+    response = httpx.get(
+        f"{unconfigured_gateway.url}/api/v1/nope/x", headers={"Authorization": f"Bearer {token}"}
+    )
+
+    assert (response.status_code, response.headers["content-type"]) == (404, "application/problem+json")
+
+
+def test_a_token_with_tenants_but_no_active_one_sends_no_tenant_header(
+    unconfigured_gateway: RunningGateway, state_directory: Path
+) -> None:
+    token = mint_with_the_cli(state_directory, "--user", "u-4", "--tenants", "a,b")
+    headers = {"Authorization": f"Bearer {token}"}
+
+    plain = httpx.get(f"{unconfigured_gateway.url}/api/v1/sales/items", headers=headers).json()
+    scoped = httpx.get(f"{unconfigured_gateway.url}/api/v1/tenants/b/orders/1", headers=headers).json()
+
+    assert [name for name, _ in plain["headers"] if name == "x-tenant-id"] == []
+    assert [value for name, value in scoped["headers"] if name == "x-tenant-id"] == ["b"]
+
+
+def test_a_second_runtime_on_the_same_port_says_which_port_and_how_to_choose_another(
+    unconfigured_gateway: RunningGateway, state_directory: Path
+) -> None:
+    port = unconfigured_gateway.url.rsplit(":", 1)[1]
+
+    second = run_cli(state_directory, "local", "--no-reload", "--port", port, check=False)
+
+    assert second.returncode == 1
+    assert f"port {port} on 127.0.0.1 is already in use" in second.stderr
+    assert "--port" in second.stderr
+    assert "Redis:" not in second.stderr  # nothing was started before the port was known to be free

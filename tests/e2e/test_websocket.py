@@ -5,6 +5,7 @@ own @connections, and 410 Gone cleaning up."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from typing import Any, cast
 
@@ -154,3 +155,11 @@ def test_a_handshake_without_a_token_is_refused_401(gateway: RunningGateway) -> 
         connect(gateway.url.replace("http://", "ws://") + "/ws", open_timeout=RECEIVE_SECONDS)
 
     assert refused.value.response.status_code == 401
+
+
+def test_a_refused_handshake_is_not_logged_as_an_error(gateway: RunningGateway) -> None:
+    with pytest.raises(InvalidStatus):
+        connect(gateway.url.replace("http://", "ws://") + "/ws", open_timeout=RECEIVE_SECONDS)
+    time.sleep(0.5)  # the server logs, if it does, as its handler returns: just after the answer left
+
+    assert "without completing handshake" not in gateway.log()

@@ -123,8 +123,12 @@ audit: $(APP_STAMP)
 
 # build: the layer (requirements + bakery_gateway in python/) and the functions, into .aws-sam/build.
 # No container: needs python3.11 on PATH, and builds the x86_64 wheels the template asks for.
+# The functions' folders hold their handlers only (their dependencies are the layer's), so SAM says
+# "requirements.txt file not found" once per function: the note after the build says why.
 build: venv
 	$(SAM) build
+	@echo "Note: 'requirements.txt file not found' above is expected, once per function: the functions'"
+	@echo "      dependencies ship in the shared layer (layers/shared/requirements.txt), built first."
 
 # ensure-redis: the tests start their own redis-server when none answers; this makes sure there is one.
 ensure-redis:

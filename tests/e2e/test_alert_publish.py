@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import socket
 import uuid
 from pathlib import Path
 from typing import cast
 
 import httpx
+import pytest
 
+from bakery_gateway import constants as names
 from bakery_gateway import redis_keys
-from tests.e2e.runtime import RunningGateway, run_cli
-from tests.support.redis_server import RedisEndpoint
+from bakery_local.alert_client import new_alert
+from bakery_local.dev_tokens import DevKeyPair
+from tests.e2e.conftest import deployment_environment
+from tests.e2e.runtime import RunningGateway, local_gateway, run_cli
+from tests.support.redis_server import RedisEndpoint, free_port
 
 
 def stream(redis_server: RedisEndpoint, tenant: str) -> list[tuple[str, dict[str, str]]]:
@@ -47,3 +54,46 @@ def test_a_malformed_alert_is_refused_with_a_problem_and_not_stored(
 
     assert (response.status_code, response.headers["content-type"]) == (400, "application/problem+json")
     assert stream(redis_server, tenant) == []
+
+
+def this_machines_address() -> str | None:
+    """An address of this machine other than loopback: the source of a packet toward a network."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.1", 9))  # UDP: nothing is sent; the routing table picks the source
+        except OSError:
+            return None
+        address = str(probe.getsockname()[0])
+    return None if ipaddress.ip_address(address).is_loopback else address
+
+
+def test_the_internal_route_refuses_another_machine_even_one_claiming_to_be_this_one(
+    redis_server: RedisEndpoint, dev_keys: DevKeyPair, tmp_path: Path
+) -> None:
+    # IAM's stand-in (docs/alerts.md): POST /internal/alerts from this machine only, over real sockets
+    address = this_machines_address()
+    if address is None:
+        pytest.skip("this machine has no address but loopback to call from")
+    tenant = f"tenant-{uuid.uuid4().hex[:8]}"
+    environ = deployment_environment(redis_server, dev_keys)
+    environ.update(
+        {names.service_url_variable(name): f"http://127.0.0.1:{free_port()}" for name in names.SERVICES}
+    )
+    with local_gateway(environ, tmp_path / "gateway.log", "--host", "0.0.0.0") as gateway:  # noqa: S104
+        port = gateway.url.rsplit(":", 1)[1]
+        remote = httpx.post(
+            f"http://{address}:{port}/internal/alerts",
+            json=new_alert(tenant, "high", "from another machine"),
+            headers={"X-Forwarded-For": "127.0.0.1"},
+            timeout=10,
+        )
+        local = httpx.post(
+            f"{gateway.url}/internal/alerts", json=new_alert(tenant, "high", "from this machine"), timeout=10
+        )
+
+    assert (remote.status_code, remote.json()) == (403, {"message": "Forbidden"})
+    assert local.status_code == 202
+    assert [
+        json.loads(fields[redis_keys.ALERT_STREAM_FIELD])["message"]
+        for _, fields in stream(redis_server, tenant)
+    ] == ["from this machine"]

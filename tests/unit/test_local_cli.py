@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
 from pathlib import Path
 
@@ -33,7 +34,7 @@ def test_local_help_gives_each_default(capsys: pytest.CaptureFixture[str], defau
 
 def test_the_command_is_its_name_when_path_finds_this_installation(monkeypatch: pytest.MonkeyPatch) -> None:
     installed = Path(sys.executable).parent / "bakery-gateway"
-    monkeypatch.setattr(cli.shutil, "which", lambda name: str(installed))
+    monkeypatch.setattr(shutil, "which", lambda name: str(installed))
 
     assert cli.command_path() == "bakery-gateway"
 
@@ -42,7 +43,7 @@ def test_the_command_is_its_path_from_the_working_directory_when_path_does_not_f
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     venv = Path(sys.executable).parent.parent
-    monkeypatch.setattr(cli.shutil, "which", lambda name: None)
+    monkeypatch.setattr(shutil, "which", lambda name: None)
     monkeypatch.chdir(venv.parent)
 
     assert cli.command_path() == f"{venv.name}/bin/bakery-gateway"
@@ -54,7 +55,7 @@ def test_another_installation_on_path_is_not_the_one_printed(
     # e.g. a `pip install --user` copy of another version: the banner must name the runtime's own
     other = tmp_path / "bakery-gateway"
     other.write_text("#!/bin/sh\n")
-    monkeypatch.setattr(cli.shutil, "which", lambda name: str(other))
+    monkeypatch.setattr(shutil, "which", lambda name: str(other))
     monkeypatch.chdir(tmp_path)
 
     assert cli.command_path() == str(Path(sys.executable).parent / "bakery-gateway")

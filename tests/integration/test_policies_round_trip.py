@@ -79,3 +79,21 @@ def test_a_login_sends_one_command_to_redis(gateway: LambdaGateway, private_redi
     sent = commands_sent_by(private_redis, lambda: gateway.request("POST", "/api/v1/auth/login", body=body))
 
     assert sent == (200, ["EVALSHA"])
+
+
+def test_a_logout_revokes_its_token_in_its_one_command(
+    gateway: LambdaGateway, private_redis: RedisProcess, dev_keys: DevKeyPair
+) -> None:
+    token = dev_keys.mint(user_id="user-1", tenant_id="tenant-a")
+    context = gateway.context_for(token)
+    gateway.request("GET", "/api/v1/sales/orders", context=context)
+
+    sent = commands_sent_by(
+        private_redis, lambda: gateway.request("POST", "/api/v1/auth/logout", token=token, context=context)
+    )
+
+    assert sent == (200, ["EVALSHA"])
+    client = private_redis.endpoint().client()
+    assert client.exists(redis_keys.revoked_key(str(context["jti"])))
+    assert not client.exists(redis_keys.claims_cache_key(token))
+    client.close()

@@ -19,7 +19,14 @@ from tests.e2e.conftest import deployment_environment
 from tests.e2e.runtime import RunningGateway, local_gateway
 
 # The integration tier's fixtures, shared rather than copied: the real handlers behind a played API Gateway.
-from tests.integration.conftest import aws, gateway, lambda_runtime, start_gateway  # noqa: F401
+from tests.integration.conftest import (  # noqa: F401
+    aws,
+    gateway,
+    lambda_runtime,
+    private_redis,
+    start_gateway,
+    start_private_gateway,
+)
 from tests.support.redis_server import RedisEndpoint
 from tests.support.stub_service import StubService
 

@@ -13,7 +13,7 @@ import threading
 import weakref
 from collections.abc import Callable
 from functools import lru_cache
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from bakery_gateway.settings import RedisSettings, Settings
 
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     import httpx
     import redis
     import redis.asyncio
+    from redis.retry import AbstractRetry
 
 ClientT = TypeVar("ClientT")
 
@@ -48,9 +49,7 @@ class PerEventLoop(Generic[ClientT]):
 
 
 def _redis_options(settings: RedisSettings, *, decode_responses: bool = True) -> dict[str, object]:
-    from redis.backoff import NoBackoff
-    from redis.exceptions import ConnectionError as RedisConnectionError
-
+    """What every redis-py client here gets, but its ``retry`` (``_no_resend``)."""
     if not settings.host:
         # Settings do not require REDIS_HOST so that unit tests can build them; a function does.
         from bakery_gateway.errors import ConfigurationError
@@ -67,18 +66,19 @@ def _redis_options(settings: RedisSettings, *, decode_responses: bool = True) ->
         "ssl": settings.tls,
         "socket_timeout": settings.timeout_seconds,
         "socket_connect_timeout": settings.timeout_seconds,
-        # One retry, and only when the connection broke before the command went out: a timed-out
-        # command may still have run on the server, and must not run twice.
-        "retry_on_error": [RedisConnectionError],
-        "retry": _single_retry(NoBackoff()),
         "decode_responses": decode_responses,
     }
 
 
-def _single_retry(backoff: object) -> object:
-    from redis.retry import Retry
+def _no_resend(retry_class: type[AbstractRetry[Any]]) -> AbstractRetry[Any]:
+    """redis-py's retry policy here: none. Its retry would send a command again after its connection
+    broke, when the command may have run (a script moving rate-limit buckets, a failure counted, an
+    audit entry appended). A connection the server closed while idle is found before the command is
+    written instead (redis-py's check at checkout for the blocking client, ``redis_connections`` for
+    asyncio), so a restart costs no command; docs/resilience.md, "Redis connections"."""
+    from redis.backoff import NoBackoff
 
-    return Retry(backoff, 1)  # type: ignore[arg-type]
+    return retry_class(NoBackoff(), 0)
 
 
 def async_redis_factory(
@@ -92,11 +92,18 @@ def async_redis_factory(
 
     def create() -> redis.asyncio.Redis:
         import redis.asyncio
+        from redis.asyncio.retry import Retry
+
+        from bakery_gateway.redis_connections import CheckedConnection, CheckedSSLConnection
 
         options = _redis_options(settings, decode_responses=decode_responses)
         if read_timeout_seconds is not None:
             options["socket_timeout"] = read_timeout_seconds
-        return redis.asyncio.Redis(**options)  # type: ignore[arg-type]
+        client = redis.asyncio.Redis(**options, retry=_no_resend(Retry))  # type: ignore[arg-type]
+        # Before any connection exists: the pool makes each one of this class. (redis.asyncio.Redis
+        # takes no connection class; building its pool by hand would repeat its TLS defaults.)
+        client.connection_pool.connection_class = CheckedSSLConnection if settings.tls else CheckedConnection
+        return client
 
     return create
 
@@ -105,8 +112,9 @@ def async_redis_factory(
 def sync_redis(settings: RedisSettings) -> redis.Redis:
     """The container's blocking Redis client (thread-safe through its connection pool)."""
     import redis
+    from redis.retry import Retry
 
-    return redis.Redis(**_redis_options(settings))  # type: ignore[arg-type]
+    return redis.Redis(**_redis_options(settings), retry=_no_resend(Retry))  # type: ignore[arg-type]
 
 
 def http_client_factory(settings: Settings) -> Callable[[], httpx.AsyncClient]:

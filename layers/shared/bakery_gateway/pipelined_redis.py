@@ -8,9 +8,12 @@ for its reply, and the replies come back in the order the commands went out (Red
 connection in order), so a request needs no lock and no extra task. Under load the commands of
 many requests travel and are answered together: Redis pipelining, without batching anyone.
 
-A command whose connection breaks is sent once more on a new one (redis-py's clients here retry a
-``ConnectionError`` once too). A reply that does not come within ``REDIS_TIMEOUT_SECONDS``, or a
-connection that cannot be opened, fails the commands waiting on that connection with
+Before a command is written on a connection with no reply awaited, the socket is checked for
+anything to read (``redis_connections``): a connection the server closed while it sat idle (a
+restart while the container was frozen) is replaced, and the command goes out once, on the new
+one. A command that was written is never sent again: the policy script is not idempotent. A reply
+that does not come within ``REDIS_TIMEOUT_SECONDS``, a connection lost with commands in flight, or a
+connection that cannot be opened fails the commands waiting on that connection with
 ``redis.exceptions.TimeoutError`` / ``ConnectionError`` (as redis-py raises them: the policy
 engine's fallbacks handle these outages) and closes it; the next command connects again. Error
 replies raise what redis-py raises for them (``NoScriptError`` for ``NOSCRIPT``,
@@ -25,6 +28,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
+from bakery_gateway.redis_connections import has_unread_input
 from bakery_gateway.settings import RedisSettings
 
 if TYPE_CHECKING:
@@ -60,6 +64,16 @@ class _ReplyReader(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # asyncio's and uvloop's TCP transports both set TCP_NODELAY themselves.
         self.transport = cast(asyncio.Transport, transport)  # uvloop's is not an asyncio.Transport
+
+    def ready(self) -> bool:
+        """Whether a command may be written now: not broken, and, when no reply is awaited, nothing
+        unread on the socket (else the connection is closed here, before any command was written)."""
+        if self.broken:
+            return False
+        if not self._waiting and has_unread_input(self.transport):
+            self.close(_connection_error("Redis closed the connection while it was idle"))
+            return False
+        return True
 
     def send(self, packed: bytes, reply: asyncio.Future[Any]) -> None:
         if self.transport is None or self.broken:
@@ -129,18 +143,11 @@ class PipelinedRedis:
 
     async def execute(self, *arguments: Argument) -> Any:
         """One command's reply; raises redis-py's errors (see the module's docstring)."""
-        from redis.exceptions import ConnectionError as RedisConnectionError
-
         packed = pack_command(*arguments)
         reader = self._reader
-        if reader is not None and not reader.broken:
-            try:
-                return await self._call(reader, packed)
-            except RedisConnectionError:
-                # Once more on a new connection, as the redis-py clients retry: a connection closed
-                # while the container was frozen is only found out when the next command is written.
-                pass
-        return await self._call(await self._connect(), packed)
+        if reader is None or not reader.ready():
+            reader = await self._connect()
+        return await self._call(reader, packed)
 
     async def script_load(self, script: str) -> str:
         sha = await self.execute("SCRIPT", "LOAD", script)

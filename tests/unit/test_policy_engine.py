@@ -27,6 +27,7 @@ from bakery_gateway.policy import engine as engine_module
 from bakery_gateway.policy.engine import PolicyEngine, PolicyRequest
 from bakery_gateway.policy.rules import RateLimitRule, Scope
 from bakery_gateway.policy.subscription import Subscription
+from bakery_gateway.revocation import logout_revocation
 from bakery_gateway.settings import PolicySettings, Settings
 from tests.conftest import MetricReader
 
@@ -411,43 +412,155 @@ async def test_without_redis_and_nothing_known_writes_are_refused_with_retry_aft
     assert refusal.value.headers["Retry-After"] == "5"
 
 
-async def test_without_redis_a_recently_seen_read_only_flag_is_still_enforced(harness: Harness) -> None:
-    harness.redis.hset(redis_keys.read_only_key("tenant-a"), mapping={"reason": "audit"})
+@pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE"])
+async def test_without_redis_a_write_with_a_token_is_refused_even_with_recently_seen_state(
+    harness: Harness, method: str
+) -> None:
     engine = harness.engine(stale_seconds=60)
-    await engine.enforce(request("GET"))
+    await engine.enforce(request("GET"))  # not revoked, the tenant paying: a second ago
     harness.redis_down()
 
-    with pytest.raises(ReadOnlyTenantError):
-        await engine.enforce(request("POST"))
+    with pytest.raises(StateUnavailableError) as refusal:
+        await engine.enforce(request(method))
+
+    assert refusal.value.headers["Retry-After"] == "5"
 
 
-async def test_without_redis_a_recently_seen_revocation_is_still_enforced(harness: Harness) -> None:
-    harness.redis.set(redis_keys.revoked_key("jti-1"), "1")
+async def test_without_redis_a_write_without_a_credential_passes(harness: Harness) -> None:
+    harness.redis_down()
+
+    await harness.engine().enforce(request("POST", "/api/v1/auth/login", anonymous=True))
+
+
+async def test_without_redis_a_recently_seen_cancelled_subscription_still_refuses_reads(
+    harness: Harness,
+) -> None:
+    harness.subscribe("tenant-a", "cancelled")
     engine = harness.engine(stale_seconds=60)
-    with pytest.raises(TokenRevokedError):
+    with pytest.raises(SubscriptionRequiredError):
         await engine.enforce(request("GET"))
     harness.redis_down()
 
-    with pytest.raises(TokenRevokedError):
+    with pytest.raises(SubscriptionRequiredError):
         await engine.enforce(request("GET"))
 
 
-async def test_without_redis_a_write_with_recently_seen_state_passes(harness: Harness) -> None:
-    engine = harness.engine(stale_seconds=60)
-    await engine.enforce(request("GET"))
-    harness.redis_down()
-
-    await engine.enforce(request("POST"))
-
-
-async def test_without_redis_state_older_than_the_stale_window_refuses_writes(harness: Harness) -> None:
+async def test_without_redis_a_subscription_older_than_the_stale_window_is_not_judged(
+    harness: Harness,
+) -> None:
+    harness.subscribe("tenant-a", "cancelled")
     engine = harness.engine(stale_seconds=0)
-    await engine.enforce(request("GET"))
+    with pytest.raises(SubscriptionRequiredError):
+        await engine.enforce(request("GET"))
     harness.redis_down()
     await asyncio.sleep(0.01)
 
-    with pytest.raises(StateUnavailableError):
-        await engine.enforce(request("POST"))
+    await engine.enforce(request("GET"))
+
+
+# --- revocation this container knows, and logout ------------------------------------------------------
+async def test_a_revocation_seen_once_is_enforced_without_redis_for_the_tokens_life(harness: Harness) -> None:
+    harness.redis.set(redis_keys.revoked_key("jti-1"), "1")
+    engine = harness.engine(stale_seconds=0)  # the stale window bounds last known state, not this
+    with pytest.raises(TokenRevokedError):
+        await engine.enforce(request("GET"))
+    harness.redis_down()
+    await asyncio.sleep(0.01)
+
+    assert await outcomes(engine, request("GET"), 1) == ["TokenRevokedError"]
+    assert await outcomes(engine, request("POST"), 1) == ["TokenRevokedError"]
+
+
+async def test_a_revocation_redis_lost_is_still_enforced_by_the_container_that_saw_it(
+    harness: Harness,
+) -> None:
+    harness.redis.set(redis_keys.revoked_key("jti-1"), "1")
+    engine = harness.engine()
+    with pytest.raises(TokenRevokedError):
+        await engine.enforce(request("GET"))
+    harness.redis.flushall()  # what a restart without persistence leaves
+
+    with pytest.raises(TokenRevokedError):
+        await engine.enforce(request("GET"))
+
+
+async def test_a_remembered_revocation_ends_when_its_token_has_expired(harness: Harness) -> None:
+    now = [NOW]
+    harness.redis.set(redis_keys.revoked_key("jti-1"), "1")
+    engine = harness.engine(clock=lambda: now[0])
+    with pytest.raises(TokenRevokedError):
+        await engine.enforce(request("GET"))
+    harness.redis.flushall()
+    now[0] = NOW + 3600 + 31  # past exp and the verifier's leeway: refused as expired, upstream
+
+    await engine.enforce(request("GET"))
+
+
+def logout(caller: Identity | None = None) -> PolicyRequest:
+    revocation = logout_revocation(caller or identity(), "header.payload.sig", leeway_seconds=30, now=NOW)
+    return dataclasses.replace(
+        request("POST", "/api/v1/auth/logout", route_key="POST /api/v1/auth/logout", caller=caller),
+        revocation=revocation,
+    )
+
+
+async def test_a_logout_revokes_its_token_and_forgets_its_cached_claims_in_its_round_trip(
+    harness: Harness,
+) -> None:
+    harness.redis.set(redis_keys.claims_cache_key("header.payload.sig"), "{}")
+
+    await harness.engine().enforce(logout())
+
+    assert 3600 < harness.redis.ttl(redis_keys.revoked_key("jti-1")) <= 3600 + 31
+    assert not harness.redis.exists(redis_keys.claims_cache_key("header.payload.sig"))
+    with pytest.raises(TokenRevokedError):
+        await harness.engine().enforce(request("GET"))
+
+
+@pytest.mark.parametrize("scope", [Scope.USER, Scope.TENANT])
+async def test_a_logout_passes_a_drained_budget_and_revokes(harness: Harness, scope: Scope) -> None:
+    engine = harness.engine(**{f"{scope.value}_limit": limit(scope, 1)})
+    assert await outcomes(engine, request(), 2) == ["ok", "RateLimitedError"]
+
+    headers = await engine.enforce(logout())
+
+    assert f'"{scope.value}";r=0;' in header(headers, "ratelimit")  # the drained budget, still reported
+    assert harness.redis.exists(redis_keys.revoked_key("jti-1"))
+    assert await outcomes(engine, request(), 1) == ["TokenRevokedError"]
+
+
+async def test_a_logout_with_a_token_already_revoked_is_refused_and_revokes_again(harness: Harness) -> None:
+    engine = harness.engine()
+    await engine.enforce(logout())
+    harness.redis.flushall()  # Redis lost it; this container did not
+
+    with pytest.raises(TokenRevokedError):
+        await engine.enforce(logout())
+
+    assert harness.redis.exists(redis_keys.revoked_key("jti-1"))  # written back
+
+
+async def test_without_redis_a_logout_is_refused_with_retry_after_and_revokes_nothing(
+    harness: Harness,
+) -> None:
+    engine = harness.engine()
+    harness.redis_down()
+
+    with pytest.raises(StateUnavailableError, match="logout could not be recorded") as refusal:
+        await engine.enforce(logout())
+    harness.redis_up()
+
+    assert refusal.value.headers["Retry-After"] == "5"
+    await engine.enforce(request("GET"))  # a logout that did not land leaves the token valid
+
+
+async def test_without_redis_a_token_this_container_logged_out_stays_refused(harness: Harness) -> None:
+    engine = harness.engine()
+    await engine.enforce(logout())
+    harness.redis_down()
+
+    assert await outcomes(engine, request("GET"), 1) == ["TokenRevokedError"]
+    assert await outcomes(engine, request("DELETE"), 1) == ["TokenRevokedError"]
 
 
 async def test_without_redis_each_decision_is_counted_in_the_fallback_metric(

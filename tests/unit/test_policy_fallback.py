@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bakery_gateway.policy.fallback import LastKnown, LocalRateLimiter
+from bakery_gateway.policy.fallback import KnownRevocations, LastKnown, LocalRateLimiter
 from bakery_gateway.policy.rules import BucketSpec, Candidate, Scope
 
 
@@ -174,3 +174,37 @@ def test_last_known_forgets_the_least_recent_entries_beyond_its_size() -> None:
 
     assert last_known.recall("a") == (False, None)
     assert last_known.recall("c") == (True, 2)
+
+
+# --- the revocations a container knows ----------------------------------------------------------------
+def test_a_revocation_never_seen_is_not_known() -> None:
+    assert not KnownRevocations(clock=lambda: 1000.0).revoked("jti-1")
+
+
+def test_a_remembered_revocation_is_known_until_its_token_expires_whatever_time_passes() -> None:
+    now = [1000.0]
+    revocations = KnownRevocations(clock=lambda: now[0])
+    revocations.remember("jti-1", until=5000.0)
+
+    now[0] = 4999.0
+    assert revocations.revoked("jti-1")
+    now[0] = 5000.0
+    assert not revocations.revoked("jti-1")
+
+
+def test_remembering_a_revocation_again_never_shortens_it() -> None:
+    now = [1000.0]
+    revocations = KnownRevocations(clock=lambda: now[0])
+    revocations.remember("jti-1", until=5000.0)
+    revocations.remember("jti-1", until=2000.0)
+
+    now[0] = 3000.0
+    assert revocations.revoked("jti-1")
+
+
+def test_known_revocations_forget_the_least_recent_beyond_their_size() -> None:
+    revocations = KnownRevocations(clock=lambda: 1000.0, max_entries=2)
+    for jti in ("jti-1", "jti-2", "jti-3"):
+        revocations.remember(jti, until=5000.0)
+
+    assert [revocations.revoked(jti) for jti in ("jti-1", "jti-2", "jti-3")] == [False, True, True]

@@ -1,4 +1,7 @@
-"""Revocation at logout: the jti is refused until the token expires; a Redis failure is reported."""
+"""Revocation at logout: what a logout asks of its policy round trip, and the policy function's check.
+
+(That the script writes it, whatever the budgets, is in test_policy_engine.py.)
+"""
 
 from __future__ import annotations
 
@@ -10,7 +13,10 @@ import pytest
 
 from bakery_gateway import redis_keys
 from bakery_gateway.errors import RedisUnavailableError
-from bakery_gateway.revocation import AsyncRedis, is_revoked, revoke
+from bakery_gateway.identity import Identity
+from bakery_gateway.revocation import AsyncRedis, is_revoked, logout_revocation
+
+NOW = time.time()
 
 
 def store(fake: fakeredis.FakeAsyncRedis) -> AsyncRedis:
@@ -23,43 +29,34 @@ def fake_redis() -> fakeredis.FakeAsyncRedis:
     return fakeredis.FakeAsyncRedis(decode_responses=True)
 
 
-async def test_a_revoked_jti_is_kept_until_the_token_has_expired_past_the_leeway(
-    fake_redis: fakeredis.FakeAsyncRedis,
-) -> None:
-    await revoke(
-        store(fake_redis), jti="jti-1", expires_at=int(time.time()) + 600, token=None, leeway_seconds=30
-    )
+def caller(expires_in: int) -> Identity:
+    return Identity("user-1", "tenant-a", ("tenant-a",), ("owner",), "jti-1", int(NOW), int(NOW) + expires_in)
+
+
+def test_a_logout_revokes_until_the_token_has_expired_past_the_leeway() -> None:
+    revocation = logout_revocation(caller(600), None, leeway_seconds=30, now=NOW)
+
+    assert 625 <= revocation.ttl_seconds <= 631
+
+
+def test_a_logout_forgets_the_tokens_cached_claims() -> None:
+    revocation = logout_revocation(caller(60), "the.token.value", leeway_seconds=0, now=NOW)
+
+    assert revocation.claims_cache_key == redis_keys.claims_cache_key("the.token.value")
+
+
+def test_a_logout_of_an_already_expired_token_still_revokes_it_briefly() -> None:
+    assert logout_revocation(caller(-3600), None, leeway_seconds=30, now=NOW).ttl_seconds >= 1
+
+
+async def test_a_revoked_jti_is_revoked(fake_redis: fakeredis.FakeAsyncRedis) -> None:
+    await fake_redis.set(redis_keys.revoked_key("jti-1"), "1")
 
     assert await is_revoked(store(fake_redis), "jti-1")
-    assert 625 <= await fake_redis.ttl(redis_keys.revoked_key("jti-1")) <= 631
 
 
 async def test_an_unrevoked_jti_is_not_revoked(fake_redis: fakeredis.FakeAsyncRedis) -> None:
     assert not await is_revoked(store(fake_redis), "jti-1")
-
-
-async def test_revoking_forgets_the_tokens_cached_claims(fake_redis: fakeredis.FakeAsyncRedis) -> None:
-    await fake_redis.set(redis_keys.claims_cache_key("the.token.value"), "{}")
-
-    await revoke(
-        store(fake_redis),
-        jti="jti-1",
-        expires_at=int(time.time()) + 60,
-        token="the.token.value",
-        leeway_seconds=0,
-    )
-
-    assert await fake_redis.exists(redis_keys.claims_cache_key("the.token.value")) == 0
-
-
-async def test_revoking_an_already_expired_token_still_stores_a_short_revocation(
-    fake_redis: fakeredis.FakeAsyncRedis,
-) -> None:
-    await revoke(
-        store(fake_redis), jti="jti-1", expires_at=int(time.time()) - 3600, token=None, leeway_seconds=30
-    )
-
-    assert await fake_redis.ttl(redis_keys.revoked_key("jti-1")) >= 1
 
 
 async def test_a_failed_check_is_reported_as_redis_unavailable() -> None:
@@ -69,8 +66,6 @@ async def test_a_failed_check_is_reported_as_redis_unavailable() -> None:
 
     with pytest.raises(RedisUnavailableError):
         await is_revoked(store(down), "jti-1")
-    with pytest.raises(RedisUnavailableError):
-        await revoke(store(down), jti="jti-1", expires_at=int(time.time()) + 60, token=None, leeway_seconds=0)
 
 
 def test_claims_cache_keys_hash_the_token() -> None:

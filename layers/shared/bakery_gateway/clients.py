@@ -13,7 +13,7 @@ import threading
 import weakref
 from collections.abc import Callable
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from bakery_gateway.settings import RedisSettings, Settings
 
@@ -24,9 +24,10 @@ if TYPE_CHECKING:
     import httpx
     import redis
     import redis.asyncio
-    from redis.retry import AbstractRetry
+    from redis.backoff import AbstractBackoff
 
 ClientT = TypeVar("ClientT")
+RetryT = TypeVar("RetryT")
 
 
 class PerEventLoop(Generic[ClientT]):
@@ -70,7 +71,7 @@ def _redis_options(settings: RedisSettings, *, decode_responses: bool = True) ->
     }
 
 
-def _no_resend(retry_class: type[AbstractRetry[Any]]) -> AbstractRetry[Any]:
+def _no_resend(retry_class: Callable[[AbstractBackoff, int], RetryT]) -> RetryT:
     """redis-py's retry policy here: none. Its retry would send a command again after its connection
     broke, when the command may have run (a script moving rate-limit buckets, a failure counted, an
     audit entry appended). A connection the server closed while idle is found before the command is

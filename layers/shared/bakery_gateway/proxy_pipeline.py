@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bakery_gateway import circuit_breaker, forwarding, retry_budget, revocation, routing
+from bakery_gateway import circuit_breaker, forwarding, retry_budget, routing
 from bakery_gateway.api_keys import require_in_scope
 from bakery_gateway.authentication import caller_identity
 from bakery_gateway.authorizer import bearer_token
@@ -26,12 +26,11 @@ from bakery_gateway.errors import (
     DownstreamTimeoutError,
     DownstreamUnavailableError,
     PayloadTooLargeError,
-    RedisUnavailableError,
-    StateUnavailableError,
 )
 from bakery_gateway.identity import Identity
 from bakery_gateway.observability import DOWNSTREAM_RETRIES
 from bakery_gateway.policy.engine import DEMO_SESSIONS_PATH, LOGIN_ROUTE_KEYS, PolicyEngine, PolicyRequest
+from bakery_gateway.revocation import Revocation, logout_revocation
 from bakery_gateway.settings import Settings
 from bakery_gateway.tenancy import select_tenant
 
@@ -121,9 +120,7 @@ class ProxyPipeline:
         route = self.route_for(request, identity)
         # Judged on the normalised path: every spelling of logout revokes, not only the route key's.
         if request.method == "POST" and route.normalized_path == LOGOUT_PATH:
-            return await self._handle(
-                request, identity, route, before_forwarding=self._revoker(request, identity)
-            )
+            return await self._handle(request, identity, route, revocation=self._logout(request, identity))
         if request.method == "POST" and route.normalized_path == DEMO_SESSIONS_PATH:
             body = self.checked_body(request)
 
@@ -193,9 +190,10 @@ class ProxyPipeline:
         body: bytes,
         *,
         service: str | None = None,
+        revocation: Revocation | None = None,
     ) -> list[tuple[str, str]]:
-        """Every policy and ``service``'s circuit (one Redis round trip): the headers they add; raises
-        the first refusal."""
+        """Every policy and ``service``'s circuit (one Redis round trip, which makes a logout's
+        ``revocation`` too): the headers they add; raises the first refusal."""
         route_key = request.event.get("routeKey", "")
         admission = await self.policies.admit(
             PolicyRequest(
@@ -209,6 +207,7 @@ class ProxyPipeline:
                 request_id=request.request_id,
                 login_name=login_name(body) if route_key in LOGIN_ROUTE_KEYS else None,
                 service=service,
+                revocation=revocation,
             )
         )
         request.state["circuit"], request.state["circuit_service"] = admission.circuit, service
@@ -221,12 +220,19 @@ class ProxyPipeline:
         route: routing.Route,
         *,
         before_forwarding: Callable[[], Awaitable[None]] | None = None,
+        revocation: Revocation | None = None,
     ) -> ProxyAnswer:
         """Tenant access, body size and every policy (one Redis round trip); then forward."""
         tenant_id = self.choose_tenant(request, identity, route)
         body = self.checked_body(request)
         policy_headers = await self.check(
-            request, identity, route, tenant_id, body, service=self._circuit_of(identity, route)
+            request,
+            identity,
+            route,
+            tenant_id,
+            body,
+            service=self._circuit_of(identity, route),
+            revocation=revocation,
         )
         if before_forwarding is not None:
             await before_forwarding()
@@ -311,26 +317,13 @@ class ProxyPipeline:
             raise DownstreamTimeoutError(f"no time was left to call the {service} service")
         return min(self._deadline_seconds, left)
 
-    def _revoker(self, request: ProxyRequest, identity: Identity | None) -> Callable[[], Awaitable[None]]:
-        """Logout: revoke the caller's token until it expires, before the auth service is told."""
-
-        async def revoke() -> None:
-            if identity is None or identity.is_api_key:  # a key is revoked by an operator, not by logout
-                return
-            try:
-                await revocation.revoke(
-                    self._redis_clients.get(),
-                    jti=identity.jti,
-                    expires_at=identity.expires_at,
-                    token=bearer_token({"authorization": request.headers.get("authorization", "")}),
-                    leeway_seconds=self._leeway,
-                )
-            except RedisUnavailableError:
-                raise StateUnavailableError(
-                    "logout could not be recorded; retry shortly", headers={"Retry-After": "5"}
-                ) from None
-
-        return revoke
+    def _logout(self, request: ProxyRequest, identity: Identity | None) -> Revocation | None:
+        """Logout: the caller's token revoked until it expires, in the policy round trip, before the
+        auth service is told. A key is revoked by an operator, not by logout."""
+        if identity is None or identity.is_api_key:
+            return None
+        token = bearer_token({"authorization": request.headers.get("authorization", "")})
+        return logout_revocation(identity, token, leeway_seconds=self._leeway, now=self._clock())
 
 
 def demo_account_type_of(body: bytes) -> DemoAccountType:

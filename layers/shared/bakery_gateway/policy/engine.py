@@ -2,10 +2,16 @@
 
 Order of refusals: a revoked token (401), a rate limit (429), the subscription (402), read-only
 mode (403). Tenant access (403) is decided before, without Redis, by ``tenancy.select_tenant``.
+
+Revocation never fails open: a token id this container saw revoked, or revoked itself, stays
+refused until its token expires, with or without Redis; without Redis, any other write with a
+credential is refused (503), since a revocation made elsewhere cannot be ruled out. A logout
+revokes in the same round trip, whatever the budgets say (docs/policies.md).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Callable
@@ -33,7 +39,7 @@ from bakery_gateway.identity import Identity
 from bakery_gateway.observability import POLICY_FALLBACKS, RATE_LIMIT_EXCEEDED, REDIS_ERRORS, logger
 from bakery_gateway.path_patterns import path_matches
 from bakery_gateway.policy import subscription as subscriptions
-from bakery_gateway.policy.fallback import LastKnown, LocalRateLimiter
+from bakery_gateway.policy.fallback import KnownRevocations, LastKnown, LocalRateLimiter
 from bakery_gateway.policy.rules import BucketSpec, Scope, select_bucket
 from bakery_gateway.policy.script import (
     LAST_KNOWN,
@@ -43,6 +49,7 @@ from bakery_gateway.policy.script import (
     PolicySnapshot,
     ScriptingRedis,
 )
+from bakery_gateway.revocation import Revocation
 from bakery_gateway.settings import Settings
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -64,6 +71,8 @@ class PolicyRequest:
     request_id: str
     login_name: str | None = None
     service: str | None = None  # the downstream service the request goes to: its circuit is checked
+    # A logout's: the caller's token is revoked in this request's round trip, whatever its budgets.
+    revocation: Revocation | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,12 +81,6 @@ class Admission:
 
     headers: Headers
     circuit: CircuitView
-
-
-@dataclass(frozen=True, slots=True)
-class _TenantState:
-    subscription: dict[str, str] | None
-    read_only: dict[str, str] | None
 
 
 class PolicyEngine:
@@ -100,8 +103,9 @@ class PolicyEngine:
         self._http_clients = http_clients
         self._clock = clock
         self._local_limiter = LocalRateLimiter()
-        self._revocations: LastKnown[bool] = LastKnown(self._policy.stale_seconds)
-        self._tenants: LastKnown[_TenantState] = LastKnown(self._policy.stale_seconds)
+        self._revoked = KnownRevocations(clock=clock)
+        self._leeway_seconds = settings.jwt.leeway_seconds
+        self._subscriptions: LastKnown[dict[str, str] | None] = LastKnown(self._policy.stale_seconds)
         self._outage_logged_at = 0.0
         self.circuits = CircuitBreakers(settings, redis_clients=redis_clients)
 
@@ -120,6 +124,7 @@ class PolicyEngine:
             request.tenant_id,
             identity.demo_session_id if identity else None,
             request.service if self.circuits.enabled else None,
+            request.revocation,
         )
         try:
             snapshot = await self._scripts.get().run(keys, buckets, self.circuits.probe_lease_ms)
@@ -134,7 +139,7 @@ class PolicyEngine:
             self._log_outage(error)
             snapshot = self._without_redis(request, buckets)
         else:
-            self._remember(keys, snapshot)
+            snapshot = self._remember(request, snapshot)
         headers = rate_limit_headers(snapshot.buckets)
         try:
             grace = await self._decide(request, snapshot)
@@ -154,7 +159,9 @@ class PolicyEngine:
             raise TokenRevokedError("token revoked")
         if request.identity is not None and request.identity.is_demo and not snapshot.demo_session_alive:
             raise DemoSessionExpiredError("demo session ended")
-        if not snapshot.rate_allowed:
+        # A logout passes a drained budget: it has revoked the token, and the auth service must
+        # hear of it too. It cannot be used to spend more: the token is refused from now on.
+        if not snapshot.rate_allowed and request.revocation is None:
             RATE_LIMIT_EXCEEDED.labels(request.route_template).inc()
             retry_after = max(bucket.retry_after_ms for bucket in snapshot.buckets)
             raise RateLimitedError(
@@ -279,40 +286,54 @@ class PolicyEngine:
         except Exception:
             REDIS_ERRORS.labels("subscription_cache").inc()
 
-    def _remember(self, keys: PolicyKeys, snapshot: PolicySnapshot) -> None:
-        if keys.jti:
-            self._revocations.remember(keys.jti, snapshot.revoked)
-        if keys.tenant_id:
-            self._tenants.remember(keys.tenant_id, _TenantState(snapshot.subscription, snapshot.read_only))
+    def _remember(self, request: PolicyRequest, snapshot: PolicySnapshot) -> PolicySnapshot:
+        """Keep what Redis said for when it cannot answer; the snapshot as this container decides it."""
+        identity = request.identity
+        if identity is not None:
+            known_revoked = self._revoked.revoked(identity.jti)
+            if snapshot.revoked or request.revocation is not None:
+                self._revoked.remember(identity.jti, identity.expires_at + self._leeway_seconds)
+            if known_revoked and not snapshot.revoked:
+                # Redis lost a revocation this container saw or made (restarted without its data):
+                # what the container knows wins. (A logout writes it back in its own round trip.)
+                snapshot = dataclasses.replace(snapshot, revoked=True)
+        if request.tenant_id:
+            self._subscriptions.remember(request.tenant_id, snapshot.subscription)
+        return snapshot
 
     def _without_redis(self, request: PolicyRequest, buckets: list[BucketSpec]) -> PolicySnapshot:
-        """Decide from what this container remembers; unknown state refuses writes, lets reads pass."""
+        """Decide from what this container knows: a revocation it saw or made refuses; a write with a
+        credential is refused (a revocation made elsewhere cannot be ruled out); reads pass, judged on
+        the tenant's last known subscription."""
         identity, tenant_id = request.identity, request.tenant_id
-        revocation_known, revoked = self._revocations.recall(identity.jti) if identity else (True, False)
-        tenant_known, tenant = self._tenants.recall(tenant_id) if tenant_id else (True, None)
-        if not (revocation_known and tenant_known) and request.method not in SAFE_METHODS:
+        revoked = identity is not None and self._revoked.revoked(identity.jti)
+        if identity is not None and not revoked and request.method not in SAFE_METHODS:
             POLICY_FALLBACKS.labels("refused_write").inc()
-            raise StateUnavailableError(
-                "the gateway cannot confirm this request's policies; retry shortly",
-                headers={"Retry-After": "5"},
+            detail = (
+                "logout could not be recorded; retry shortly"
+                if request.revocation is not None
+                else "the gateway cannot confirm this credential is still valid; retry shortly"
             )
-        POLICY_FALLBACKS.labels("last_known" if tenant is not None or revoked else "allowed_read").inc()
-        plan = (tenant.subscription or {}).get("plan") if tenant else None
+            raise StateUnavailableError(detail, headers={"Retry-After": "5"})
+        tenant_known, subscription = self._subscriptions.recall(tenant_id) if tenant_id else (False, None)
+        POLICY_FALLBACKS.labels("last_known" if tenant_known or revoked else "allowed_read").inc()
+        plan = (subscription or {}).get("plan")
         mode = self._policy.rate_limit_when_redis_down
-        if mode == "closed":
+        states: tuple[BucketState, ...]
+        if revoked or mode == "open":
+            allowed, states = True, ()  # (a revoked token is refused before any budget)
+        elif mode == "closed":
             raise StateUnavailableError(
                 "rate limits cannot be checked; retry shortly", headers={"Retry-After": "5"}
             )
-        if mode == "memory":
-            allowed, states = self._local_limiter.check(buckets, plan)
         else:
-            allowed, states = True, ()
+            allowed, states = self._local_limiter.check(buckets, plan)
         return PolicySnapshot(
-            revoked=bool(revoked),
+            revoked=revoked,
             # Without a remembered subscription there is nothing to judge: skip the check.
-            subscription=tenant.subscription if tenant else None,
+            subscription=subscription,
             subscription_source=LAST_KNOWN,
-            read_only=tenant.read_only if tenant else None,
+            read_only=None,  # only writes are refused for it, and no write gets here with a tenant
             demo_session_alive=True,  # unknown: the authorizer checked it, expiry is checked per request
             rate_allowed=allowed,
             buckets=states,

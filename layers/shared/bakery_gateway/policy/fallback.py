@@ -97,3 +97,34 @@ class LastKnown(Generic[ValueT]):
         if entry is None or self._clock() - entry.seen_at > self._max_age:
             return False, None
         return True, entry.value
+
+
+class KnownRevocations:
+    """Token ids this container saw revoked in Redis, or revoked itself (a logout), each kept until
+    its token expires.
+
+    A revocation is never lifted while its token lives, so unlike ``LastKnown`` this memory has no
+    age: it refuses the token with or without Redis, and after a Redis that lost its revocation list
+    (a restart without persistence). Bounded: beyond ``max_entries`` the least recent are forgotten.
+    """
+
+    def __init__(self, *, clock: Callable[[], float] = time.time, max_entries: int = 50_000) -> None:
+        self._clock = clock  # wall time: the expiries are the tokens' ``exp``
+        self._max_entries = max_entries
+        self._until: OrderedDict[str, float] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def remember(self, jti: str, until: float) -> None:
+        with self._lock:
+            self._until[jti] = max(until, self._until.get(jti, until))
+            self._until.move_to_end(jti)
+            while len(self._until) > self._max_entries:
+                self._until.popitem(last=False)
+
+    def revoked(self, jti: str) -> bool:
+        with self._lock:
+            until = self._until.get(jti)
+            if until is not None and until <= self._clock():
+                del self._until[jti]  # the token has expired: it is refused as expired now
+                return False
+        return until is not None

@@ -3,22 +3,31 @@
 -- KEYS[1] revoked token id     KEYS[2] subscription override   KEYS[3] cached subscription
 -- KEYS[4] read-only flag       KEYS[5] tenant's rate-limit overrides
 -- KEYS[6] demo session (a demo token's; ended early, it refuses the token at once)
--- KEYS[7..] one key per rate-limit bucket, then last the service's circuit (circuit_breaker.py)
+-- KEYS[7] a logout's token's cached claims (the authorizer's), forgotten with the revocation
+-- KEYS[8..] one key per rate-limit bucket, then last the service's circuit (circuit_breaker.py)
 -- ARGV[i] one per bucket: "scope|plan,requests,window_ms|plan,requests,window_ms..." with the
 --         candidate limits most specific first (an empty plan matches any plan). One argument per
 --         bucket rather than one per number: each argument costs the client an encoding step.
--- ARGV[last] the circuit's probe lease in ms; 0 when the request has no circuit to check.
+-- ARGV[last - 1] the circuit's probe lease in ms; 0 when the request has no circuit to check.
+-- ARGV[last] a logout's revocation: seconds KEYS[1] refuses the token; 0 for any other request.
 --
--- Returns { revoked, subscription (flat hash or false), subscription source, read-only (flat hash
--- or false), demo session alive, allowed, then per bucket: scope, limit, window ms, remaining,
--- reset ms, retry-after ms, then the circuit: state, probe (1 when this request is the half-open
--- probe), failures so far, retry-after ms }.
+-- Returns { revoked (before this call's own revocation), subscription (flat hash or false),
+-- subscription source, read-only (flat hash or false), demo session alive, allowed, then per
+-- bucket: scope, limit, window ms, remaining, reset ms, retry-after ms, then the circuit: state,
+-- probe (1 when this request is the half-open probe), failures so far, retry-after ms }.
 -- Rate buckets are all-or-nothing: a request refused by one bucket consumes none of the others.
 
 local now_parts = redis.call('TIME')
 local now = tonumber(now_parts[1]) * 1000 + math.floor(tonumber(now_parts[2]) / 1000)
 
 local revoked = redis.call('EXISTS', KEYS[1])
+-- A logout revokes first, whatever the budgets below decide: a drained budget must not keep a
+-- token alive. Written again when already there (a second logout, or after a Redis that lost it).
+local revoke_seconds = tonumber(ARGV[#ARGV])
+if revoke_seconds > 0 then
+  redis.call('SET', KEYS[1], '1', 'EX', revoke_seconds)
+  redis.call('DEL', KEYS[7])
+end
 local source = 'override'
 local subscription = redis.call('HGETALL', KEYS[2])
 if #subscription == 0 then
@@ -33,7 +42,7 @@ local read_only = redis.call('HGETALL', KEYS[4])
 local demo_alive = redis.call('EXISTS', KEYS[6])
 
 local buckets = {}
-local buckets_count = #ARGV - 1
+local buckets_count = #ARGV - 2
 for bucket = 1, buckets_count do
   local spec = ARGV[bucket]
   local first = string.find(spec, '|', 1, true)
@@ -54,7 +63,7 @@ for bucket = 1, buckets_count do
       window = tonumber(window_ms)
     end
   end
-  buckets[bucket] = { key = KEYS[6 + bucket], scope = scope, limit = limit, window = window }
+  buckets[bucket] = { key = KEYS[7 + bucket], scope = scope, limit = limit, window = window }
 end
 
 -- GCRA: each request moves the theoretical arrival time (TAT) on by window / limit; a request is
@@ -83,7 +92,7 @@ end
 -- when the first request to get here takes the probe lease; the others are refused while it lasts.
 -- Only an allowed request may take the lease: a rate-limited one would hold it without probing.
 local circuit, probe, failures, circuit_retry = 'closed', 0, 0, 0
-local probe_ms = tonumber(ARGV[#ARGV])
+local probe_ms = tonumber(ARGV[#ARGV - 1])
 if probe_ms > 0 then
   local fields = redis.call('HMGET', KEYS[#KEYS], 'failures', 'opened_until', 'probe_until')
   failures = tonumber(fields[1] or 0)

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 from bakery_gateway import redis_keys
 from bakery_gateway.circuit_breaker import CLOSED, CircuitView
 from bakery_gateway.policy.rules import BucketSpec, Candidate, Scope
+from bakery_gateway.revocation import Revocation
 
 SCRIPT_SOURCE = resources.files("bakery_gateway.policy").joinpath("policy.lua").read_text()
 
@@ -53,6 +54,7 @@ class PolicyKeys:
     tenant_id: str | None
     demo_session_id: str | None = None
     circuit_service: str | None = None  # the service whose circuit the script reads
+    revocation: Revocation | None = None  # a logout's: ``jti`` is revoked by the script itself
 
 
 def script_arguments(
@@ -61,6 +63,8 @@ def script_arguments(
     """KEYS and ARGV for ``policy.lua`` (its header documents the layout)."""
     unused = redis_keys.UNUSED_KEY
     tenant = keys.tenant_id
+    # Only a token can be revoked here: a logout without one names no key to write.
+    revocation = keys.revocation if keys.jti else None
     script_keys = [
         redis_keys.revoked_key(keys.jti) if keys.jti else unused,
         redis_keys.subscription_override_key(tenant) if tenant else unused,
@@ -68,11 +72,13 @@ def script_arguments(
         redis_keys.read_only_key(tenant) if tenant else unused,
         redis_keys.rate_limit_overrides_key(tenant) if tenant else unused,
         redis_keys.demo_session_key(keys.demo_session_id) if keys.demo_session_id else unused,
+        (revocation.claims_cache_key if revocation else None) or unused,
         *(redis_keys.rate_limit_key(bucket.key_suffix) for bucket in buckets),
         redis_keys.circuit_key(keys.circuit_service) if keys.circuit_service else unused,
     ]
     arguments: list[str | int] = [_bucket_argument(bucket.scope, bucket.candidates) for bucket in buckets]
     arguments.append(probe_lease_ms if keys.circuit_service else 0)
+    arguments.append(revocation.ttl_seconds if revocation else 0)
     return script_keys, arguments
 
 

@@ -89,6 +89,63 @@ def test_redis_is_one_shard_encrypted_in_transit_and_at_rest(redis_stack: dict[s
     assert group["AtRestEncryptionEnabled"] is True
 
 
+def test_redis_with_replicas_fails_over_to_another_zone_and_keeps_daily_snapshots(
+    redis_stack: dict[str, Any],
+) -> None:
+    replication_group = redis_stack["Resources"]["ReplicationGroup"]
+    group = replication_group["Properties"]
+
+    assert group["AutomaticFailoverEnabled"] == {"Fn::If": ["HasReplicas", True, False]}
+    assert group["MultiAZEnabled"] == {"Fn::If": ["HasReplicas", True, False]}
+    assert group["SnapshotRetentionLimit"] == {"Ref": "SnapshotRetentionDays"}
+    assert (replication_group["DeletionPolicy"], replication_group["UpdateReplacePolicy"]) == (
+        "Snapshot",
+    ) * 2
+
+
+def test_redis_never_evicts_a_key_so_no_revocation_is_dropped_to_make_room(
+    redis_stack: dict[str, Any],
+) -> None:
+    group = redis_stack["Resources"]["ReplicationGroup"]["Properties"]
+    parameter_group = redis_stack["Resources"]["ParameterGroup"]["Properties"]
+
+    assert group["CacheParameterGroupName"] == {"Ref": "ParameterGroup"}
+    assert parameter_group["Properties"] == {"maxmemory-policy": "noeviction"}
+    assert parameter_group["CacheParameterGroupFamily"] == "redis7"
+
+
+def test_a_production_stack_refuses_a_redis_without_a_replica_or_without_snapshots(
+    template: dict[str, Any],
+) -> None:
+    rule = template["Rules"]["ProductionRedisSurvivesANode"]
+
+    assert rule["RuleCondition"] == {
+        "Fn::And": [
+            {"Fn::Equals": [{"Ref": "Environment"}, "prod"]},
+            {"Fn::Equals": [{"Ref": "RedisHost"}, ""]},
+        ]
+    }
+    assert [assertion["Assert"] for assertion in rule["Assertions"]] == [
+        {"Fn::Not": [{"Fn::Equals": [{"Ref": "RedisNumCacheClusters"}, "1"]}]},
+        {"Fn::Not": [{"Fn::Equals": [{"Ref": "RedisSnapshotRetentionDays"}, "0"]}]},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("environment", "nodes", "snapshot_days"), [("dev", 1, 0), ("staging", 2, 1), ("prod", 2, 7)]
+)
+def test_each_environments_redis_has_its_replicas_and_snapshots(
+    samconfig: dict[str, Any], environment: str, nodes: int, snapshot_days: int
+) -> None:
+    overrides = dict(
+        override.split("=", 1)
+        for override in samconfig[environment]["deploy"]["parameters"]["parameter_overrides"]
+    )
+
+    assert int(overrides["RedisNumCacheClusters"]) == nodes
+    assert int(overrides["RedisSnapshotRetentionDays"]) == snapshot_days
+
+
 def test_the_auth_token_is_generated_into_secrets_manager_never_a_parameter(
     redis_stack: dict[str, Any],
 ) -> None:

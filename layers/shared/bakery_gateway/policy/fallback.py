@@ -1,4 +1,5 @@
-"""What a container does while Redis cannot answer: a local rate limiter and last known values."""
+"""What a container does while Redis cannot answer: a local rate limiter, last known values, and
+the revocations it knows (which also outlive a Redis that lost them)."""
 
 from __future__ import annotations
 

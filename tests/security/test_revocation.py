@@ -32,7 +32,7 @@ def send(gateway: LambdaGateway, method: str, context: dict[str, Any], **options
     return gateway.request(method, PATH, context=context, body=body, **options)
 
 
-def break_redis(server: RedisProcess, how: str) -> Callable[[], None]:
+def break_redis(server: RedisProcess, how: str) -> Callable[[], object]:
     """Stop, freeze or restart (empty, nothing saved) ``server``; the function that undoes it."""
     if how == "stopped":
         server.stop()

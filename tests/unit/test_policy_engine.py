@@ -519,7 +519,11 @@ async def test_a_logout_revokes_its_token_and_forgets_its_cached_claims_in_its_r
 
 @pytest.mark.parametrize("scope", [Scope.USER, Scope.TENANT])
 async def test_a_logout_passes_a_drained_budget_and_revokes(harness: Harness, scope: Scope) -> None:
-    engine = harness.engine(**{f"{scope.value}_limit": limit(scope, 1)})
+    engine = (
+        harness.engine(user_limit=limit(scope, 1))
+        if scope is Scope.USER
+        else harness.engine(tenant_limit=limit(scope, 1))
+    )
     assert await outcomes(engine, request(), 2) == ["ok", "RateLimitedError"]
 
     headers = await engine.enforce(logout())

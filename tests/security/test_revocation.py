@@ -84,6 +84,18 @@ def test_a_drained_budget_does_not_stop_a_logout_from_revoking_the_token(
     assert_problem(send(gateway, "POST", owner), 401, "token-revoked")
 
 
+def test_a_logout_whose_auth_service_fails_has_revoked_the_token_all_the_same(
+    gateway: LambdaGateway, dev_keys: DevKeyPair, stub_service: StubService
+) -> None:
+    token = dev_keys.mint(user_id="user-1", tenant_id="tenant-a")
+    cached = gateway.context_for(token)
+    stub_service.reply(503)
+
+    assert gateway.request("POST", LOGOUT, token=token, context=cached).status == 503  # the service's
+
+    assert_problem(gateway.request("POST", LOGOUT, token=token, context=cached), 401, "token-revoked")
+
+
 # --- a revocation made by this container is never undone by what it remembers ------------------------
 @pytest.mark.parametrize("redis", ["stopped", "paused", "restarted"])
 @pytest.mark.parametrize("method", ["GET", *WRITES])

@@ -34,9 +34,14 @@ DEADLINE = 5.0  # the proxy's deadline, out of the way: these tests are about th
 
 
 @pytest.fixture(params=DOWNSTREAM_HTTP_TRANSPORTS)
-async def client(request: pytest.FixtureRequest) -> AsyncIterator[httpx.AsyncClient]:
+def transport(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+async def client(transport: str) -> AsyncIterator[httpx.AsyncClient]:
     settings = Settings(
-        downstream_http_transport=request.param,
+        downstream_http_transport=transport,
         downstream_connect_timeout_seconds=TIMEOUT,
         downstream_read_timeout_seconds=TIMEOUT,
         downstream_max_connections=2,
@@ -161,7 +166,87 @@ async def test_a_header_http_forbids_is_a_bad_request_and_nothing_is_sent(
     assert stub_service.requests == []
 
 
+async def test_waiting_for_a_free_connection_is_a_pool_timeout_and_never_retried(
+    transport: str, stub_service: StubService
+) -> None:
+    # Both connections busy with a slow answer; the third request waits for one past the pool timeout.
+    client = http_client_factory(
+        Settings(
+            downstream_http_transport=transport,
+            downstream_connect_timeout_seconds=TIMEOUT,  # also the pool timeout
+            downstream_read_timeout_seconds=10,
+            downstream_max_connections=2,
+        )
+    )()
+    stub_service.be_slow(10)
+    busy = [asyncio.create_task(client.get(f"{stub_service.url}/api/v1/sales/")) for _ in range(2)]
+    for _ in range(500):  # both reached the service (at most 5 s)
+        if len(stub_service.requests) == 2:
+            break
+        await asyncio.sleep(0.01)
+    permission = Permission()
+    started = time.perf_counter()
+
+    with pytest.raises(httpx.PoolTimeout):
+        await client.get(f"{stub_service.url}/api/v1/sales/")
+    with pytest.raises(DownstreamUnavailableError):
+        await send(client, f"{stub_service.url}/api/v1/sales/", retry=permission)
+
+    assert permission.asked == 0  # a pool timeout is not a failed connection: no retry spent on it
+    assert time.perf_counter() - started < 2 * TIMEOUT + SLACK
+    assert len(stub_service.requests) == 2
+    for task in busy:
+        task.cancel()
+    await asyncio.gather(*busy, return_exceptions=True)
+    await client.aclose()
+
+
+async def test_a_connection_the_service_closed_after_answering_is_never_reused(
+    client: httpx.AsyncClient, stub_service: StubService
+) -> None:
+    stub_service.answer_and_close()  # no Connection: close; the end of stream follows the answer
+    answers = []
+
+    for _ in range(5):
+        answers.append(await send(client, f"{stub_service.url}/api/v1/sales/"))
+        # The next request follows at once: the service's FIN is in the socket, but the event loop has
+        # had no turn to read it (blocked on purpose, as a busy worker's loop is).
+        time.sleep(0.05)  # noqa: ASYNC251 - the loop must not run meanwhile
+
+    assert [answer.status for answer in answers] == [200] * 5
+    assert len(stub_service.requests) == 5  # each sent once
+
+
 # --- what the service receives ----------------------------------------------------------------------
+async def test_a_gateway_header_with_a_latin_1_character_goes_out_as_its_latin_1_byte(
+    client: httpx.AsyncClient, stub_service: StubService
+) -> None:
+    # A user id from a token: the gateway's own value, sent as Latin-1 (forwarding._wire_bytes).
+    await send(client, f"{stub_service.url}/api/v1/sales/", headers=[("x-user-id", "josé")])
+
+    assert b"\r\nx-user-id: jos\xe9\r\n" in stub_service.last_request.head
+
+
+async def test_a_streamed_body_goes_out_framed_once_and_no_request_hides_in_it(
+    client: httpx.AsyncClient, stub_service: StubService
+) -> None:
+    # Read as chunked, this body ends at once and a second request follows it.
+    body = b"0\r\n\r\nGET /api/v1/smuggled HTTP/1.1\r\nHost: sales\r\n\r\n"
+
+    async def streamed() -> AsyncIterator[bytes]:
+        yield body[:10]
+        yield body[10:]
+
+    request = client.build_request("POST", f"{stub_service.url}/api/v1/sales/", content=streamed())
+    response = await client.send(request)
+    await response.aread()
+
+    (received,) = stub_service.requests
+    framing = [name for name in received.header_names if name in ("content-length", "transfer-encoding")]
+    assert len(framing) == 1
+    assert received.body == body
+
+
 async def test_the_service_receives_the_target_headers_and_body_as_sent(
     client: httpx.AsyncClient, stub_service: StubService
 ) -> None:

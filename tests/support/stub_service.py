@@ -1,12 +1,16 @@
 """A downstream service on a real socket: records what it receives, answers what it is told to.
 
 By default it echoes the request as JSON. It can instead answer a canned response, be slow, close
-or reset connections without answering, answer bytes that are not HTTP, or trickle a body that never
-ends, to exercise the gateway's 502/503/504 paths over real TCP.
+or reset connections without answering, answer bytes that are not HTTP, trickle a body that never
+ends, or answer and then close the connection without saying so, to exercise the gateway's
+502/503/504 paths over real TCP. It reads a body framed by ``Content-Length`` or chunked (chunked
+wins when both are sent, as RFC 9112 6.3 says), and keeps the request line and header lines as the
+bytes that arrived.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import socket
 import struct
@@ -27,6 +31,7 @@ class RecordedRequest:
     query: str
     headers: list[tuple[str, str]]  # names lower-cased, in arrival order, repeats kept
     body: bytes
+    head: bytes = b""  # the request line and header lines as they arrived, up to the empty line
 
     def header(self, name: str) -> str | None:
         values = self.header_values(name)
@@ -54,6 +59,7 @@ class Behaviour(Enum):
     GARBAGE = "garbage"  # answer bytes that are not an HTTP response
     RESET = "reset"  # read the request, then reset the connection (TCP RST)
     TRICKLE = "trickle"  # send the headers, then one body byte every ``delay_seconds``, forever
+    ANSWER_AND_CLOSE = "answer-and-close"  # answer, then close without a ``Connection: close``
 
 
 GARBAGE = b"SURPRISE! this is not an HTTP response\r\n\r\n"
@@ -103,6 +109,12 @@ class StubService(ThreadedServer):
         with self._lock:
             self._script.behaviour = Behaviour.RESET
 
+    def answer_and_close(self) -> None:
+        """Answer each request (echo), then close its connection without saying so beforehand
+        (no ``Connection: close``): the client finds out only when it reads the end of stream."""
+        with self._lock:
+            self._script.behaviour = Behaviour.ANSWER_AND_CLOSE
+
     def trickle(self, seconds_per_byte: float) -> None:
         """Answer 200 and a body that never ends, one byte at a time: no single read ever times out."""
         with self._lock:
@@ -126,9 +138,20 @@ class StubService(ThreadedServer):
         stub = self
 
         class Handler(tracked_handler(stub)):  # type: ignore[misc]
+            rfile: io.BufferedIOBase
+
+            def setup(self) -> None:
+                super().setup()
+                self.recording = _Recording(self.rfile)
+                self.rfile = self.recording
+
+            def handle_one_request(self) -> None:
+                self.recording.recorded.clear()  # a new request on this connection
+                super().handle_one_request()
+
             def _handle(self) -> None:
-                length = int(self.headers.get("content-length") or 0)
-                body = self.rfile.read(length) if length else b""
+                head = bytes(self.recording.recorded)
+                body = self._read_body()
                 path, _, query = self.path.partition("?")
                 recorded = RecordedRequest(
                     method=self.command,
@@ -136,6 +159,7 @@ class StubService(ThreadedServer):
                     query=query,
                     headers=[(key.lower(), value) for key, value in self.headers.items()],
                     body=body,
+                    head=head,
                 )
                 with stub._lock:
                     stub._script.requests.append(recorded)
@@ -160,7 +184,15 @@ class StubService(ThreadedServer):
                 if script.behaviour is Behaviour.SLOW and stub._stopping.wait(script.delay_seconds):
                     self.close_connection = True
                     return
+                if script.behaviour is Behaviour.ANSWER_AND_CLOSE:
+                    self.close_connection = True  # after the answer, which does not announce it
                 self._answer(script.canned or _echo(recorded))
+
+            def _read_body(self) -> bytes:
+                if "chunked" in (self.headers.get("transfer-encoding") or "").lower():
+                    return _read_chunked(self.recording)
+                length = int(self.headers.get("content-length") or 0)
+                return self.rfile.read(length) if length else b""
 
             def _trickle(self, seconds_per_byte: float) -> None:
                 self.close_connection = True
@@ -190,6 +222,40 @@ class StubService(ThreadedServer):
             do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _handle  # noqa: N815
 
         return Handler
+
+
+class _Recording(io.BufferedIOBase):
+    """A connection's reader that keeps what was read of the current request."""
+
+    def __init__(self, raw: io.BufferedIOBase) -> None:
+        self._raw = raw
+        self.recorded = bytearray()
+
+    def readline(self, size: int | None = -1) -> bytes:
+        line = self._raw.readline(-1 if size is None else size)
+        self.recorded += line
+        return line
+
+    def read(self, size: int | None = -1) -> bytes:
+        data = self._raw.read(-1 if size is None else size)
+        self.recorded += data
+        return data
+
+    def close(self) -> None:
+        self._raw.close()
+
+
+def _read_chunked(rfile: io.BufferedIOBase) -> bytes:
+    """A chunked body (RFC 9112 7.1); trailers read and dropped."""
+    body = bytearray()
+    while True:
+        size = int(rfile.readline().split(b";")[0].strip() or b"0", 16)
+        if size == 0:
+            while rfile.readline() not in (b"\r\n", b"\n", b""):
+                pass
+            return bytes(body)
+        body += rfile.read(size)
+        rfile.readline()  # the CRLF after the chunk
 
 
 def _echo(request: RecordedRequest) -> CannedResponse:

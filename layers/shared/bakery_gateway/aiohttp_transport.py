@@ -2,10 +2,12 @@
 
 Under concurrency httpcore's pool is the gateway's throughput limit (bench/README.md, issue 9);
 aiohttp's is several times cheaper. Callers keep httpx's API and exceptions: this transport sends
-the request httpx built, byte for byte as httpx's own transport would (the same headers, repeats
-kept, nothing added but aiohttp's ``Content-Length: 0`` on a ``DELETE`` without a body), returns the
-body still content-encoded, and raises the httpx exception httpx's transport raises for the same
-fault, so ``forwarding.forward`` maps it the same way (docs/resilience.md, the downstream client).
+the request httpx built, byte for byte as httpx's own transport would (the same header bytes,
+repeats kept, nothing added but aiohttp's ``Content-Length: 0`` on a ``DELETE`` without a body; a
+streamed body goes out whole with a ``Content-Length``), returns the body still content-encoded,
+and raises the httpx exception httpx's transport raises for the same fault, so
+``forwarding.forward`` maps it the same way (docs/resilience.md, the downstream client; the
+differences are listed in tests/integration/test_transport_differential.py).
 Why not the ``httpx-aiohttp`` package: its 0.2.0 turns a service that disconnects or resets into
 ``httpx.ConnectTimeout`` (which the gateway retries, although the service may have seen the
 request), joins repeated headers with commas (``Cookie: a=1, b=2``), adds aiohttp's default
@@ -17,18 +19,23 @@ aiohttp costs ~95 ms of CPU to import.
 
 from __future__ import annotations
 
+import asyncio
 import re
+import select
 import ssl
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from contextlib import contextmanager
 
 import aiohttp
+import aiohttp.http_writer
 import httpx
+import multidict
 import yarl
 
 # The first matching row says what httpx's own transport raises for the same fault.
 _ERRORS: tuple[tuple[type[Exception], type[httpx.TransportError]], ...] = (
-    # Nothing was sent: the TCP (or TLS) connection could not be made, or no pool slot came free.
+    # Nothing was sent: the TCP (or TLS) connection could not be made. (No free pool slot in time is
+    # httpx.PoolTimeout, raised by the transport itself: aiohttp's own limit is not used.)
     (aiohttp.ClientConnectorError, httpx.ConnectError),
     (aiohttp.ConnectionTimeoutError, httpx.ConnectTimeout),
     # The request went out; the service then took longer than the read timeout between bytes.
@@ -50,36 +57,47 @@ _MAX_HEADER_BYTES = 16 * 1024
 _MAX_HEADERS = _MAX_HEADER_BYTES // len(b"a:\r\n")
 # Headers aiohttp would add on its own; httpx already set what it sends.
 _NOT_ADDED = ("Accept", "Accept-Encoding", "User-Agent", "Content-Type")
+# How the body is delimited is the transport's to say, from the bytes it sends (RFC 9112 6.1-6.3).
+_FRAMING = (b"content-length", b"transfer-encoding")
 
 
 class AiohttpTransport(httpx.AsyncBaseTransport):
     """One aiohttp session (its connection pool), opened on the first request in the running loop."""
 
     def __init__(self, *, max_connections: int, keepalive_expiry_seconds: float, tls: ssl.SSLContext) -> None:
-        self._max_connections = max_connections
         self._keepalive_expiry_seconds = keepalive_expiry_seconds
         self._tls = tls
         self._session: aiohttp.ClientSession | None = None
+        # The pool's limit: a request holds a slot from before it takes a connection until its answer
+        # is read or dropped. Here rather than aiohttp's ``limit``, whose wait ends in the same
+        # ConnectionTimeoutError as a connection that could not be made (a retried ConnectTimeout).
+        self._slots = asyncio.Semaphore(max_connections)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        headers = _checked_headers(request.headers.raw)
+        method = _checked_method(request.method)
         body = await request.aread()
+        headers = _checked_headers(request.headers.raw, body)
         timeout = request.extensions.get("timeout", {})
         session = self._session or self._open()
-        with _httpx_errors():
-            response = await session.request(
-                request.method,
-                # encoded=True: httpx percent-encoded the URL already; aiohttp must not change it.
-                yarl.URL(str(request.url), encoded=True),
-                headers=headers,
-                data=body or None,
-                timeout=_timeout(timeout),
-                allow_redirects=False,  # a redirect is the client's to follow, as with httpx
-            )
+        await self._take_slot(timeout.get("pool"))
+        try:
+            with _httpx_errors():
+                response = await session.request(
+                    method,
+                    # encoded=True: httpx percent-encoded the URL already; aiohttp must not change it.
+                    yarl.URL(str(request.url), encoded=True),
+                    headers=headers,
+                    data=body or None,
+                    timeout=_timeout(timeout),
+                    allow_redirects=False,  # a redirect is the client's to follow, as with httpx
+                )
+        except BaseException:
+            self._slots.release()
+            raise
         return httpx.Response(
             status_code=response.status,
             headers=list(response.raw_headers),
-            stream=_ResponseBody(response),
+            stream=_ResponseBody(response, self._slots.release),
             extensions={"http_version": b"HTTP/1.1", "reason_phrase": (response.reason or "").encode()},
         )
 
@@ -95,12 +113,26 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             self._session.detach()
             connector._close()
 
+    async def _take_slot(self, pool_timeout: float | None) -> None:
+        if not self._slots.locked():
+            await self._slots.acquire()  # free: returns at once, no timer
+            return
+        try:
+            async with asyncio.timeout(pool_timeout):
+                await self._slots.acquire()
+        except TimeoutError:
+            # As httpcore: no connection came free in time. Nothing was sent; forward() does not retry.
+            raise httpx.PoolTimeout("no connection of the pool came free in time") from None
+
     def _open(self) -> aiohttp.ClientSession:
-        connector = aiohttp.TCPConnector(
-            limit=self._max_connections, keepalive_timeout=self._keepalive_expiry_seconds, ssl=self._tls
+        connector = _PeerCheckingConnector(
+            limit=0,  # the slots are the limit
+            keepalive_timeout=self._keepalive_expiry_seconds,
+            ssl=self._tls,
         )
         self._session = aiohttp.ClientSession(
             connector=connector,
+            request_class=_Request,
             # trust_env=False: no proxy or netrc from the environment reroutes or signs service calls.
             trust_env=False,
             # A service's cookie belongs to the client that got it, never to the next request.
@@ -119,9 +151,70 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         return self._session
 
 
+class _PeerCheckingConnector(aiohttp.TCPConnector):
+    """aiohttp's pool, which never hands out an idle connection the service has closed.
+
+    aiohttp reuses a connection while its protocol has not been told of the end of stream, which
+    the event loop reports only at its next turn: a service that answers and closes without
+    ``Connection: close`` had its next request written into the closed connection (a 502 every
+    time). As httpcore does, an idle connection whose socket is readable (the peer's FIN, or bytes
+    nobody asked for) is closed instead of reused. A connection closed after this check is a
+    ``RemoteProtocolError`` still, as with httpx: the request may have reached the service.
+    """
+
+    async def _get(
+        self, key: aiohttp.client_reqrep.ConnectionKey, traces: list[aiohttp.tracing.Trace]
+    ) -> aiohttp.connector.Connection | None:
+        while (connection := await super()._get(key, traces)) is not None:
+            if connection.protocol is not None and _idle_and_open(connection.protocol.transport):
+                return connection
+            connection.close()
+        return None
+
+
+def _idle_and_open(transport: asyncio.BaseTransport | None) -> bool:
+    """The socket under an idle keep-alive connection has nothing to read: no FIN, no stray bytes."""
+    sock = None if transport is None else transport.get_extra_info("socket")
+    if sock is None:
+        return False
+    poller = select.poll()
+    poller.register(sock.fileno(), select.POLLIN)
+    return not poller.poll(0)
+
+
+class _WireHeaders(multidict.CIMultiDict[str]):
+    """A request's headers whose every character is one byte on the wire (Latin-1), as h11 writes them."""
+
+
+class _Request(aiohttp.ClientRequest):
+    """aiohttp's request, with headers written as the bytes httpx built, not re-encoded as UTF-8."""
+
+    def update_headers(self, headers: aiohttp.typedefs.LooseHeaders | None) -> None:
+        super().update_headers(headers)
+        self.headers = _WireHeaders(self.headers)
+
+
+_serialize_headers_as_aiohttp_does = aiohttp.http_writer._serialize_headers
+
+
+def _serialize_headers(status_line: str, headers: multidict.CIMultiDict[str]) -> bytes:
+    """aiohttp writes header text as UTF-8, which cannot write the byte ``\\xe9`` of a Latin-1
+    ``josé``: the headers of this transport's requests are written one byte per character instead
+    (``_checked_headers`` checked each of them). Any other aiohttp request is written by aiohttp."""
+    if type(headers) is not _WireHeaders:
+        return _serialize_headers_as_aiohttp_does(status_line, headers)
+    lines = [status_line, *(f"{name}: {value}" for name, value in headers.items()), "", ""]
+    return "\r\n".join(lines).encode("latin-1")
+
+
+# aiohttp's StreamWriter looks the function up at each request: no public hook writes header bytes.
+aiohttp.http_writer._serialize_headers = _serialize_headers
+
+
 class _ResponseBody(httpx.AsyncByteStream):
-    def __init__(self, response: aiohttp.ClientResponse) -> None:
+    def __init__(self, response: aiohttp.ClientResponse, free_slot: Callable[[], None]) -> None:
         self._response = response
+        self._free_slot: Callable[[], None] | None = free_slot
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         with _httpx_errors():
@@ -134,38 +227,49 @@ class _ResponseBody(httpx.AsyncByteStream):
             self._response.release()
         else:
             self._response.close()
+        free_slot, self._free_slot = self._free_slot, None
+        if free_slot is not None:  # once, after aiohttp has its connection back
+            free_slot()
 
 
-def _checked_headers(raw: list[tuple[bytes, bytes]]) -> list[tuple[str, str]]:
-    """The headers as aiohttp must get them to send each one as httpx would."""
+def _checked_method(method: str) -> str:
+    if not _FIELD_NAME.fullmatch(method.encode("latin-1", "replace")):
+        raise httpx.LocalProtocolError("illegal method")  # h11's refusal: a method is a token
+    return method
+
+
+def _checked_headers(raw: Iterable[tuple[bytes, bytes]], body: bytes) -> list[tuple[str, str]]:
+    """The headers as aiohttp must get them to send each one as httpx would, framed for ``body``."""
     spelling: dict[bytes, bytes] = {}
     headers = []
+    framed = False
     for name, value in raw:
         if not _FIELD_NAME.fullmatch(name) or not _FIELD_VALUE.fullmatch(value):
             # The value is not in the message: it may be a token.
             raise httpx.LocalProtocolError(f"illegal header {name[:40]!r}")
+        if name.lower() in _FRAMING:
+            # httpx frames a streamed body as chunked; this transport sends the bytes it read, so its
+            # own Content-Length, where httpx put its framing, is the only one: never both (a
+            # service would read the body's bytes as a second request).
+            if not framed:
+                framed = True
+                headers.append(("Content-Length", str(len(body))))
+            continue
         # A repeated name is spelt as it first was: aiohttp replaces a repeat spelt differently
         # ("Cookie", then "cookie") instead of sending both.
         name = spelling.setdefault(name.lower(), name)
-        # aiohttp writes header text as UTF-8: text read as UTF-8 is written back as the same bytes.
-        # (The gateway's values are UTF-8: API Gateway hands them over as text.)
-        try:
-            headers.append((name.decode("latin-1"), value.decode()))
-        except UnicodeDecodeError:
-            raise httpx.LocalProtocolError(f"header {name[:40]!r} is not UTF-8") from None
+        # Latin-1: each byte one character, written back as that byte (``_serialize_headers``).
+        headers.append((name.decode("latin-1"), value.decode("latin-1")))
     # A list, not a mapping: aiohttp keeps each repeated header as a line of its own.
     return headers
 
 
 def _timeout(timeout: dict[str, float | None]) -> aiohttp.ClientTimeout:
-    """httpx's timeouts in aiohttp's terms; aiohttp has no write timeout (the proxy's deadline is)."""
-    connect, pool = timeout.get("connect"), timeout.get("pool")
+    """httpx's timeouts in aiohttp's terms (the pool's is the slots'); aiohttp has no write timeout
+    (the proxy's deadline is)."""
+    connect = timeout.get("connect")
     return aiohttp.ClientTimeout(
-        total=None,
-        # aiohttp's ``connect`` covers the wait for a pool slot and the connection: httpx's two.
-        connect=None if connect is None or pool is None else connect + pool,
-        sock_connect=connect,
-        sock_read=timeout.get("read"),
+        total=None, connect=connect, sock_connect=connect, sock_read=timeout.get("read")
     )
 
 

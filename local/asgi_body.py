@@ -8,14 +8,22 @@ import sys
 from starlette.types import Message, Receive
 
 
+class ClientDisconnectedError(Exception):
+    """The client left (or its connection was closed) before its body was whole: there is no
+    request to answer, and a part of a body must never be taken for the whole."""
+
+
 async def read_body_within(receive: Receive, max_bytes: int) -> bytes | None:
-    """The whole body; None as soon as it passes ``max_bytes`` (the rest is not read)."""
+    """The whole body; None as soon as it passes ``max_bytes`` (the rest is not read).
+
+    Raises ``ClientDisconnectedError`` when the client leaves before the body's end.
+    """
     chunks: list[bytes] = []
     size = 0
     while True:
         message: Message = await receive()
         if message["type"] == "http.disconnect":
-            break
+            raise ClientDisconnectedError
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > max_bytes:
@@ -27,5 +35,5 @@ async def read_body_within(receive: Receive, max_bytes: int) -> bytes | None:
 
 
 async def read_body(receive: Receive) -> bytes:
-    """The whole body, however long."""
+    """The whole body, however long (``ClientDisconnectedError`` as above)."""
     return await read_body_within(receive, sys.maxsize) or b""

@@ -130,6 +130,25 @@ def _add_serve_arguments(serve: argparse.ArgumentParser) -> None:
     serve.add_argument(
         "--forwarded-allow-ips", help="proxies whose X-Forwarded-For is trusted (default 127.0.0.1)"
     )
+    # Defaults: the environment variable, else ServerSettings' own (docs/standalone.md).
+    serve.add_argument(
+        "--header-timeout",
+        type=float,
+        help=f"seconds for a request's head (${constants.SERVE_HEADER_TIMEOUT_SECONDS})",
+    )
+    serve.add_argument(
+        "--body-timeout",
+        type=float,
+        help=f"seconds for a request's body (${constants.SERVE_BODY_TIMEOUT_SECONDS})",
+    )
+    serve.add_argument(
+        "--max-header-bytes", type=int, help=f"request line and headers (${constants.SERVE_MAX_HEADER_BYTES})"
+    )
+    serve.add_argument(
+        "--max-connections",
+        type=int,
+        help=f"open connections per worker (${constants.SERVE_MAX_CONNECTIONS})",
+    )
 
 
 def _run_standalone(arguments: argparse.Namespace) -> int:
@@ -146,6 +165,16 @@ def _run_standalone(arguments: argparse.Namespace) -> int:
             template=template,
             graceful_seconds=arguments.graceful_timeout,
             forwarded_allow_ips=arguments.forwarded_allow_ips,
+            server_variables={
+                variable: str(value)
+                for variable, value in (
+                    (constants.SERVE_HEADER_TIMEOUT_SECONDS, arguments.header_timeout),
+                    (constants.SERVE_BODY_TIMEOUT_SECONDS, arguments.body_timeout),
+                    (constants.SERVE_MAX_HEADER_BYTES, arguments.max_header_bytes),
+                    (constants.SERVE_MAX_CONNECTIONS, arguments.max_connections),
+                )
+                if value is not None
+            },
         )
     )
 

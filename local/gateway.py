@@ -29,7 +29,7 @@ from bakery_gateway.clients import async_redis_factory
 from bakery_gateway.settings import Settings
 from bakery_local import alert_feed, alert_stream, api_events
 from bakery_local.alert_feed import AlertFeeds
-from bakery_local.asgi_body import read_body_within
+from bakery_local.asgi_body import ClientDisconnectedError, read_body_within
 from bakery_local.authorizer_cache import AuthorizerCache
 from bakery_local.iam import iam_refusal
 from bakery_local.invoker import FunctionInvoker, FunctionTimeoutError
@@ -138,7 +138,10 @@ class LocalHttpApi:
 
     async def _manage_connection(self, scope: Scope, receive: Receive, send: Send) -> None:
         """``@connections``: the WebSocket API's management API (``bakery_local.websocket_connections``)."""
-        body = await read_body_within(receive, platform_limits.HTTP_API_PAYLOAD_BYTES) or b""
+        try:
+            body = await read_body_within(receive, platform_limits.HTTP_API_PAYLOAD_BYTES) or b""
+        except ClientDisconnectedError:
+            return
         if self.websocket is None:
             await _send_whole(send, _message(404, "Not Found"))
             return
@@ -155,7 +158,10 @@ class LocalHttpApi:
         ]
         last_values = dict(request_headers)
         origin = last_values.get("origin")
-        body = await read_body_within(receive, platform_limits.HTTP_API_PAYLOAD_BYTES)
+        try:
+            body = await read_body_within(receive, platform_limits.HTTP_API_PAYLOAD_BYTES)
+        except ClientDisconnectedError:
+            return  # nobody to answer; a part of a body is never invoked with
         if body is None:
             await _send_whole(send, _message(413, "Request Entity Too Large"))
             return

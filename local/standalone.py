@@ -10,25 +10,28 @@ Each worker process has its own ``LoopInvoker``: a function that exports ``async
 proxy) is awaited on the worker's own event loop, the others (the authorizer) run on ``Invoker``'s
 threads, each with an event loop, as Lambda containers. Each worker has its own authorizer result
 cache: a token is verified once per worker per TTL, not once per request. The WebSocket API is not
-served (its connection registry lives in one process).
+served (its connection registry lives in one process). Each worker's connections are held to the
+deadlines and limits of ``ServerSettings`` (``serve_protocol.py``).
 """
 
 from __future__ import annotations
 
 import os
+import resource
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from starlette.types import Receive, Scope, Send
 
 from bakery_gateway import constants
 from bakery_gateway.errors import ConfigurationError
-from bakery_gateway.settings import Settings
+from bakery_gateway.settings import ServerSettings, Settings
 from bakery_local.gateway import LocalHttpApi
 from bakery_local.invoker import Invoker
 from bakery_local.loop_invoker import LoopInvoker
+from bakery_local.serve_protocol import GuardedHttpToolsProtocol
 from bakery_local.template import read_http_api
 
 # Read by each worker process's factory (uvicorn starts workers with a fresh interpreter).
@@ -56,6 +59,8 @@ class ServeOptions:
     template: Path
     graceful_seconds: int
     forwarded_allow_ips: str | None
+    # ServerSettings given on the command line, as the variables they stand for (they win).
+    server_variables: Mapping[str, str] = field(default_factory=dict)
 
 
 WORKERS_VARIABLE = "WEB_CONCURRENCY"  # uvicorn's and gunicorn's name for it
@@ -137,6 +142,25 @@ def create_app() -> StandaloneApp:
     )
 
 
+# A worker's files besides client connections and the downstream pool: Redis, alert streams, logs.
+SPARE_OPEN_FILES = 64
+
+
+def ensure_open_files(needed: int) -> None:
+    """Raise this process's open-file limit (its workers inherit it) to ``needed``, up to the hard
+    limit; a limit too low for ``SERVE_MAX_CONNECTIONS`` fails the start instead of every accept."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or soft >= needed:
+        return
+    if hard != resource.RLIM_INFINITY and hard < needed:
+        raise ConfigurationError(
+            f"{constants.SERVE_MAX_CONNECTIONS}: a worker may need {needed} open files (connections, "
+            f"the downstream pool, Redis), above this process's limit of {hard} (`ulimit -n`): "
+            "lower it or raise the limit"
+        )
+    resource.setrlimit(resource.RLIMIT_NOFILE, (needed, hard))
+
+
 def serve(options: ServeOptions) -> int:
     """Check the configuration, then run the workers until SIGTERM/SIGINT (in-flight requests get
     ``graceful_seconds`` to finish)."""
@@ -149,20 +173,27 @@ def serve(options: ServeOptions) -> int:
         if workers < 1 or options.threads < 1:
             raise ConfigurationError("--workers and --threads must be at least 1")
         settings = check_configuration()
+        server = ServerSettings.from_environ({**os.environ, **options.server_variables})
+        ensure_open_files(server.max_connections + settings.downstream_max_connections + SPARE_OPEN_FILES)
     except ConfigurationError as error:
         print(f"bakery-gateway serve: {error}", file=sys.stderr)
         return 2
     os.environ[TEMPLATE_VARIABLE] = str(options.template.resolve())
     os.environ[THREADS_VARIABLE] = str(options.threads)
+    os.environ.update(options.server_variables)  # read by each worker's protocol
     print(
         f"bakery-gateway serve: http://{options.host}:{options.port}, {workers} worker(s) x "
-        f"{options.threads} threads, Redis {settings.redis.host}:{settings.redis.port}",
+        f"{options.threads} threads, Redis {settings.redis.host}:{settings.redis.port}; per worker: "
+        f"{server.max_connections} connections, heads within {server.header_timeout_seconds:g} s and "
+        f"{server.max_header_bytes} bytes, bodies within {server.body_timeout_seconds:g} s",
         file=sys.stderr,
         flush=True,
     )
     uvicorn.run(
         "bakery_local.standalone:create_app",
         factory=True,
+        # uvicorn's httptools protocol with deadlines and limits (serve_protocol.py).
+        http=GuardedHttpToolsProtocol,
         host=options.host,
         port=options.port,
         workers=workers,

@@ -7,10 +7,7 @@ import re
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -18,55 +15,11 @@ import pytest
 
 from bakery_gateway import constants as names
 from bakery_local.dev_tokens import DevKeyPair
-from bakery_local.runtime_process import stop
 from tests.conftest import service_base_url
 from tests.e2e.conftest import deployment_environment, tenant_headers
 from tests.support.redis_server import RedisEndpoint, free_port
+from tests.support.standalone_server import LOCAL_CONVENIENCES, Server, standalone
 from tests.support.stub_service import StubService
-
-STARTUP_SECONDS = 30
-# Everything `bakery-gateway local` would provide itself: unset, so nothing leaks in from the shell.
-LOCAL_CONVENIENCES = tuple(names.service_url_variable(service) for service in names.SERVICES)
-
-
-@dataclass(frozen=True)
-class Server:
-    url: str
-    process: subprocess.Popen[str]
-    log_path: Path
-
-
-@contextmanager
-def standalone(environ: Mapping[str, str], log_path: Path, *arguments: str) -> Iterator[Server]:
-    port = free_port()
-    command = [sys.executable, "-m", "bakery_local.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
-    full_environ = {
-        name: value for name, value in os.environ.items() if name not in LOCAL_CONVENIENCES
-    } | dict(environ)
-    with log_path.open("w") as log:
-        process = subprocess.Popen(  # noqa: S603 - our own CLI
-            [*command, *arguments], env=full_environ, stdout=log, stderr=subprocess.STDOUT, text=True
-        )
-    server = Server(f"http://127.0.0.1:{port}", process, log_path)
-    try:
-        _wait_healthy(server)
-        yield server
-    finally:
-        stop(process, 15)
-
-
-def _wait_healthy(server: Server) -> None:
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            raise RuntimeError(f"serve exited at start-up:\n{server.log_path.read_text()}")
-        try:
-            if httpx.get(f"{server.url}/health", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"serve was not healthy within {STARTUP_SECONDS} s:\n{server.log_path.read_text()}")
 
 
 @pytest.fixture(scope="module")

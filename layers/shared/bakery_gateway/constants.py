@@ -76,6 +76,11 @@ DOWNSTREAM_HTTP_TRANSPORT: Final = "DOWNSTREAM_HTTP_TRANSPORT"
 # Circuit breakers per downstream service (docs/resilience.md).
 CIRCUIT_FAILURE_THRESHOLD: Final = "CIRCUIT_FAILURE_THRESHOLD"
 CIRCUIT_OPEN_SECONDS: Final = "CIRCUIT_OPEN_SECONDS"
+# `bakery-gateway serve` only (docs/standalone.md): what a client may hold of one worker process.
+SERVE_HEADER_TIMEOUT_SECONDS: Final = "SERVE_HEADER_TIMEOUT_SECONDS"
+SERVE_BODY_TIMEOUT_SECONDS: Final = "SERVE_BODY_TIMEOUT_SECONDS"
+SERVE_MAX_HEADER_BYTES: Final = "SERVE_MAX_HEADER_BYTES"
+SERVE_MAX_CONNECTIONS: Final = "SERVE_MAX_CONNECTIONS"
 
 # Observability (docs/observability.md). The namespace is powertools' own variable; EMF is written on
 # Lambda only (AWS_LAMBDA_FUNCTION_NAME set) unless powertools' POWERTOOLS_METRICS_DISABLED says no.

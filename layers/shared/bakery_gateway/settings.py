@@ -456,6 +456,42 @@ def _policy_settings(reader: EnvironmentReader) -> PolicySettings:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class ServerSettings:
+    """What a client may hold of one ``bakery-gateway serve`` worker process (docs/standalone.md).
+
+    Not part of ``Settings``: no Lambda function reads them (API Gateway holds the clients there).
+    """
+
+    # From a connection's accept, or a request's first byte, until its head (request line and
+    # headers) is complete; then until its body is complete.
+    header_timeout_seconds: float = 10.0
+    body_timeout_seconds: float = 60.0
+    # The request line and headers together.
+    max_header_bytes: int = 16 * 1024
+    # Open client connections, idle keep-alive ones included.
+    max_connections: int = 1000
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str] | None = None) -> ServerSettings:
+        reader = EnvironmentReader(os.environ if environ is None else environ)
+        default = cls()
+        return cls(
+            header_timeout_seconds=reader.number(
+                names.SERVE_HEADER_TIMEOUT_SECONDS, default.header_timeout_seconds, minimum=0.1, maximum=300.0
+            ),
+            body_timeout_seconds=reader.number(
+                names.SERVE_BODY_TIMEOUT_SECONDS, default.body_timeout_seconds, minimum=0.1, maximum=3600.0
+            ),
+            max_header_bytes=reader.integer(
+                names.SERVE_MAX_HEADER_BYTES, default.max_header_bytes, minimum=1024, maximum=1024 * 1024
+            ),
+            max_connections=reader.integer(
+                names.SERVE_MAX_CONNECTIONS, default.max_connections, minimum=1, maximum=1_000_000
+            ),
+        )
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     """The container's settings, read on first use (cold start) and kept."""

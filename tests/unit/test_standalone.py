@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import resource
 from pathlib import Path
 from typing import Any
 
@@ -11,13 +12,21 @@ import pytest
 
 from bakery_gateway import constants as names
 from bakery_gateway.errors import ConfigurationError
+from bakery_gateway.settings import ServerSettings
 from bakery_local import cli, standalone
+from bakery_local.serve_protocol import GuardedHttpToolsProtocol
 from bakery_local.server import PROJECT_ROOT
 from bakery_local.standalone import build_app, check_configuration
 
 TEMPLATE = PROJECT_ROOT / "template.yaml"
 KEYS = '{"k1": "-----BEGIN PUBLIC KEY-----\\nx\\n-----END PUBLIC KEY-----"}'
 CONFIGURED = {names.REDIS_HOST: "redis.internal", names.JWT_PUBLIC_KEYS: KEYS}
+SERVER_VARIABLES = (
+    names.SERVE_HEADER_TIMEOUT_SECONDS,
+    names.SERVE_BODY_TIMEOUT_SECONDS,
+    names.SERVE_MAX_HEADER_BYTES,
+    names.SERVE_MAX_CONNECTIONS,
+)
 
 
 def test_configuration_without_redis_host_is_refused_naming_the_variable() -> None:
@@ -65,7 +74,9 @@ def container_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
     for name, value in CONFIGURED.items():
         monkeypatch.setenv(name, value)
-    monkeypatch.delenv(standalone.TEMPLATE_VARIABLE, raising=False)
+    # Unset, and restored after: serve writes them into this process's environment for its workers.
+    for name in (standalone.TEMPLATE_VARIABLE, standalone.THREADS_VARIABLE, *SERVER_VARIABLES):
+        monkeypatch.delenv(name, raising=False)
 
 
 @pytest.mark.usefixtures("container_environment")
@@ -91,6 +102,81 @@ def test_serve_defaults_to_one_worker_per_usable_cpu(
 
     [(_, options)] = uvicorn_run.calls
     assert options["workers"] == len(os.sched_getaffinity(0))
+
+
+# --- what a client may hold of a worker (docs/standalone.md) --------------------------------------
+def test_the_server_limits_default_to_what_the_docs_state() -> None:
+    assert ServerSettings.from_environ({}) == ServerSettings(
+        header_timeout_seconds=10.0,
+        body_timeout_seconds=60.0,
+        max_header_bytes=16 * 1024,
+        max_connections=1000,
+    )
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        (names.SERVE_HEADER_TIMEOUT_SECONDS, "soon"),
+        (names.SERVE_BODY_TIMEOUT_SECONDS, "0"),
+        (names.SERVE_MAX_HEADER_BYTES, "100"),
+        (names.SERVE_MAX_CONNECTIONS, "0"),
+    ],
+)
+def test_a_malformed_server_limit_is_refused_naming_its_variable(variable: str, value: str) -> None:
+    with pytest.raises(ConfigurationError, match=rf"^{variable}: "):
+        ServerSettings.from_environ({variable: value})
+
+
+@pytest.mark.usefixtures("container_environment")
+def test_serve_runs_its_workers_with_the_guarded_protocol(uvicorn_run: _Recorder) -> None:
+    cli.main(["serve"])
+
+    [(_, options)] = uvicorn_run.calls
+    assert options["http"] is GuardedHttpToolsProtocol
+
+
+@pytest.mark.usefixtures("container_environment")
+def test_serve_flags_become_the_workers_limits_over_the_variables(
+    uvicorn_run: _Recorder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(names.SERVE_MAX_CONNECTIONS, "20")
+    monkeypatch.setenv(names.SERVE_BODY_TIMEOUT_SECONDS, "7")
+    flags = ["--header-timeout", "3", "--max-header-bytes", "8192", "--max-connections", "50"]
+
+    assert cli.main(["serve", *flags]) == 0
+
+    # What each worker process reads (it inherits this environment).
+    assert ServerSettings.from_environ() == ServerSettings(3.0, 7.0, 8192, 50)
+
+
+@pytest.mark.usefixtures("container_environment")
+def test_serve_with_a_malformed_limit_flag_exits_naming_the_variable(
+    uvicorn_run: _Recorder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["serve", "--max-header-bytes", "10"]) == 2
+
+    assert uvicorn_run.calls == []
+    assert f"{names.SERVE_MAX_HEADER_BYTES}: 10 is below the minimum" in capsys.readouterr().err
+
+
+def test_the_open_file_limit_is_raised_for_the_connections(monkeypatch: pytest.MonkeyPatch) -> None:
+    raised: list[tuple[int, int]] = []
+    monkeypatch.setattr(resource, "getrlimit", lambda which: (1024, 65536))
+    monkeypatch.setattr(resource, "setrlimit", lambda which, limits: raised.append(limits))
+
+    standalone.ensure_open_files(1164)
+
+    assert raised == [(1164, 65536)]
+
+
+def test_connections_beyond_the_hard_open_file_limit_are_refused_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(resource, "getrlimit", lambda which: (1024, 1024))
+
+    with pytest.raises(ConfigurationError, match=rf"^{names.SERVE_MAX_CONNECTIONS}: .* limit of 1024"):
+        standalone.ensure_open_files(1164)
 
 
 def test_web_concurrency_sets_the_default_number_of_workers() -> None:

@@ -21,12 +21,6 @@ from bakery_local.standalone import build_app, check_configuration
 TEMPLATE = PROJECT_ROOT / "template.yaml"
 KEYS = '{"k1": "-----BEGIN PUBLIC KEY-----\\nx\\n-----END PUBLIC KEY-----"}'
 CONFIGURED = {names.REDIS_HOST: "redis.internal", names.JWT_PUBLIC_KEYS: KEYS}
-SERVER_VARIABLES = (
-    names.SERVE_HEADER_TIMEOUT_SECONDS,
-    names.SERVE_BODY_TIMEOUT_SECONDS,
-    names.SERVE_MAX_HEADER_BYTES,
-    names.SERVE_MAX_CONNECTIONS,
-)
 
 
 def test_configuration_without_redis_host_is_refused_naming_the_variable() -> None:
@@ -75,7 +69,7 @@ def container_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for name, value in CONFIGURED.items():
         monkeypatch.setenv(name, value)
     # Unset, and restored after: serve writes them into this process's environment for its workers.
-    for name in (standalone.TEMPLATE_VARIABLE, standalone.THREADS_VARIABLE, *SERVER_VARIABLES):
+    for name in (standalone.TEMPLATE_VARIABLE, standalone.THREADS_VARIABLE, *names.SERVE_VARIABLES):
         monkeypatch.delenv(name, raising=False)
 
 

@@ -31,6 +31,9 @@ FUNCTION_LEVEL_VARIABLES = {names.WEBSOCKET_MANAGEMENT_URL: "FanoutFunction"}
 # Settings only local runs have: a plain Redis password or log key never reaches Lambda (the
 # functions read them from the secrets REDIS_PASSWORD_SECRET_ID and USER_ID_LOG_KEY_SECRET_ID name).
 LOCAL_ONLY_VARIABLES = {names.REDIS_PASSWORD, names.USER_ID_LOG_KEY}
+# `bakery-gateway serve`'s own limits on its clients (ServerSettings): API Gateway holds the clients
+# on AWS, and no function reads them.
+SERVE_ONLY_VARIABLES = set(names.SERVE_VARIABLES)
 # Settings the nested Redis stack provides when it is created, else their parameter:
 # !If [RedisCreated, <the stack's output>, !Ref <parameter>] (tests/unit/test_deploy_template.py).
 REDIS_STACK_VARIABLES = {names.REDIS_HOST, names.REDIS_PORT, names.REDIS_TLS, names.REDIS_PASSWORD_SECRET_ID}
@@ -41,7 +44,9 @@ def setting_variables() -> list[str]:
     function-level ones."""
     variables = [value for name, value in vars(names).items() if name.isupper() and value == name]
     variables += [names.service_url_variable(service) for service in names.SERVICES]
-    return sorted(set(variables) - set(FUNCTION_LEVEL_VARIABLES) - LOCAL_ONLY_VARIABLES)
+    return sorted(
+        set(variables) - set(FUNCTION_LEVEL_VARIABLES) - LOCAL_ONLY_VARIABLES - SERVE_ONLY_VARIABLES
+    )
 
 
 @pytest.mark.parametrize("variable", setting_variables())

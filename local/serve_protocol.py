@@ -165,16 +165,23 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             # Nothing of a request yet (a new connection that stayed silent): closed without a word.
             self._refuse(HEAD_TOO_SLOW if self._head_bytes else b"")
         elif self._reading is _Reading.BODY:
-            answered = self.cycle is not None and self.cycle.response_started
+            # Answered already (a 413 before the whole body came): no second answer, only the close.
+            answered = self.cycle is not None and self.cycle.response_complete
             self._refuse(b"" if answered else BODY_TOO_SLOW)
 
     def _refuse(self, answer: bytes) -> None:
-        """Answer (if ``answer``) and close; the request in progress, if any, sees the client gone."""
+        """Answer (if ``answer``) and close; the request in progress, if any, sees the client gone.
+
+        Never written into an answer already under way (an alert stream, with a pipelined request
+        behind it): then the connection is only closed."""
         self._start_reading(_Reading.NOTHING)
-        if self.cycle is not None and not self.cycle.response_complete:
+        cycle = self.cycle
+        if cycle is not None and not cycle.response_complete:
+            if cycle.response_started:
+                answer = b""
             # The application's own answer, if it comes, must not follow this one.
-            self.cycle.disconnected = True
-            self.cycle.message_event.set()
+            cycle.disconnected = True
+            cycle.message_event.set()
         if answer:
             self.transport.write(answer)
         self.transport.close()

@@ -179,6 +179,33 @@ async def test_a_head_with_a_large_body_in_the_same_read_is_served(state: Server
     assert transport.status == 200
 
 
+class Stream:
+    """An answer that never ends (an alert stream): its head and a first chunk, then nothing."""
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"event: alert\n\n", "more_body": True})
+        await asyncio.Event().wait()
+
+
+async def test_a_late_pipelined_head_closes_the_connection_without_writing_into_an_answer_under_way(
+    state: ServerState,
+) -> None:
+    config = Config(app=Stream(), log_level="warning")
+    protocol = GuardedHttpToolsProtocol(config=config, server_state=state, app_state={})
+    transport = FakeTransport()
+    protocol.connection_made(transport)
+    protocol.data_received(GET)
+    await settle()
+
+    protocol.data_received(b"GET /health HTTP/1.1\r\n")  # a second request, pipelined, half of it
+    await asyncio.sleep(SHORT * 3)
+
+    assert transport.closed
+    assert transport.status == 200  # the stream's own head, and no 408 written into its body
+    assert b"Request Timeout" not in transport.written
+
+
 # --- the body -------------------------------------------------------------------------------------
 async def test_a_body_that_stops_coming_is_refused_408_and_the_application_sees_the_client_gone(
     state: ServerState,

@@ -80,6 +80,8 @@ def test_well_formed_values_are_read_into_their_types() -> None:
         ("DOWNSTREAM_CONNECT_TIMEOUT_SECONDS", "0"),
         ("DOWNSTREAM_READ_TIMEOUT_SECONDS", "30"),
         ("DOWNSTREAM_READ_TIMEOUT_SECONDS", "soon"),
+        ("DOWNSTREAM_READ_TIMEOUT_SECONDS", "nan"),
+        ("DOWNSTREAM_CONNECT_TIMEOUT_SECONDS", "inf"),
         ("DOWNSTREAM_MAX_CONNECTIONS", "0"),
         ("LOG_LEVEL", "LOUD"),
         ("SALES_SERVICE_URL", "sales-service:8000"),

@@ -112,6 +112,7 @@ def test_the_server_limits_default_to_what_the_docs_state() -> None:
     ("variable", "value"),
     [
         (names.SERVE_HEADER_TIMEOUT_SECONDS, "soon"),
+        (names.SERVE_HEADER_TIMEOUT_SECONDS, "nan"),
         (names.SERVE_BODY_TIMEOUT_SECONDS, "0"),
         (names.SERVE_MAX_HEADER_BYTES, "100"),
         (names.SERVE_MAX_CONNECTIONS, "0"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 from bakery_gateway.errors import ConfigurationError
@@ -60,6 +61,8 @@ class EnvironmentReader:
             number = float(value)
         except ValueError:
             raise ConfigurationError(f"{name}: {value!r} is not a number") from None
+        if not math.isfinite(number):  # "nan" would pass every range check, and fail later
+            raise ConfigurationError(f"{name}: {value!r} is not a finite number")
         self._check_range(name, number, minimum, maximum)
         return number
 

@@ -30,6 +30,7 @@ class IncomingRequest:
     headers: Sequence[tuple[str, str]]  # lower-case names, in arrival order
     body: bytes
     source_ip: str
+    scheme: str = "http"  # how the client reached the runtime (uvicorn's, behind a trusted proxy)
 
 
 def combined_headers(headers: Sequence[tuple[str, str]]) -> dict[str, str]:
@@ -110,7 +111,7 @@ def http_event(
     headers = combined_headers(request.headers)
     domain = headers.get("host", "localhost").split(":")[0]
     context = _request_context(request, route_key, stage, domain, headers.get("user-agent", ""))
-    headers.setdefault("x-forwarded-proto", "http")
+    headers["x-forwarded-proto"] = request.scheme  # API Gateway's own: a client's copy never survives
     headers.setdefault("x-forwarded-for", request.source_ip)
     body, is_base64 = _body(request)
     if authorizer_context is not None:

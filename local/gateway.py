@@ -172,6 +172,7 @@ class LocalHttpApi:
             headers=request_headers,
             body=body,
             source_ip=(scope.get("client") or ("127.0.0.1", 0))[0],
+            scheme=scope.get("scheme", "http"),
         )
         cors = self.api.cors
         if cors and request.method == "OPTIONS" and origin and "access-control-request-method" in last_values:

@@ -3,7 +3,7 @@
 from typing import Any
 
 from bakery_gateway.clients import PerEventLoop, async_redis_factory
-from bakery_gateway.events import strip_stage
+from bakery_gateway.events import normalize
 from bakery_gateway.http_api import AsgiEvents, run_on_container_loop
 from bakery_gateway.policy.admin import create_admin_app
 from bakery_gateway.settings import get_settings
@@ -15,7 +15,7 @@ events = AsgiEvents(lambda: app)
 
 
 def _handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return run_on_container_loop(events(strip_stage(event), context))
+    return run_on_container_loop(events(normalize(event), context))
 
 
 # Tracing when on, the EMF blob, a Pushgateway push now and then (docs/observability.md).

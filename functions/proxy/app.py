@@ -3,7 +3,7 @@
 from typing import Any
 
 from bakery_gateway.clients import PerEventLoop, async_redis_factory, http_client_factory
-from bakery_gateway.events import strip_stage
+from bakery_gateway.events import normalize
 from bakery_gateway.http_api import AsgiEvents, run_on_container_loop
 from bakery_gateway.pipelined_redis import pipelined_redis_factory
 from bakery_gateway.proxy_events import ProxyEvents
@@ -55,11 +55,11 @@ events = ProxyEvents(pipeline, recorder, AsgiEvents(_own_routes_app), GATEWAY_AP
 
 
 async def _async_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return await events(strip_stage(event), context)
+    return await events(normalize(event), context)
 
 
 def _handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return run_on_container_loop(events(strip_stage(event), context))
+    return run_on_container_loop(events(normalize(event), context))
 
 
 # Tracing when on, the EMF blob, a Pushgateway push now and then (docs/observability.md).

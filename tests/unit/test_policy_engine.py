@@ -50,7 +50,8 @@ def request(
     tenant_id: str | None = "tenant-a",
     route_key: str = "ANY /api/v1/{proxy+}",
     source_ip: str = "203.0.113.10",
-    login_name: str | None = None,
+    login_attempt: bool = False,
+    login_names: tuple[str, ...] = (),
 ) -> PolicyRequest:
     who = None if anonymous else (caller or identity())
     return PolicyRequest(
@@ -62,7 +63,8 @@ def request(
         route_template="/api/v1/sales/{proxy+}",
         source_ip=source_ip,
         request_id="req-1",
-        login_name=login_name,
+        login_attempt=login_attempt,
+        login_names=login_names,
     )
 
 
@@ -220,9 +222,9 @@ async def test_anonymous_requests_are_limited_per_source_address(harness: Harnes
 
 
 async def test_a_login_draws_on_the_ip_the_login_ip_and_the_login_name_budgets(harness: Harness) -> None:
-    login = request("POST", "/api/v1/auth/login", anonymous=True, route_key="POST /api/v1/auth/login")
+    login = request("POST", "/api/v1/auth/login", anonymous=True, login_attempt=True)
 
-    headers = await harness.engine().enforce(dataclasses.replace(login, login_name="ana@example.com"))
+    headers = await harness.engine().enforce(dataclasses.replace(login, login_names=("ana@example.com",)))
 
     assert (
         header(headers, "ratelimit-policy") == '"ip";q=300;w=60, "login-ip";q=20;w=60, "login-name";q=5;w=300'
@@ -231,12 +233,12 @@ async def test_a_login_draws_on_the_ip_the_login_ip_and_the_login_name_budgets(h
 
 async def test_login_attempts_for_one_name_are_limited_across_addresses(harness: Harness) -> None:
     engine = harness.engine(login_name_limit=limit(Scope.LOGIN_NAME, 2))
-    login = request("POST", "/api/v1/auth/login", anonymous=True, route_key="POST /api/v1/auth/login")
+    login = request("POST", "/api/v1/auth/login", anonymous=True, login_attempt=True)
 
     results = [
         (
             await outcomes(
-                engine, dataclasses.replace(login, source_ip=f"198.51.100.{n}", login_name="ana"), 1
+                engine, dataclasses.replace(login, source_ip=f"198.51.100.{n}", login_names=("ana",)), 1
             )
         )[0]
         for n in range(3)

@@ -20,7 +20,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
 from starlette.responses import Response
 
-from bakery_gateway import redis_keys
+from bakery_gateway import bounded_json, redis_keys
 from bakery_gateway.constants import PROBLEM_CONTENT_TYPE, SERVICES
 from bakery_gateway.health import iso_timestamp
 from bakery_gateway.observability import REDIS_ERRORS
@@ -238,7 +238,11 @@ async def fetch_document(
     if response.status_code != 200:
         return f"answered {response.status_code}"
     try:
-        document = response.json()
+        document = bounded_json.loads(
+            response.content,
+            max_bytes=bounded_json.SERVICE_ANSWER_BYTES,
+            max_depth=bounded_json.SERVICE_ANSWER_DEPTH,
+        )
     except ValueError:
         return "not JSON"
     if (

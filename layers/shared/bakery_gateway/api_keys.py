@@ -22,6 +22,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from bakery_gateway import bounded_json
 from bakery_gateway import constants as names
 from bakery_gateway.errors import ServiceScopeError
 from bakery_gateway.identity import Identity
@@ -112,8 +113,8 @@ class ApiKeyRecord:
             key_id=key_id,
             key_hash=fields["key_hash"],
             tenant_id=fields["tenant_id"],
-            services=tuple(str(item) for item in json.loads(fields["services"])),
-            roles=tuple(str(item) for item in json.loads(fields["roles"])),
+            services=tuple(str(item) for item in _stored_list(fields["services"])),
+            roles=tuple(str(item) for item in _stored_list(fields["roles"])),
             name=fields.get("name", ""),
             created_at=int(fields.get("created_at") or 0),
             created_by=fields.get("created_by", ""),
@@ -158,3 +159,11 @@ def require_in_scope(identity: Identity | None, service: str) -> None:
             f"this API key may not call the {scope_name} service",
             extensions={"service": scope_name, "allowed_services": list(identity.services)},
         )
+
+
+def _stored_list(text: str) -> list[object]:
+    """A JSON list of a stored key record; ``ValueError`` when the field holds anything else."""
+    value = bounded_json.loads(text, max_bytes=bounded_json.STORED_RECORD_BYTES)
+    if not isinstance(value, list):
+        raise ValueError("not a JSON list")
+    return value

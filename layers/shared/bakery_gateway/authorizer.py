@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
-from bakery_gateway import api_keys, redis_keys
+from bakery_gateway import api_keys, bounded_json, redis_keys
 from bakery_gateway.constants import API_KEY_HEADER
 from bakery_gateway.demo import DemoSession
 from bakery_gateway.errors import (
@@ -115,9 +115,10 @@ class Authorizer:
         found = self._lookup(cache_key, peeked)
         if found.revoked:
             return Unauthenticated("token revoked", problem_type=TokenRevokedError.problem_type)
-        if found.claims is not None:
+        cached = _cached_identity(found.claims)
+        if cached is not None:
             AUTH_CACHE_HITS.inc()
-            identity = Identity.from_context(found.claims)
+            identity = cached
             if identity.expires_at + self._verifier.leeway_seconds < self._clock():
                 return Unauthenticated("token expired")
         else:
@@ -168,7 +169,7 @@ class Authorizer:
         except Exception:
             REDIS_ERRORS.labels("authorizer_lookup").inc()
             return _Found(None, False, None, unavailable=True)
-        claims = json.loads(cached) if isinstance(cached, str) else None
+        claims = _stored_claims(cached)
         demo_session = session[0] if session and isinstance(session[0], dict) else None
         return _Found(claims, bool(revoked) and peeked.jti is not None, demo_session)
 
@@ -282,12 +283,35 @@ class _Found:
     unavailable: bool = False
 
 
+def _stored_claims(cached: object) -> Mapping[str, Any] | None:
+    """Claims this authorizer cached; None (verify the token again) when the record is unreadable."""
+    if not isinstance(cached, str):
+        return None
+    try:
+        claims = bounded_json.loads(cached, max_bytes=bounded_json.STORED_RECORD_BYTES)
+    except ValueError:
+        return None
+    return claims if isinstance(claims, dict) else None
+
+
+def _cached_identity(claims: Mapping[str, Any] | None) -> Identity | None:
+    """The identity of cached claims; None (a miss: the token is verified again) when they do not
+    make one, as a record written by another version might not."""
+    if claims is None:
+        return None
+    try:
+        return Identity.from_context(claims)
+    except (KeyError, ValueError, TypeError):
+        return None
+
+
 def _unverified_claims(token: str) -> _Peeked:
     """The token's ``jti`` and demo session id, unverified: they only name keys to fetch."""
     try:
         payload = token.split(".")[1]
-        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    except (IndexError, ValueError):
+        decoded = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
+        claims = bounded_json.loads(decoded, max_bytes=bounded_json.TOKEN_SEGMENT_BYTES)
+    except (IndexError, ValueError):  # binascii.Error and JsonInputError are ValueErrors
         return _Peeked()
     if not isinstance(claims, dict):
         return _Peeked()

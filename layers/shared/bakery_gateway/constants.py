@@ -161,6 +161,10 @@ IDENTITY_HEADERS: Final = frozenset(
     {USER_ID_HEADER, TENANT_ID_HEADER, USER_ROLES_HEADER, DEMO_SESSION_HEADER, DEMO_ACCOUNT_TYPE_HEADER}
 )
 
+# Header families only the gateway speaks for: every X-Demo-* and X-Forwarded-* a client sends is
+# dropped, whatever follows the prefix (the gateway adds its own X-Forwarded-For, -Proto and -Host).
+GATEWAY_HEADER_PREFIXES: Final = ("x-demo-", "x-forwarded-")
+
 # RFC 9110 section 7.6.1: connection-specific fields never forwarded by an intermediary.
 HOP_BY_HOP_HEADERS: Final = frozenset(
     {

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
+from bakery_gateway import bounded_json
 from bakery_gateway.errors import InvalidDemoAccountTypeError
 
 
@@ -74,7 +75,9 @@ class DemoSession:
         parent = fields.get("parent_tenant_id", "")
         if not parent:
             raise ValueError("demo session without parent_tenant_id")
-        children = json.loads(fields.get("child_tenant_ids") or "[]")
+        children = bounded_json.loads(
+            fields.get("child_tenant_ids") or "[]", max_bytes=bounded_json.STORED_RECORD_BYTES
+        )
         if not isinstance(children, list) or not all(isinstance(child, str) and child for child in children):
             raise ValueError("child_tenant_ids must be a JSON list of tenant ids")
         return cls(session_id, account_type, parent, tuple(children), int(fields.get("expires_at") or 0))

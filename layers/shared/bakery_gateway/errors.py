@@ -156,6 +156,12 @@ class StateUnavailableError(GatewayError):
     title = "Gateway state unavailable"
 
 
+class JsonInputError(ValueError):
+    """JSON from outside (a token, a body, a message, an answer) that is malformed, too large or
+    nested too deep (``bounded_json``). A ``ValueError``, as ``json``'s own; each reader answers it
+    with its own problem."""
+
+
 class RedisUnavailableError(Exception):
     """A Redis call failed or timed out. Callers decide whether that fails open or closed."""
 

@@ -10,6 +10,20 @@ from typing import Any
 _SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 
 
+def normalize(event: dict[str, Any]) -> dict[str, Any]:
+    """The event as every step reads it, made once, first: ``strip_stage``, and the method in upper
+    case. An event's ``post`` reaches the service as ``POST`` (httpx writes methods upper-cased), so
+    every check (logout revocation, the demo rules, read-only, login throttling) judges ``POST`` too.
+    """
+    event = strip_stage(event)
+    http = event.get("requestContext", {}).get("http", {})
+    method = http.get("method")
+    if not isinstance(method, str) or method.isupper():
+        return event
+    http = {**http, "method": method.upper()}
+    return {**event, "requestContext": {**event["requestContext"], "http": http}}
+
+
 def strip_stage(event: dict[str, Any]) -> dict[str, Any]:
     """The event with a named stage taken off its path, so routes match on every stage.
 

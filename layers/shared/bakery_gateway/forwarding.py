@@ -20,20 +20,14 @@ if TYPE_CHECKING:
     import httpx
 
 Headers = list[tuple[str, str]]
+# The statuses a service's answer may carry to a client: a final one, 2xx to 5xx.
+FINAL_STATUSES = range(200, 600)
 
-# Set by the gateway alone; any client copy is dropped. Host and length are the client library's.
-_REPLACED_REQUEST_HEADERS = frozenset(
-    {
-        names.REQUEST_ID_HEADER,
-        "x-forwarded-for",
-        "x-forwarded-proto",
-        "x-forwarded-host",
-        "x-forwarded-port",
-        "forwarded",
-        "host",
-        "content-length",
-    }
-)
+# Set by the gateway alone; any client copy is dropped (as every X-Forwarded-* and X-Demo-*:
+# names.GATEWAY_HEADER_PREFIXES). Host and length are the client library's.
+_REPLACED_REQUEST_HEADERS = frozenset({names.REQUEST_ID_HEADER, "forwarded", "host", "content-length"})
+# The protocols a client may have used, as API Gateway reports them (an HTTP API serves HTTPS only).
+_PROTOCOLS = frozenset({"http", "https"})
 # An API key is the gateway's credential: no service ever sees it (docs/api-keys.md).
 _DROPPED_REQUEST_HEADERS = (
     names.HOP_BY_HOP_HEADERS | names.IDENTITY_HEADERS | _REPLACED_REQUEST_HEADERS | {names.API_KEY_HEADER}
@@ -71,12 +65,12 @@ def downstream_headers(
     headers = [
         (name, value)
         for name, value in client_headers
-        if name not in dropped and not (name == "authorization" and _is_api_key(value))
+        if not _gateways_own(name, dropped) and not (name == "authorization" and _is_api_key(value))
     ]
     headers += [
         (names.REQUEST_ID_HEADER, request_id),
         ("x-forwarded-for", origin.source_ip),
-        ("x-forwarded-proto", origin.protocol),
+        ("x-forwarded-proto", origin.protocol if origin.protocol in _PROTOCOLS else "https"),
         ("x-forwarded-host", origin.host),
     ]
     if identity is not None:
@@ -91,6 +85,13 @@ def downstream_headers(
                 (names.DEMO_ACCOUNT_TYPE_HEADER, identity.demo_account_type.value),
             ]
     return headers
+
+
+def _gateways_own(name: str, dropped: set[str]) -> bool:
+    """Whether a (lower-case) client header name is one the gateway drops, in any spelling: WSGI
+    servers, and nginx with ``underscores_in_headers``, read ``X_User_ID`` as ``X-User-ID``."""
+    canonical = name.replace("_", "-")
+    return name in dropped or canonical in dropped or canonical.startswith(names.GATEWAY_HEADER_PREFIXES)
 
 
 def _is_api_key(authorization: str) -> bool:
@@ -142,6 +143,9 @@ async def forward(
         raise BadRequestError("a request header holds characters HTTP does not allow") from None
     except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError, httpx.DecodingError):
         raise BadDownstreamResponseError(f"the {service} service sent an invalid answer") from None
+    if response.status_code not in FINAL_STATUSES:
+        # HTTP parsers take any three digits (999); a client can use only a final status (RFC 9110 §15).
+        raise BadDownstreamResponseError(f"the {service} service answered an invalid status")
     return DownstreamResponse(
         status=response.status_code,
         headers=[

@@ -22,7 +22,7 @@ from typing import Any
 from redis.exceptions import RedisError
 from starlette.responses import Response
 
-from bakery_gateway import redis_keys, routing
+from bakery_gateway import bounded_json, redis_keys, routing
 from bakery_gateway.clients import PerEventLoop
 from bakery_gateway.errors import (
     BadDownstreamResponseError,
@@ -148,7 +148,7 @@ class Geocoder:
         if raw is None:
             return None
         try:
-            results = json.loads(raw)
+            results = bounded_json.loads(raw, max_bytes=bounded_json.STORED_RECORD_BYTES)
         except ValueError:
             return None  # unreadable: asked again, and overwritten
         return results if isinstance(results, list) else None
@@ -233,7 +233,11 @@ class Geocoder:
         if response.status_code != 200:
             raise BadDownstreamResponseError(f"the geocoding service answered {response.status_code}")
         try:
-            return response.json()
+            return bounded_json.loads(
+                response.content,
+                max_bytes=bounded_json.SERVICE_ANSWER_BYTES,
+                max_depth=bounded_json.SERVICE_ANSWER_DEPTH,
+            )
         except ValueError:
             raise BadDownstreamResponseError(_INVALID) from None
 

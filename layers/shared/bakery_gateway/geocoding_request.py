@@ -13,7 +13,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from bakery_gateway.errors import InvalidGeocodeRequestError
+from bakery_gateway import bounded_json
+from bakery_gateway.errors import InvalidGeocodeRequestError, JsonInputError
 
 ADDRESS_FIELD = "address"
 # Nominatim's structured-query parameters, named as Nominatim names them.
@@ -74,8 +75,8 @@ class GeocodeQuery:
 def parse_geocode_request(body: bytes) -> GeocodeQuery:
     """The query in ``body``; an ``InvalidGeocodeRequestError`` naming every bad field otherwise."""
     try:
-        document = json.loads(body)
-    except ValueError:
+        document = bounded_json.loads(body, max_bytes=bounded_json.REQUEST_BODY_BYTES)
+    except JsonInputError:
         document = None
     if not isinstance(document, dict):
         raise InvalidGeocodeRequestError({"body": "must be a JSON object"})

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
-from bakery_gateway import __version__, redis_keys
+from bakery_gateway import __version__, bounded_json, redis_keys
 from bakery_gateway.constants import SERVICE_HEALTH_PATH
 from bakery_gateway.errors import RedisUnavailableError
 from bakery_gateway.observability import REDIS_ERRORS, SERVICE_HEALTH, logger
@@ -285,7 +285,7 @@ class HealthChecker:
         if raw is None:
             return None
         try:
-            return HealthReport.from_json(json.loads(raw))
+            return HealthReport.from_json(bounded_json.loads(raw, max_bytes=bounded_json.STORED_RECORD_BYTES))
         except (ValueError, KeyError, TypeError):
             logger.warning("unreadable health report in Redis: ignored")
             return None

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from bakery_gateway import bounded_json
 from bakery_gateway.demo import DemoAccountType
 
 
@@ -64,7 +65,8 @@ class Identity:
 
     @classmethod
     def from_context(cls, context: Mapping[str, Any]) -> Identity:
-        """Rebuild the identity from an authenticated authorizer context."""
+        """Rebuild the identity from an authenticated authorizer context; ``KeyError``, ``ValueError``
+        or ``TypeError`` when it is not one."""
         is_demo = _truthy(context.get("is_demo"))
         api_key_id = str(context.get("api_key_id") or "") or None
         return cls(
@@ -99,7 +101,7 @@ def _json_list(value: object) -> list[str]:
     if isinstance(value, list):
         return [str(item) for item in value]
     if isinstance(value, str) and value:
-        decoded = json.loads(value)
+        decoded = bounded_json.loads(value, max_bytes=bounded_json.STORED_RECORD_BYTES)
         if isinstance(decoded, list):
             return [str(item) for item in decoded]
     return []

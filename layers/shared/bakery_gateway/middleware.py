@@ -15,7 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bakery_gateway import events
 from bakery_gateway.constants import REQUEST_ID_HEADER
-from bakery_gateway.errors import InternalError
+from bakery_gateway.errors import GatewayError, InternalError
 from bakery_gateway.observability import logger
 from bakery_gateway.problems import problem_headers, problem_json
 from bakery_gateway.request_record import RequestRecorder, declared_size
@@ -69,7 +69,7 @@ class RequestContextMiddleware:
             # The stack trace goes to the log, never to the client.
             logger.exception("unhandled error", extra={"correlation_id": request_id})
             if not response_started:
-                await _send_internal_error(send, request_id)
+                await send_problem(send, InternalError(), request_id)
             status = 500
         finally:
             self.recorder.record(
@@ -89,8 +89,8 @@ def _route_path(scope: Scope) -> str | None:
     return getattr(route, "path", None)
 
 
-async def _send_internal_error(send: Send, request_id: str) -> None:
-    error = InternalError()
+async def send_problem(send: Send, error: GatewayError, request_id: str) -> None:
+    """Answer ``error`` as its problem, from ASGI code that runs outside the app's exception handlers."""
     headers = [(name.encode(), value.encode()) for name, value in problem_headers(error, request_id).items()]
     await send({"type": "http.response.start", "status": error.status, "headers": headers})
     await send({"type": "http.response.body", "body": problem_json(error, request_id)})

@@ -66,30 +66,29 @@ def create_app(
     async def geocode(request: Request) -> Response:
         """Addresses to coordinates through Nominatim, within its usage policy (docs/geocoding.md)."""
         proxied = await proxy_request(request)
-        identity = pipeline.authenticate(proxied)
-        route = geocode_route(proxied.event["rawPath"])
-        pipeline.note_route(proxied, route)
-        tenant_id = pipeline.choose_tenant(proxied, identity, route)
-        body = pipeline.checked_body(proxied)
-        policy_headers = await pipeline.check(proxied, identity, route, tenant_id, body)
-        return await geocoder.respond(body, policy_headers, request.state)
+        admitted = await pipeline.admit(proxied, route=geocode_route(proxied.event["rawPath"]))
+        with admitted.fields_on_refusal():
+            return await geocoder.respond(admitted.body, admitted.headers, request.state)
 
     @app.get(sse.ALERT_STREAM_PATH)
     async def alert_stream(request: Request) -> Response:
         """The tenant's alerts after the client's position, as server-sent events (docs/sse.md)."""
         proxied = await proxy_request(request)
-        identity = pipeline.authenticate(proxied)
-        route = sse.stream_route(proxied.event["rawPath"])
-        pipeline.note_route(proxied, route)
         query = request.query_params
-        resume = sse.resume_position(
-            proxied.headers.get(sse.LAST_EVENT_ID_HEADER), query.get(sse.LAST_EVENT_ID_QUERY)
+        admitted = await pipeline.admit(
+            proxied,
+            route=sse.stream_route(proxied.event["rawPath"]),
+            client_tenant_id=query.get(sse.TENANT_QUERY),
         )
-        tenant_id = pipeline.choose_tenant(proxied, identity, route, query.get(sse.TENANT_QUERY))
-        policy_headers = await pipeline.check(proxied, identity, route, tenant_id, b"")
-        client = blocking_redis_clients.get()
-        wait = sse.wait_seconds(settings.alerts, proxied.event.get("stageVariables"))
-        return await sse.answer(client, tenant_id, resume, settings.alerts, policy_headers, wait=wait)
+        with admitted.fields_on_refusal():
+            resume = sse.resume_position(
+                proxied.headers.get(sse.LAST_EVENT_ID_HEADER), query.get(sse.LAST_EVENT_ID_QUERY)
+            )
+            client = blocking_redis_clients.get()
+            wait = sse.wait_seconds(settings.alerts, proxied.event.get("stageVariables"))
+            return await sse.answer(
+                client, admitted.tenant_id, resume, settings.alerts, admitted.headers, wait=wait
+            )
 
     install_health_routes(app, health_checker)
     docs = ApiDocs(

@@ -2,19 +2,20 @@
 
 Framework-free, so the proxy function can serve ``/api/v1/{service}/**`` straight from the payload
 2.0 event (``http_api.py``) while the gateway's own routes (alert stream, geocoding) reuse the same
-steps from their ASGI handlers. A step that refuses raises a ``GatewayError``; the caller turns it
-into a problem response.
+steps (``admit``) from their ASGI handlers. A step that refuses raises a ``GatewayError``; the
+caller turns it into a problem response. Every answer carries the ``RateLimit`` fields, refusals
+included: one refused before the policies still spends its caller's budget (``count_refusal``).
 """
 
 from __future__ import annotations
 
-import json
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from bakery_gateway import circuit_breaker, forwarding, retry_budget, routing
+from bakery_gateway import bounded_json, circuit_breaker, forwarding, login_attempts, retry_budget, routing
 from bakery_gateway.api_keys import require_in_scope
 from bakery_gateway.authentication import caller_identity
 from bakery_gateway.authorizer import bearer_token
@@ -25,11 +26,13 @@ from bakery_gateway.errors import (
     BadDownstreamResponseError,
     DownstreamTimeoutError,
     DownstreamUnavailableError,
+    GatewayError,
+    JsonInputError,
     PayloadTooLargeError,
 )
 from bakery_gateway.identity import Identity
 from bakery_gateway.observability import DOWNSTREAM_RETRIES
-from bakery_gateway.policy.engine import DEMO_SESSIONS_PATH, LOGIN_ROUTE_KEYS, PolicyEngine, PolicyRequest
+from bakery_gateway.policy.engine import DEMO_SESSIONS_PATH, PolicyEngine, PolicyRequest
 from bakery_gateway.revocation import Revocation, logout_revocation
 from bakery_gateway.settings import Settings
 from bakery_gateway.tenancy import select_tenant
@@ -50,7 +53,6 @@ PUBLIC_ROUTE_KEYS = frozenset(
         "ANY /api/v1/demo/{proxy+}",
     }
 )
-LOGIN_NAME_FIELDS = ("email", "username", "login")
 LOGOUT_PATH = "/api/v1/auth/logout"
 
 
@@ -75,6 +77,26 @@ class ProxyRequest:
     def source_ip(self) -> str:
         """The client's address as API Gateway saw it."""
         return str(self.event["requestContext"].get("http", {}).get("sourceIp", ""))
+
+
+@dataclass(frozen=True, slots=True)
+class Admitted:
+    """A request every step before its service let through, and the fields its answer carries."""
+
+    identity: Identity | None
+    route: routing.Route
+    tenant_id: str | None
+    body: bytes
+    headers: list[tuple[str, str]]  # RateLimit and subscription grace fields
+
+    @contextmanager
+    def fields_on_refusal(self) -> Iterator[None]:
+        """A refusal raised after the policies (a bad body, the service failing) carries their fields too."""
+        try:
+            yield
+        except GatewayError as refusal:
+            refusal.headers.update(self.headers)
+            raise
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,19 +138,62 @@ class ProxyPipeline:
 
     async def respond(self, request: ProxyRequest) -> ProxyAnswer:
         """A /api/v1 path the gateway does not serve itself: checked, then forwarded to its service."""
-        identity = self.authenticate(request)
-        route = self.route_for(request, identity)
-        # Judged on the normalised path: every spelling of logout revokes, not only the route key's.
-        if request.method == "POST" and route.normalized_path == LOGOUT_PATH:
-            return await self._handle(request, identity, route, revocation=self._logout(request, identity))
-        if request.method == "POST" and route.normalized_path == DEMO_SESSIONS_PATH:
-            body = self.checked_body(request)
+        admitted = await self.admit(request, circuit=True)
+        if request.method == "POST" and admitted.route.unscoped_path == DEMO_SESSIONS_PATH:
 
             async def check_account_type() -> None:
-                demo_account_type_of(body)
+                demo_account_type_of(admitted.body)
 
-            return await self._handle(request, identity, route, before_forwarding=check_account_type)
-        return await self._handle(request, identity, route)
+            return await self._handle(request, admitted, before_forwarding=check_account_type)
+        return await self._handle(request, admitted)
+
+    async def admit(
+        self,
+        request: ProxyRequest,
+        *,
+        route: routing.Route | None = None,
+        client_tenant_id: str | None = None,
+        circuit: bool = False,
+    ) -> Admitted:
+        """Every step before the service: identity (401), route (404; ``route`` for the gateway's own),
+        tenant (403), body (413), then every policy and, with ``circuit``, the service's circuit, in one
+        Redis round trip. A refusal before the policies spends the caller's budget all the same, and
+        carries the ``RateLimit`` fields (429 instead once that budget is spent)."""
+        identity: Identity | None = None
+        try:
+            identity = self.authenticate(request)
+            if route is None:
+                route = self.route_for(request, identity)
+            else:
+                self.note_route(request, route)
+            tenant_id = self.choose_tenant(request, identity, route, client_tenant_id)
+            body = self.checked_body(request)
+            names = (
+                login_attempts.login_names(body, request.headers.get("content-type"))
+                if login_attempts.is_login(request.method, route)
+                else ()
+            )
+        except GatewayError as refusal:
+            fields = await self.policies.count_refusal(self._policy_request(request, identity, route, None))
+            refusal.headers.update(fields)
+            raise
+        service = self._circuit_of(identity, route) if circuit else None
+        # Judged on the normalised path in either form: every spelling of logout revokes, not only
+        # the route key's, in the policies' round trip.
+        logout = request.method == "POST" and route.unscoped_path == LOGOUT_PATH
+        admission = await self.policies.admit(
+            self._policy_request(
+                request,
+                identity,
+                route,
+                tenant_id,
+                login_names=names,
+                service=service,
+                revocation=self._logout(request, identity) if logout else None,
+            )
+        )
+        request.state["circuit"], request.state["circuit_service"] = admission.circuit, service
+        return Admitted(identity, route, tenant_id, body, admission.headers)
 
     def authenticate(self, request: ProxyRequest) -> Identity | None:
         """The caller's identity; None on public routes. Refuses what the authorizer refused."""
@@ -181,63 +246,48 @@ class ProxyPipeline:
             )
         return request.body
 
-    async def check(
+    def _policy_request(
         self,
         request: ProxyRequest,
         identity: Identity | None,
-        route: routing.Route,
+        route: routing.Route | None,
         tenant_id: str | None,
-        body: bytes,
         *,
+        login_names: tuple[str, ...] = (),
         service: str | None = None,
         revocation: Revocation | None = None,
-    ) -> list[tuple[str, str]]:
-        """Every policy and ``service``'s circuit (one Redis round trip, which makes a logout's
-        ``revocation`` too): the headers they add; raises the first refusal."""
-        route_key = request.event.get("routeKey", "")
-        admission = await self.policies.admit(
-            PolicyRequest(
-                identity=identity,
-                tenant_id=tenant_id,
-                method=request.method,
-                path=route.normalized_path,
-                route_key=route_key,
-                route_template=route.template,
-                source_ip=request.source_ip,
-                request_id=request.request_id,
-                login_name=login_name(body) if route_key in LOGIN_ROUTE_KEYS else None,
-                service=service,
-                revocation=revocation,
-            )
+    ) -> PolicyRequest:
+        return PolicyRequest(
+            identity=identity,
+            tenant_id=tenant_id,
+            method=request.method,
+            path=route.normalized_path if route is not None else "",
+            route_key=request.event.get("routeKey", ""),
+            route_template=route.template if route is not None else "",
+            source_ip=request.source_ip,
+            request_id=request.request_id,
+            login_attempt=route is not None and login_attempts.is_login(request.method, route),
+            login_names=login_names,
+            service=service,
+            revocation=revocation,
         )
-        request.state["circuit"], request.state["circuit_service"] = admission.circuit, service
-        return admission.headers
 
     async def _handle(
         self,
         request: ProxyRequest,
-        identity: Identity | None,
-        route: routing.Route,
+        admitted: Admitted,
         *,
         before_forwarding: Callable[[], Awaitable[None]] | None = None,
-        revocation: Revocation | None = None,
     ) -> ProxyAnswer:
-        """Tenant access, body size and every policy (one Redis round trip); then forward."""
-        tenant_id = self.choose_tenant(request, identity, route)
-        body = self.checked_body(request)
-        policy_headers = await self.check(
-            request,
-            identity,
-            route,
-            tenant_id,
-            body,
-            service=self._circuit_of(identity, route),
-            revocation=revocation,
-        )
-        if before_forwarding is not None:
-            await before_forwarding()
-        answer = await self._forward(request, identity, route, tenant_id, body)
-        answer.headers.extend(policy_headers)
+        """What follows the policies: ``before_forwarding``, then the service; every answer, and every
+        refusal, with the policies' fields."""
+        with admitted.fields_on_refusal():
+            if before_forwarding is not None:
+                await before_forwarding()
+            answer = await self._forward(
+                request, admitted.identity, admitted.route, admitted.tenant_id, admitted.body
+            )
+        answer.headers.extend(admitted.headers)
         return answer
 
     def _circuit_of(self, identity: Identity | None, route: routing.Route) -> str:
@@ -329,24 +379,9 @@ class ProxyPipeline:
 def demo_account_type_of(body: bytes) -> DemoAccountType:
     """The account type a demo-session creation asks for; refused (400) unless one of the two."""
     try:
-        document = json.loads(body)
-    except ValueError:
+        document = bounded_json.loads(body, max_bytes=bounded_json.REQUEST_BODY_BYTES)
+    except JsonInputError:
         document = None
     # Anything but a JSON object holding a valid account_type gets the problem naming the two.
     account_type = document.get("account_type") if isinstance(document, dict) else None
     return require_demo_account_type(account_type, "account_type")
-
-
-def login_name(body: bytes) -> str | None:
-    """The account a login or registration is for, to limit attempts per account."""
-    try:
-        document = json.loads(body)
-    except ValueError:
-        return None
-    if not isinstance(document, dict):
-        return None
-    for field in LOGIN_NAME_FIELDS:
-        value = document.get(field)
-        if isinstance(value, str) and value.strip():
-            return value.strip().lower()[:256]
-    return None

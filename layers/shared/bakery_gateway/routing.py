@@ -35,6 +35,16 @@ class Route:
     tenant_id: str | None  # from the tenant-scoped path form, when used
     template: str  # the route template: a metric label and a log field, never the raw path
 
+    @property
+    def unscoped_path(self) -> str:
+        """``normalized_path`` without the tenant-scoped form's ``/tenants/{tenant_id}``:
+        ``/api/v1/tenants/t1/auth/login`` is ``/api/v1/auth/login``, the route the gateway's own
+        rules (login, logout, demo sessions) name, whichever form a client chose."""
+        if self.tenant_id is None or self.service == TENANT_SERVICE:
+            return self.normalized_path
+        scoped = f"{API_PREFIX}{TENANT_SERVICE}/{self.tenant_id}"
+        return API_PREFIX.rstrip("/") + self.normalized_path[len(scoped) :]
+
 
 def resolve(raw_path: str, service_urls: Mapping[str, str]) -> Route:
     """The route for ``raw_path``; raises a problem error when there is none."""

@@ -8,7 +8,6 @@ cost ~3.8x the bare RSA verify on a claims-cache miss (bench/README.md, authoriz
 from __future__ import annotations
 
 import binascii
-import json
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -19,8 +18,9 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
+from bakery_gateway import bounded_json
 from bakery_gateway.demo import VALID_DEMO_ACCOUNT_TYPES, parse_demo_account_type
-from bakery_gateway.errors import DemoAccountTypeRefusedError, InvalidTokenError
+from bakery_gateway.errors import DemoAccountTypeRefusedError, InvalidTokenError, JsonInputError
 from bakery_gateway.identity import Identity
 from bakery_gateway.keys import DEFAULT_KEY_ID
 from bakery_gateway.settings import JwtSettings
@@ -106,11 +106,7 @@ class TokenVerifier:
             if len(self._headers) >= HEADER_CACHE_SIZE:
                 self._headers.clear()
             self._headers[header_segment] = header
-        try:
-            # UTF-8 only (RFC 7519 §7.2), and faster than json.loads guessing the encoding of bytes
-            claims = json.loads(_decode_segment(payload_segment).decode())
-        except (ValueError, RecursionError):  # bad UTF-8 or bad JSON, or nested past the parser's depth
-            raise InvalidTokenError("token malformed") from None
+        claims = _segment_json(payload_segment)
         if not isinstance(claims, dict):
             raise InvalidTokenError("token malformed")
         self._check_claims(claims)
@@ -260,10 +256,7 @@ def _parse_header(segment: str) -> tuple[str, str | None]:
     """The JOSE header's ``alg`` ("" unless a string) and ``kid``; ``InvalidTokenError`` when malformed."""
     if not _canonical(segment):
         raise InvalidTokenError("token malformed")
-    try:
-        header = json.loads(_decode_segment(segment).decode())
-    except (ValueError, RecursionError):  # bad UTF-8 or bad JSON, or nested past the parser's depth
-        raise InvalidTokenError("token malformed") from None
+    header = _segment_json(segment)
     if not isinstance(header, dict) or not isinstance(header.get("kid", ""), str):
         raise InvalidTokenError("token malformed")
     # RFC 7797's unencoded payload ("b64": false) is not supported, and a critical extension not
@@ -281,6 +274,15 @@ def _parse_header(segment: str) -> tuple[str, str | None]:
             raise InvalidTokenError("token malformed")
     algorithm = header.get("alg")
     return (algorithm if isinstance(algorithm, str) else ""), header.get("kid")
+
+
+def _segment_json(segment: str) -> Any:
+    """A header or payload segment's JSON (UTF-8 only, RFC 7519 §7.2), read within bounded_json's
+    limits; ``InvalidTokenError`` when it is not."""
+    try:
+        return bounded_json.loads(_decode_segment(segment), max_bytes=bounded_json.TOKEN_SEGMENT_BYTES)
+    except JsonInputError:
+        raise InvalidTokenError("token malformed") from None
 
 
 def _canonical(segment: str) -> bool:

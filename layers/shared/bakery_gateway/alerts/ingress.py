@@ -19,11 +19,13 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
+from bakery_gateway import bounded_json
 from bakery_gateway.alerts.fanout import MAX_ALERTS_PER_EVENT, Fanout, Summary
 from bakery_gateway.errors import (
     BadRequestError,
     GatewayError,
     InvalidAlertError,
+    JsonInputError,
     RedisUnavailableError,
     StateUnavailableError,
 )
@@ -128,9 +130,11 @@ class HttpApiEvent:
         body = self.event.get("body") or ""
         try:
             text = base64.b64decode(body, validate=True) if self.event.get("isBase64Encoded") else body
-            document = json.loads(text)
-        except (binascii.Error, ValueError) as error:
-            raise BadRequestError("the body must be an alert or a list of alerts, as JSON") from error
+            document = bounded_json.loads(text, max_bytes=bounded_json.ALERT_BATCH_BYTES)
+        except (binascii.Error, JsonInputError) as error:
+            raise BadRequestError(
+                f"the body must be an alert or a list of alerts, as JSON ({error})"
+            ) from None
         alerts = document if isinstance(document, list) else [document]
         if not alerts or len(alerts) > MAX_ALERTS_PER_EVENT:
             raise BadRequestError(f"send between 1 and {MAX_ALERTS_PER_EVENT} alerts")

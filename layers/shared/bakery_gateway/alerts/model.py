@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from bakery_gateway import bounded_json
 from bakery_gateway.errors import InvalidAlertError
 
 SEVERITIES = ("low", "medium", "high", "critical")
@@ -54,8 +55,8 @@ class Alert:
         data = raw.get("data", {})
         if not isinstance(data, Mapping):
             errors["data"] = "must be a JSON object"
-        elif len(_dumps(data).encode()) > MAX_DATA_BYTES:
-            errors["data"] = f"must serialize to at most {MAX_DATA_BYTES} bytes"
+        elif (problem := _data_problem(data)) is not None:
+            errors["data"] = problem
         if errors:
             raise InvalidAlertError(errors)
         return cls(
@@ -89,6 +90,20 @@ class Alert:
 
 def _dumps(value: object) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _data_problem(data: Mapping[str, Any]) -> str | None:
+    """What is wrong with ``data`` as the alert carries it: too large, or nested too deep (a direct
+    invocation's event was parsed by Lambda, not by bounded_json)."""
+    try:
+        text = _dumps(data)
+    except RecursionError:  # nested past the encoder's own limit, so far past ours
+        text = None
+    if text is not None and len(text.encode()) > MAX_DATA_BYTES:
+        return f"must serialize to at most {MAX_DATA_BYTES} bytes"
+    if text is None or bounded_json.depth(text) > bounded_json.MAX_DEPTH:
+        return f"must nest at most {bounded_json.MAX_DEPTH} levels"
+    return None
 
 
 def _identifier(raw: Mapping[str, Any], name: str, errors: dict[str, str]) -> str | None:

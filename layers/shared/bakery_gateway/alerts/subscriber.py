@@ -10,14 +10,13 @@ capped backoff; what was published while it was disconnected is lost, as pub/sub
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from redis.exceptions import RedisError
 
-from bakery_gateway import redis_keys
+from bakery_gateway import bounded_json, redis_keys
 from bakery_gateway.alerts.model import Alert
 from bakery_gateway.alerts.store import Accepted
 from bakery_gateway.errors import InvalidAlertError, RedisUnavailableError
@@ -37,7 +36,7 @@ def ingest(fanout: Fanout, channel: str, payload: str) -> Accepted | None:
     """One channel message down the fanout's path; None when it is not an alert of that channel's
     tenant. Raises ``RedisUnavailableError`` when it cannot be stored."""
     try:
-        alert = Alert.from_mapping(json.loads(payload))
+        alert = Alert.from_mapping(bounded_json.loads(payload, max_bytes=bounded_json.ALERT_BYTES))
     except (ValueError, InvalidAlertError) as error:
         ALERTS.labels(outcome="refused").inc()
         logger.warning("refused a published alert", extra={"channel": channel, "reason": str(error)})

@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
 from fastapi import FastAPI, Request, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bakery_gateway import __version__, revocation
 from bakery_gateway.authentication import caller_identity
@@ -31,7 +32,8 @@ from bakery_gateway.errors import (
     StateUnavailableError,
     TokenRevokedError,
 )
-from bakery_gateway.middleware import NO_OPENTELEMETRY, RequestContextMiddleware
+from bakery_gateway.identity import Identity
+from bakery_gateway.middleware import NO_OPENTELEMETRY, RequestContextMiddleware, send_problem
 from bakery_gateway.policy import audit
 from bakery_gateway.policy.admin_bodies import (
     RateLimitsBody,
@@ -68,11 +70,12 @@ def create_admin_app(
         openapi_url=None,  # API Gateway routes nothing but the paths above to this function
         telemetry=NO_OPENTELEMETRY,
     )
+    # Added first, so it runs inside the request context (the request id) and before routing.
+    app.add_middleware(AuthenticatedFirst, leeway_seconds=settings.jwt.leeway_seconds, clock=clock)
     app.add_middleware(
         RequestContextMiddleware,
         recorder=RequestRecorder(user_id_for_log=user_id_for_log(settings.observability)),
     )
-    leeway = settings.jwt.leeway_seconds
 
     def store() -> TenantPolicyStore:
         return TenantPolicyStore(
@@ -83,8 +86,7 @@ def create_admin_app(
 
     async def authorized(request: Request, roles: frozenset[str]) -> audit.Actor:
         """The caller, if it holds one of ``roles`` and its token was not revoked; else a problem."""
-        identity = caller_identity(request.scope["aws.event"], leeway_seconds=leeway, clock=clock)
-        request.state.user_id = identity.user_id
+        identity: Identity = request.state.identity  # AuthenticatedFirst's
         if roles.isdisjoint(identity.roles):
             needed = " or ".join(sorted(roles))
             raise ForbiddenRoleError(
@@ -187,6 +189,30 @@ def create_admin_app(
     install_problem_handlers(app)
     install_state_unavailable_handler(app)
     return app
+
+
+class AuthenticatedFirst:
+    """Every route of the policy function sits behind the authorizer, so the caller is checked before
+    routing: an unauthenticated request gets its 401 problem whatever its path (FastAPI would redirect
+    a trailing slash, 307, or answer an unknown route 404, before any route could refuse it)."""
+
+    def __init__(self, app: ASGIApp, *, leeway_seconds: int, clock: Callable[[], float]) -> None:
+        self.app = app
+        self.leeway_seconds = leeway_seconds
+        self.clock = clock
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            state = scope["state"]
+            try:
+                identity = caller_identity(
+                    scope["aws.event"], leeway_seconds=self.leeway_seconds, clock=self.clock
+                )
+            except GatewayError as refusal:
+                await send_problem(send, refusal, state["request_id"])
+                return
+            state["identity"], state["user_id"] = identity, identity.user_id
+        await self.app(scope, receive, send)
 
 
 def audit_limit(text: str | None) -> int:

@@ -12,7 +12,8 @@ from typing import Annotated, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from bakery_gateway.errors import BadRequestError
+from bakery_gateway import bounded_json
+from bakery_gateway.errors import BadRequestError, JsonInputError
 from bakery_gateway.policy.store import RateLimitOverride, RateLimitOverrides
 from bakery_gateway.policy.subscription import Subscription
 
@@ -88,9 +89,17 @@ class SubscriptionEventBody(_AdminBody):
 
 
 def parse_body(model: type[BodyT], body: bytes) -> BodyT:
-    """``body`` read as ``model``; ``BadRequestError`` naming every invalid field otherwise."""
+    """``body`` read as ``model``; ``BadRequestError`` naming every invalid field otherwise.
+
+    The JSON is read by ``bounded_json`` (size and depth), then validated as a Python document:
+    strict, so JSON's types are checked as ``model_validate_json`` checked them.
+    """
     try:
-        return model.model_validate_json(body)
+        document = bounded_json.loads(body, max_bytes=bounded_json.REQUEST_BODY_BYTES)
+    except JsonInputError as error:
+        raise invalid_field("body", str(error)) from None
+    try:
+        return model.model_validate(document)
     except ValidationError as error:
         invalid = [
             {"name": ".".join(str(part) for part in detail["loc"]) or "body", "reason": detail["msg"]}

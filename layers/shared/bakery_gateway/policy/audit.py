@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from bakery_gateway import bounded_json
 from bakery_gateway.observability import logger
 
 
@@ -65,8 +66,12 @@ class AuditRecord:
             tenant_id=fields["tenant_id"],
             actor=Actor(fields["actor"], fields.get("request_id", "")),
             at=fields["at"],
-            before=json.loads(fields.get("before") or "null"),
-            after=json.loads(fields.get("after") or "null"),
+            before=bounded_json.loads(
+                fields.get("before") or "null", max_bytes=bounded_json.STORED_RECORD_BYTES
+            ),
+            after=bounded_json.loads(
+                fields.get("after") or "null", max_bytes=bounded_json.STORED_RECORD_BYTES
+            ),
             entry_id=entry_id,
         )
 

@@ -1,7 +1,9 @@
 """The policy engine: one Redis round trip per request, then the decision, in the spec's order.
 
 Order of refusals: a revoked token (401), a rate limit (429), the subscription (402), read-only
-mode (403). Tenant access (403) is decided before, without Redis, by ``tenancy.select_tenant``.
+mode (403). Tenant access (403) is decided before, without Redis, by ``tenancy.select_tenant``; a
+request refused there (or earlier: 401, 404, 400, 413) still spends its caller's budget through
+``count_refusal``, in the one round trip it makes.
 
 Revocation never fails open: a token id this container saw revoked, or revoked itself, stays
 refused until its token expires, with or without Redis; without Redis, any other write with a
@@ -53,7 +55,6 @@ from bakery_gateway.revocation import Revocation
 from bakery_gateway.settings import Settings
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-LOGIN_ROUTE_KEYS = frozenset({"POST /api/v1/auth/login", "POST /api/v1/auth/register"})
 DEMO_SESSIONS_PATH = "/api/v1/demo/sessions"
 OUTAGE_LOG_INTERVAL_SECONDS = 60
 Headers = list[tuple[str, str]]
@@ -69,7 +70,8 @@ class PolicyRequest:
     route_template: str
     source_ip: str
     request_id: str
-    login_name: str | None = None
+    login_attempt: bool = False  # a login or registration, however its path is spelled
+    login_names: tuple[str, ...] = ()  # the accounts it names, normalised (login_attempts.py)
     service: str | None = None  # the downstream service the request goes to: its circuit is checked
     # A logout's: the caller's token is revoked in this request's round trip, whatever its budgets.
     revocation: Revocation | None = None
@@ -162,12 +164,7 @@ class PolicyEngine:
         # A logout passes a drained budget: it has revoked the token, and the auth service must
         # hear of it too. It cannot be used to spend more: the token is refused from now on.
         if not snapshot.rate_allowed and request.revocation is None:
-            RATE_LIMIT_EXCEEDED.labels(request.route_template).inc()
-            retry_after = max(bucket.retry_after_ms for bucket in snapshot.buckets)
-            raise RateLimitedError(
-                "too many requests; retry after the time in Retry-After",
-                headers={"Retry-After": str(max(1, math.ceil(retry_after / 1000)))},
-            )
+            raise _rate_limited(request, snapshot.buckets)
         if request.service is not None:
             self.circuits.admit(request.service, snapshot.circuit)
         if not request.tenant_id or self._exempt(request):
@@ -183,6 +180,33 @@ class PolicyEngine:
             )
         return grace
 
+    async def count_refusal(self, request: PolicyRequest) -> Headers:
+        """A request refused before the policies (401, 403 tenant, 404, 400, 413) spends its budget
+        all the same, so that probing paths, tokens or other tenants is not free: the caller's own
+        budget (user, API key or demo session), or the address's without an identity. One script
+        run, as any request; revocation and tenant state are not read (the request is refused
+        anyway). The ``RateLimit`` fields the refusal carries; ``RateLimitedError`` once the budget
+        is spent. Without Redis, the container's limiter (``memory``) or nothing decides: the
+        refusal stands either way."""
+        buckets = self.buckets(request)
+        keys = PolicyKeys(None, None)
+        try:
+            snapshot = await self._scripts.get().run(keys, buckets, 0)
+            allowed, states = snapshot.rate_allowed, snapshot.buckets
+        except Exception as error:  # redis-py raises several unrelated types for one outage
+            REDIS_ERRORS.labels("policy").inc()
+            self._log_outage(error)
+            if self._policy.rate_limit_when_redis_down == "memory":
+                allowed, states = self._local_limiter.check(buckets, None)
+            else:
+                allowed, states = True, ()
+        headers = rate_limit_headers(states)
+        if not allowed:
+            refusal = _rate_limited(request, states)
+            refusal.headers.update(headers)
+            raise refusal
+        return headers
+
     def buckets(self, request: PolicyRequest) -> list[BucketSpec]:
         """The rate-limit budgets this request draws on."""
 
@@ -197,26 +221,25 @@ class PolicyEngine:
                 method=request.method,
             )
 
-        if request.identity is not None and request.identity.demo_session_id:
-            return [bucket(Scope.DEMO, request.identity.demo_session_id)]
-        if request.identity is not None and request.identity.api_key_id:
+        identity = request.identity
+        if identity is not None and identity.demo_session_id:
+            buckets = [bucket(Scope.DEMO, identity.demo_session_id)]
+        elif identity is not None:
             # A key's own budget instead of a user's; the tenant's budget still bounds all its traffic.
-            buckets = [bucket(Scope.API_KEY, request.identity.api_key_id)]
+            if identity.api_key_id:
+                buckets = [bucket(Scope.API_KEY, identity.api_key_id)]
+            else:
+                buckets = [bucket(Scope.USER, identity.user_id)]
             if request.tenant_id:
                 buckets.append(bucket(Scope.TENANT, request.tenant_id))
-            return buckets
-        if request.identity is not None:
-            buckets = [bucket(Scope.USER, request.identity.user_id)]
-            if request.tenant_id:
-                buckets.append(bucket(Scope.TENANT, request.tenant_id))
-            return buckets
-        buckets = [bucket(Scope.IP, request.source_ip)]
-        if request.method == "POST" and request.path == DEMO_SESSIONS_PATH:
-            buckets.append(bucket(Scope.DEMO_CREATION_IP, request.source_ip))
-        if request.route_key in LOGIN_ROUTE_KEYS:
+        else:
+            buckets = [bucket(Scope.IP, request.source_ip)]
+            if request.method == "POST" and request.path == DEMO_SESSIONS_PATH:
+                buckets.append(bucket(Scope.DEMO_CREATION_IP, request.source_ip))
+        # With a token or without: a login through any route is a login attempt.
+        if request.login_attempt:
             buckets.append(bucket(Scope.LOGIN_IP, request.source_ip))
-            if request.login_name:
-                buckets.append(bucket(Scope.LOGIN_NAME, request.login_name))
+            buckets.extend(bucket(Scope.LOGIN_NAME, name) for name in request.login_names)
         return buckets
 
     def _refuse_blocked_demo_operation(self, request: PolicyRequest) -> None:
@@ -353,6 +376,15 @@ class PolicyEngine:
                     "circuit_breakers": "fail open",
                 },
             )
+
+
+def _rate_limited(request: PolicyRequest, buckets: tuple[BucketState, ...]) -> RateLimitedError:
+    RATE_LIMIT_EXCEEDED.labels(request.route_template).inc()
+    retry_after = max((bucket.retry_after_ms for bucket in buckets), default=1000)
+    return RateLimitedError(
+        "too many requests; retry after the time in Retry-After",
+        headers={"Retry-After": str(max(1, math.ceil(retry_after / 1000)))},
+    )
 
 
 def rate_limit_headers(buckets: tuple[BucketState, ...]) -> Headers:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from bakery_gateway import redis_keys
+from bakery_gateway import bounded_json, redis_keys
 from bakery_gateway.constants import REQUEST_ID_HEADER
 
 if TYPE_CHECKING:
@@ -116,7 +116,11 @@ async def fetch(
     if response.status_code != 200:
         raise SubscriptionLookupError(f"tenant service answered {response.status_code}")
     try:
-        document = response.json()
+        document = bounded_json.loads(
+            response.content,
+            max_bytes=bounded_json.SERVICE_ANSWER_BYTES,
+            max_depth=bounded_json.SERVICE_ANSWER_DEPTH,
+        )
         if not isinstance(document, dict):
             raise ValueError("not an object")
         return Subscription.from_document(document)

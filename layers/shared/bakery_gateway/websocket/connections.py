@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import RedisError
 
-from bakery_gateway import redis_keys
+from bakery_gateway import bounded_json, redis_keys
 from bakery_gateway.errors import RedisUnavailableError, TenantAccessError
 from bakery_gateway.identity import Identity
 from bakery_gateway.observability import REDIS_ERRORS
@@ -164,8 +164,7 @@ class Connections:
         has expired or was revoked since it connected (the client reconnects with a fresh one)."""
         key = redis_keys.ws_connection_key(connection_id)
         try:
-            raw = self._client.hget(key, IDENTITY_FIELD)
-            identity = Identity.from_context(json.loads(_text(raw))) if raw is not None else None
+            identity = _stored_identity(self._client.hget(key, IDENTITY_FIELD))
             revoked = identity is not None and self._client.exists(redis_keys.revoked_key(identity.jti))
         except RedisError as error:
             raise _unavailable("ws_lookup", error) from error
@@ -216,9 +215,25 @@ def topic_for(identity: Identity, request: Request) -> str:
     return redis_keys.alerts_topic(tenant_id)
 
 
+def _stored_identity(raw: object) -> Identity | None:
+    """The identity a connection was registered with; None (unknown: reconnect) when unreadable."""
+    if raw is None:
+        return None
+    try:
+        return Identity.from_context(
+            bounded_json.loads(_text(raw), max_bytes=bounded_json.STORED_RECORD_BYTES)
+        )
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
 def _topics(raw: object) -> list[str]:
     try:
-        decoded = json.loads(_text(raw)) if raw is not None else []
+        decoded = (
+            bounded_json.loads(_text(raw), max_bytes=bounded_json.STORED_RECORD_BYTES)
+            if raw is not None
+            else []
+        )
     except ValueError:
         return []
     return [str(topic) for topic in decoded] if isinstance(decoded, list) else []

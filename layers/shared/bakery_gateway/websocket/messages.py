@@ -18,6 +18,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from bakery_gateway import bounded_json
+from bakery_gateway.errors import JsonInputError
 from bakery_gateway.platform_limits import WEBSOCKET_MESSAGE_BYTES
 
 ACTIONS = ("subscribe", "unsubscribe", "ping")
@@ -48,9 +50,9 @@ def parse(body: str | None) -> Request:
         # API Gateway closes the socket first (1009); any other way in is refused unread.
         raise MessageError("message-too-large", f"a message is at most {WEBSOCKET_MESSAGE_BYTES} bytes")
     try:
-        document = json.loads(body or "")
-    except ValueError:
-        raise MessageError("bad-request", "a message must be a JSON object") from None
+        document = bounded_json.loads(body or "", max_bytes=WEBSOCKET_MESSAGE_BYTES)
+    except JsonInputError as error:
+        raise MessageError("bad-request", f"a message must be a JSON object ({error})") from None
     if not isinstance(document, dict):
         raise MessageError("bad-request", "a message must be a JSON object")
     action = document.get("action")

@@ -50,11 +50,7 @@ def caller_identity(
         if problem_type == StateUnavailableError.problem_type:
             raise StateUnavailableError(reason, headers={"Retry-After": "5"})
         raise REFUSALS.get(str(problem_type), AuthenticationError)(reason)
-    try:
-        identity = Identity.from_context(context)
-    except (KeyError, TypeError, ValueError):
-        # Only a wiring mistake makes a context that is not an identity: it fails closed.
-        raise AuthenticationError("the authorizer context is malformed") from None
+    identity = Identity.from_context(context)
     now = clock()
     if identity.expires_at + leeway_seconds < now:
         if identity.is_api_key:

@@ -274,7 +274,8 @@ def _serve(arguments: argparse.Namespace) -> int:
             # Nor does it take a message over 128 KB (closed with 1009): none is buffered beyond it.
             ws_max_size=WEBSOCKET_MESSAGE_BYTES,
             # requestContext's sourceIp is the socket's peer, as API Gateway's is: uvicorn's default
-            # trust of X-Forwarded-For from 127.0.0.1 would let any local client pick its address.
+            # trust of X-Forwarded-For from 127.0.0.1 would let any local client pick its address
+            # (and, with X-Forwarded-Proto, the scheme the events report).
             proxy_headers=False,
             # Streams end as a reload or Ctrl-C begins (serving.StreamEndingServer); this bounds the rest.
             timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bakery_gateway import bounded_json
+from bakery_gateway.platform_limits import WEBSOCKET_MESSAGE_BYTES
 from bakery_local.template import FUNCTION_TYPE, Resolver, TemplateError, load_template
 
 API_TYPE = "AWS::ApiGatewayV2::Api"
@@ -68,7 +70,7 @@ def select_value(expression: str, body: str) -> str | None:
     if not expression.startswith(prefix):
         return None
     try:
-        value: Any = json.loads(body)
+        value: Any = bounded_json.loads(body, max_bytes=WEBSOCKET_MESSAGE_BYTES)
     except ValueError:
         return None
     for part in expression[len(prefix) :].split("."):

@@ -9,7 +9,9 @@ import pytest
 
 from bakery_gateway import constants as names
 from bakery_local.dev_tokens import DevKeyPair
+from tests.e2e.runtime import RunningGateway
 from tests.integration.conftest import GatewayStarter
+from tests.security.raw_http import request_bytes, send_raw
 from tests.support.lambda_gateway import LambdaGateway, assert_problem
 from tests.support.stub_service import StubService
 
@@ -128,3 +130,64 @@ def test_x_forwarded_for_does_not_escape_the_per_user_rate_limit(
     ]
 
     assert statuses == [200, 200, 429]
+
+
+# Spellings a WSGI server (or nginx with underscores_in_headers) reads as the gateway's own headers,
+# and members of the families only the gateway speaks for.
+RESPELLED = {
+    "X_User_ID": "admin",
+    "X_Tenant_ID": "tenant-b",
+    "X_User_Roles": "admin",
+    "X_Demo_Session_Id": "someone-elses-session",
+    "X_Demo_Account_Type": "enterprise",
+    "X_Request_ID": "req-forged",
+    "X-Demo-Tenant": "tenant-b",
+    "X-Demo-Anything": "forged",
+    "X_Forwarded_For": "10.0.0.1",
+    "X-Forwarded-Prefix": "/admin",
+    "X-Forwarded-Server": "internal.bakery.example",
+    "X-Forwarded-Ssl": "on",
+    "X-Forwarded-Scheme": "http",
+    "X-Forwarded-Uri": "/api/v1/admin",
+    "X-Forwarded-Client-Cert": "forged",
+    "X_API_Key": "bk_forged",
+}
+
+
+@pytest.mark.parametrize(("name", "value"), sorted(RESPELLED.items()))
+def test_an_identity_header_in_any_spelling_never_reaches_the_service(
+    gateway: LambdaGateway, stub_service: StubService, token: str, name: str, value: str
+) -> None:
+    assert gateway.request("GET", PATH, token=token, headers={name: value}).status == 200
+
+    received = stub_service.last_request
+    assert name.lower() not in received.header_names
+    assert value not in [received_value for _, received_value in received.headers]
+
+
+def test_x_forwarded_proto_is_the_gateways_own_on_the_wire(
+    runtime: RunningGateway, received: StubService, token: str
+) -> None:
+    # The runtime is reached over http: a client claiming anything else is not believed.
+    headers = [
+        ("Authorization", f"Bearer {token}"),
+        ("X-Forwarded-Proto", "https"),
+        ("X_Forwarded_Proto", "gopher"),
+    ]
+
+    response = send_raw(runtime.url, request_bytes("GET", PATH, headers))
+
+    assert response.status == 200
+    assert received.last_request.header_values("x-forwarded-proto") == ["http"]
+    assert "x_forwarded_proto" not in received.last_request.header_names
+
+
+def test_x_forwarded_for_on_the_wire_does_not_change_the_clients_address(
+    runtime: RunningGateway, received: StubService, token: str
+) -> None:
+    headers = [("Authorization", f"Bearer {token}"), ("X-Forwarded-For", "198.51.100.99")]
+
+    response = send_raw(runtime.url, request_bytes("GET", PATH, headers))
+
+    assert response.status == 200
+    assert received.last_request.header_values("x-forwarded-for") == ["127.0.0.1"]

@@ -72,6 +72,20 @@ def test_a_write_by_a_read_only_tenant_is_refused_after_one_command(
     assert sent == (403, ["EVALSHA"])
 
 
+def test_a_request_refused_before_the_policies_sends_one_command_to_redis(
+    gateway: LambdaGateway, private_redis: RedisProcess, dev_keys: DevKeyPair
+) -> None:
+    # Another tenant's path: refused (403) before the policies, and its budget spent all the same.
+    context = gateway.context_for(dev_keys.mint(user_id="user-1", tenant_id="tenant-a"))
+    gateway.request("GET", "/api/v1/sales/orders", context=context)
+
+    sent = commands_sent_by(
+        private_redis, lambda: gateway.request("GET", "/api/v1/tenants/tenant-b/orders", context=context)
+    )
+
+    assert sent == (403, ["EVALSHA"])
+
+
 def test_a_login_sends_one_command_to_redis(gateway: LambdaGateway, private_redis: RedisProcess) -> None:
     body = json.dumps({"email": "ana@example.com", "password": "x"})
     gateway.request("POST", "/api/v1/auth/login", body=body)

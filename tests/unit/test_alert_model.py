@@ -133,3 +133,19 @@ def test_json_round_trip_keeps_the_normalised_alert() -> None:
     )
 
     assert Alert.from_mapping(alert.to_dict()) == alert
+
+
+def nested_data(levels: int) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    for _ in range(levels):
+        data = {"a": data}
+    return data
+
+
+@pytest.mark.parametrize("levels", [40, 5000])  # 5000: past Python's own recursion limit
+def test_data_nested_past_the_limit_is_refused_naming_the_field(levels: int) -> None:
+    assert "nest" in bad_fields(valid(data=nested_data(levels)))["data"]
+
+
+def test_data_nested_within_the_limit_is_accepted() -> None:
+    assert Alert.from_mapping(valid(data=nested_data(20))).data

@@ -250,6 +250,16 @@ def test_a_cache_hit_does_not_verify_the_token_again(
     assert authorize(authorizer, token)["context"]["user_id"] == "user-1"
 
 
+@pytest.mark.parametrize("stored", ["[" * 5000, "not json", '{"user_id": "u"}', "[]"])
+def test_an_unreadable_cached_record_is_a_miss_and_the_token_is_verified_again(
+    authorizer: Authorizer, fake_redis: fakeredis.FakeRedis, dev_keys: DevKeyPair, stored: str
+) -> None:
+    token = dev_keys.mint(user_id="user-1")
+    fake_redis.set(redis_keys.claims_cache_key(token), stored)
+
+    assert authorize(authorizer, token)["context"]["user_id"] == "user-1"
+
+
 def test_failures_are_counted(authorizer: Authorizer, metric: MetricReader) -> None:
     failures = metric("gateway_auth_attempts_total", status="failure")
 

@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from bakery_gateway.events import authorizer_context, request_id, strip_stage
+from bakery_gateway.events import authorizer_context, normalize, request_id, strip_stage
 from tests.support.events import HTTP_API_PROXY, HTTP_API_PROXY_SAM, load_event
 
 
@@ -59,3 +59,20 @@ def test_the_lambda_authorizer_context_is_read_from_the_request_context() -> Non
 def test_an_event_without_a_lambda_authorizer_has_no_context() -> None:
     assert authorizer_context(load_event(HTTP_API_PROXY, authorizer=None)) is None
     assert authorizer_context(load_event(HTTP_API_PROXY_SAM)) is None  # a JWT authorizer's shape
+
+
+@pytest.mark.parametrize("method", ["post", "Post", "pOST"])
+def test_a_method_is_read_in_upper_case(method: str) -> None:
+    event = load_event(HTTP_API_PROXY, method=method, stage="prod")
+
+    normalized = normalize(event)
+
+    assert normalized["requestContext"]["http"]["method"] == "POST"
+    assert normalized["rawPath"] == "/api/v1/sales/products"
+    assert event["requestContext"]["http"]["method"] == method, "the caller's event is not changed"
+
+
+def test_an_event_already_normal_is_returned_as_it_is() -> None:
+    event = load_event(HTTP_API_PROXY, method="DELETE")
+
+    assert normalize(event) is event

@@ -273,3 +273,53 @@ async def test_a_service_that_trickles_its_answer_past_the_deadline_times_out() 
 
     with pytest.raises(DownstreamTimeoutError):
         await send_through(httpx.MockTransport(handler), deadline_seconds=0.05)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "x_user_id",
+        "x_tenant_id",
+        "x_user_roles",
+        "x_demo_session_id",
+        "x_request_id",
+        "x_api_key",
+        "x-demo-tenant",
+        "x_demo_anything",
+        "x-forwarded-prefix",
+        "x-forwarded-server",
+        "x_forwarded_ssl",
+    ],
+)
+def test_a_gateway_header_in_any_spelling_is_dropped(name: str) -> None:
+    sent = forwarded([(name, "forged")])
+
+    assert name not in [sent_name for sent_name, _ in sent]
+    assert "forged" not in [value for _, value in sent]
+
+
+def test_a_look_alike_of_a_gateway_header_is_passed_on() -> None:
+    sent = forwarded([("x-user-identifier", "kept"), ("x-demonstration", "kept")])
+
+    assert [value for _, value in sent].count("kept") == 2
+
+
+@pytest.mark.parametrize("protocol", ["gopher", "", "HTTPS; x"])
+def test_a_protocol_other_than_http_or_https_is_sent_as_https(protocol: str) -> None:
+    sent = downstream_headers(
+        [],
+        identity=None,
+        tenant_id=None,
+        request_id="r",
+        origin=ClientOrigin(source_ip="203.0.113.10", protocol=protocol, host="h"),
+    )
+
+    assert values(sent, "x-forwarded-proto") == ["https"]
+
+
+@pytest.mark.parametrize("status", [999, 600, 101, 199])
+async def test_a_status_that_is_not_a_final_one_is_an_invalid_answer(status: int) -> None:
+    with pytest.raises(BadDownstreamResponseError, match="invalid status"):
+        await send_through(
+            httpx.MockTransport(lambda request: httpx.Response(status, stream=httpx.ByteStream(b"")))
+        )

@@ -247,6 +247,66 @@ async def test_login_attempts_for_one_name_are_limited_across_addresses(harness:
     assert results == ["ok", "ok", "RateLimitedError"]
 
 
+async def test_a_login_with_a_token_draws_on_the_login_budgets_too(harness: Harness) -> None:
+    login = request("POST", "/api/v1/tenants/tenant-a/auth/login", login_attempt=True, login_names=("ana",))
+
+    headers = await harness.engine().enforce(login)
+
+    assert header(headers, "ratelimit-policy") == (
+        '"user";q=300;w=60, "tenant";q=3000;w=60, "login-ip";q=20;w=60, "login-name";q=5;w=300'
+    )
+
+
+# --- refusals before the policies ----------------------------------------------------------------
+async def test_a_refusal_spends_the_callers_own_budget_and_gets_its_fields(harness: Harness) -> None:
+    engine = harness.engine(user_limit=limit(Scope.USER, 2))
+    refused = request(tenant_id=None)
+
+    assert header(await engine.count_refusal(refused), "ratelimit").startswith('"user";r=1;')
+    assert header(await engine.count_refusal(refused), "ratelimit").startswith('"user";r=0;')
+    with pytest.raises(RateLimitedError) as over:
+        await engine.count_refusal(refused)
+    assert over.value.headers["ratelimit"].startswith('"user";r=0;')
+    assert await outcomes(engine, request(), 1) == ["RateLimitedError"]  # the probes spent it
+
+
+async def test_a_refusal_without_an_identity_spends_the_addresss_budget(harness: Harness) -> None:
+    engine = harness.engine(ip_limit=limit(Scope.IP, 1))
+    refused = request(anonymous=True, source_ip="198.51.100.8")
+
+    assert header(await engine.count_refusal(refused), "ratelimit-policy") == '"ip";q=1;w=600'
+    with pytest.raises(RateLimitedError):
+        await engine.count_refusal(refused)
+
+
+async def test_a_refusal_reads_no_revocation_or_tenant_state(harness: Harness) -> None:
+    harness.redis.set(redis_keys.revoked_key("jti-1"), "1")
+    harness.redis.hset(redis_keys.read_only_key("tenant-a"), "reason", "maintenance")
+
+    headers = await harness.engine().count_refusal(request("POST"))
+
+    assert header(headers, "ratelimit-policy") == '"user";q=300;w=60, "tenant";q=3000;w=60'
+
+
+async def test_without_redis_a_refusal_is_counted_by_the_containers_limiter(harness: Harness) -> None:
+    engine = harness.engine(user_limit=limit(Scope.USER, 1))
+    harness.redis_down()
+
+    await engine.count_refusal(request(tenant_id=None))
+    with pytest.raises(RateLimitedError):
+        await engine.count_refusal(request(tenant_id=None))
+
+
+@pytest.mark.parametrize("mode", ["open", "closed"])
+async def test_without_redis_in_open_or_closed_mode_a_refusal_gets_no_fields(
+    harness: Harness, mode: str
+) -> None:
+    engine = harness.engine(rate_limit_when_redis_down=mode)
+    harness.redis_down()
+
+    assert await engine.count_refusal(request(tenant_id=None)) == []
+
+
 # --- revocation, subscription, read-only ---------------------------------------------------------
 async def test_a_revoked_token_is_refused(harness: Harness) -> None:
     harness.redis.set(redis_keys.revoked_key("jti-1"), "1")

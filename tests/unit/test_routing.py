@@ -127,3 +127,17 @@ def test_an_ambiguous_path_is_a_bad_request(path: str) -> None:
 )
 def test_a_harmless_encoded_path_is_routed_as_received(path: str) -> None:
     assert resolve(path, SERVICE_URLS).path == path
+
+
+@pytest.mark.parametrize(
+    ("path", "unscoped"),
+    [
+        ("/api/v1/tenants/t1/auth/login", "/api/v1/auth/login"),
+        ("/api/v1/tenants/t%2e1/auth/login/", "/api/v1/auth/login"),
+        ("/api/v1/auth/login", "/api/v1/auth/login"),
+        ("/api/v1/tenants/t1/billing", "/api/v1/tenants/t1/billing"),
+        ("/api/v1/tenants/t1", "/api/v1/tenants/t1"),
+    ],
+)
+def test_the_unscoped_path_names_the_route_without_the_tenant_form(path: str, unscoped: str) -> None:
+    assert resolve(path, SERVICE_URLS).unscoped_path == unscoped

@@ -60,3 +60,16 @@ def test_answers_are_json_with_a_type() -> None:
     answers = [messages.ok("subscribe", "alerts:t"), messages.pong(), messages.error("forbidden", "no")]
 
     assert [json.loads(answer)["type"] for answer in answers] == ["ok", "pong", "error"]
+
+
+@pytest.mark.parametrize("body", ["[" * 5000, '{"action": "ping", "x": ' + "[" * 40 + "]" * 40 + "}"])
+def test_a_message_nested_past_the_limit_is_a_bad_request_not_an_exception(body: str) -> None:
+    with pytest.raises(MessageError) as error:
+        messages.parse(body)
+
+    assert error.value.code == "bad-request"
+
+
+def test_a_message_over_a_frame_is_a_bad_request() -> None:
+    with pytest.raises(MessageError):
+        messages.parse(json.dumps({"action": "ping", "padding": "x" * 40_000}))

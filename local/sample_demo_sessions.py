@@ -13,7 +13,6 @@ creation then answers ``503``. Errors are RFC 9457 problems, as the gateway's ow
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import time
@@ -24,8 +23,8 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from bakery_gateway import bounded_json, redis_keys
 from bakery_gateway import constants as names
-from bakery_gateway import redis_keys
 from bakery_gateway.constants import PROBLEM_CONTENT_TYPE, SERVICE_HEALTH_PATH
 from bakery_gateway.demo import DemoAccountType, DemoSession, require_demo_account_type
 from bakery_gateway.errors import BadRequestError, GatewayError, MethodNotAllowedError, RouteNotFoundError
@@ -180,7 +179,7 @@ class DemoSessions:
 def parse_creation(body: bytes) -> tuple[DemoAccountType, int]:
     """The account type and lifetime a creation request asks for."""
     try:
-        document = json.loads(body or b"{}")
+        document = bounded_json.loads(body or b"{}", max_bytes=bounded_json.REQUEST_BODY_BYTES)
     except ValueError:
         document = None
     if not isinstance(document, dict):

@@ -69,7 +69,3 @@ def test_a_message_nested_past_the_limit_is_a_bad_request_not_an_exception(body:
 
     assert error.value.code == "bad-request"
 
-
-def test_a_message_over_a_frame_is_a_bad_request() -> None:
-    with pytest.raises(MessageError):
-        messages.parse(json.dumps({"action": "ping", "padding": "x" * 40_000}))

@@ -180,4 +180,3 @@ def test_x_forwarded_proto_is_the_gateways_own_on_the_wire(
     assert response.status == 200
     assert received.last_request.header_values("x-forwarded-proto") == ["http"]
     assert "x_forwarded_proto" not in received.last_request.header_names
-

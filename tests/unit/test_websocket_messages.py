@@ -68,4 +68,3 @@ def test_a_message_nested_past_the_limit_is_a_bad_request_not_an_exception(body:
         messages.parse(body)
 
     assert error.value.code == "bad-request"
-

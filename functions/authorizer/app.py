@@ -5,15 +5,13 @@ from typing import Any
 
 from bakery_gateway.authorizer import Authorizer, handle_event
 from bakery_gateway.clients import sync_redis
-from bakery_gateway.keys import load_public_keys
 from bakery_gateway.settings import get_settings
 from bakery_gateway.telemetry import instrument
-from bakery_gateway.tokens import TokenVerifier
+from bakery_gateway.verifiers import ColdStartVerifier
 
 settings = get_settings()
-authorizer = Authorizer(
-    TokenVerifier(load_public_keys(settings.jwt), settings.jwt), sync_redis(settings.redis)
-)
+# Keys that cannot be loaded do not fail the import: tokens get a 503 problem until they load.
+authorizer = Authorizer(ColdStartVerifier(settings.jwt), sync_redis(settings.redis))
 
 
 def _handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

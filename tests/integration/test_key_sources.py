@@ -14,6 +14,7 @@ from bakery_gateway.tokens import TokenVerifier
 from bakery_local.dev_tokens import DevKeyPair
 from tests.support.events import AUTHORIZER_REQUEST, load_event
 from tests.support.lambda_runtime import AUTHORIZER_MODULE, LambdaContext, LambdaRuntime
+from tests.support.stub_service import StubService
 
 PARAMETER = "/bakery/prod/jwt-public-keys"
 SECRET = "bakery/prod/jwt-public-keys"
@@ -95,3 +96,37 @@ def test_the_authorizer_function_cold_starts_with_keys_from_ssm(
     # THEN the token is verified with them
     assert answer["context"]["authenticated"] is True
     assert answer["context"]["user_id"] == "user-1"
+
+
+@pytest.mark.usefixtures("fake_credentials")
+def test_keys_given_in_the_environment_win_and_the_named_ssm_parameter_is_not_read(
+    dev_keys: DevKeyPair, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN JWT_PUBLIC_KEYS and the template's default SSM parameter, whose endpoint is a recording stub
+    with StubService() as ssm:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_SSM", ssm.url)
+
+        # WHEN the keys are loaded
+        keys = load_public_keys(JwtSettings(public_keys=dev_keys.public_keys_json, ssm_parameter=PARAMETER))
+
+        # THEN they are the environment's, and SSM was never asked
+        assert set(keys) == {dev_keys.key_id}
+        assert ssm.requests == []
+
+
+@pytest.mark.usefixtures("fake_credentials")
+def test_the_authorizer_function_verifies_with_environment_keys_beside_an_unreachable_parameter(
+    lambda_runtime: LambdaRuntime,
+    gateway_environment: dict[str, str],
+    dev_keys: DevKeyPair,
+    monkeypatch: pytest.MonkeyPatch,
+    closed_port: int,
+) -> None:
+    # As under `sam local`: --env-vars gives JWT_PUBLIC_KEYS, the template still names its parameter.
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SSM", f"http://127.0.0.1:{closed_port}")
+    environ = {**gateway_environment, "JWT_PUBLIC_KEYS_SSM_PARAMETER": "/bakery-ia/gateway/jwt-public-keys"}
+
+    function = lambda_runtime.cold_start(AUTHORIZER_MODULE, environ)
+    event = load_event(AUTHORIZER_REQUEST, token=dev_keys.mint(user_id="user-1"))
+
+    assert function.handler(event, LambdaContext())["context"]["authenticated"] is True

@@ -29,6 +29,13 @@ WEBSOCKET_AUTHORIZER_REQUEST = "websocket_authorizer_request"  # REQUEST authori
 WEBSOCKET_CONNECT = "websocket_connect"  # $connect, behind that authorizer
 WEBSOCKET_MESSAGE = "websocket_message"  # a message routed by its action ("subscribe" here)
 WEBSOCKET_DISCONNECT = "websocket_disconnect"
+# Captured from a running `sam local start-api` (SAM CLI 1.170.0) on template.yaml, tokens replaced by a
+# placeholder: header names as the client spelled them, cookies both as a header and as a list, the
+# request's method in the route key of an ANY route, "stageVariables": null.
+SAM_LOCAL_AUTHORIZER_REQUEST = "sam_local_authorizer_request"  # TokenAuthorizer, POST /api/v1/sales/items
+SAM_LOCAL_STREAM_AUTHORIZER_REQUEST = "sam_local_stream_authorizer_request"  # StreamTokenAuthorizer, ?token=
+SAM_LOCAL_PROXY = "sam_local_proxy"  # the proxy's event for that POST, with our authorizer's context
+SAM_LOCAL_FANOUT = "sam_local_fanout"  # POST /internal/alerts (SAM runs AWS_IAM routes unauthorized)
 
 _API_PREFIX = "/api/v1/"
 
@@ -77,7 +84,9 @@ def load_event(
     - ``path``: ``rawPath`` and ``requestContext.http.path`` (and ``pathParameters.proxy``);
       ``stage``: the stage name, put in front of the path as HTTP API does for a named stage.
     - ``headers`` replaces the headers, ``extra_headers`` adds to them (names lower-cased, as HTTP API
-      sends them); ``token`` sets ``Authorization: Bearer`` (and ``identitySource`` when recorded).
+      sends them, unless the recording keeps the client's spelling, as SAM's emulator does: then as
+      given); ``token`` sets ``Authorization: Bearer`` under the recording's spelling of the name (and
+      ``identitySource`` when recorded).
     - ``query``: ``rawQueryString`` and its ``queryStringParameters`` (repeated keys comma-joined).
     - ``body``: bytes travel base64 with ``isBase64Encoded``; text travels as is (a recorded
       ``content-length`` header follows the new body).
@@ -88,13 +97,20 @@ def load_event(
     event: dict[str, Any] = json.loads(_recording(name))
     context: dict[str, Any] = event.setdefault("requestContext", {})
     http: dict[str, Any] = context.setdefault("http", {})
+    recorded_names = list(event.get("headers") or {})
+    lower_case = all(header == header.lower() for header in recorded_names)
+
+    def spelled(header: str) -> str:
+        return header.lower() if lower_case else header
 
     if headers is not None:
-        event["headers"] = {key.lower(): value for key, value in headers.items()}
+        event["headers"] = {spelled(key): value for key, value in headers.items()}
     if extra_headers is not None:
-        event.setdefault("headers", {}).update({key.lower(): value for key, value in extra_headers.items()})
+        event.setdefault("headers", {}).update({spelled(key): value for key, value in extra_headers.items()})
     if token is not None:
-        event.setdefault("headers", {})["authorization"] = f"Bearer {token}"
+        recorded = [header for header in recorded_names if header.lower() == "authorization"]
+        authorization = recorded[0] if recorded else spelled("Authorization")
+        event.setdefault("headers", {})[authorization] = f"Bearer {token}"
         if "identitySource" in event:
             event["identitySource"] = [f"Bearer {token}"]
     if method is not None:
@@ -129,8 +145,9 @@ def load_event(
         raw = body if isinstance(body, bytes) else body.encode()
         event["body"] = base64.b64encode(raw).decode() if isinstance(body, bytes) else body
         event["isBase64Encoded"] = isinstance(body, bytes)
-        if "content-length" in event.get("headers", {}):
-            event["headers"]["content-length"] = str(len(raw))
+        for header in event.get("headers", {}):
+            if header.lower() == "content-length":
+                event["headers"][header] = str(len(raw))
     if authorizer is None:
         context.pop("authorizer", None)
     elif not isinstance(authorizer, _Recorded):

@@ -20,7 +20,13 @@ from bakery_gateway.alerts.ingress import (
 )
 from bakery_gateway.alerts.notifications import Notifier
 from bakery_gateway.constants import PROBLEM_CONTENT_TYPE
-from tests.support.events import FANOUT_DIRECT, FANOUT_EVENTBRIDGE, FANOUT_HTTP_API, load_recording
+from tests.support.events import (
+    FANOUT_DIRECT,
+    FANOUT_EVENTBRIDGE,
+    FANOUT_HTTP_API,
+    SAM_LOCAL_FANOUT,
+    load_recording,
+)
 
 SOURCES = (DirectInvocation, EventBridgeEvent, HttpApiEvent)
 
@@ -123,3 +129,11 @@ def test_an_http_answer_echoes_the_callers_request_id(fanout: Fanout) -> None:
     response = handle(load_recording(FANOUT_HTTP_API), None, fanout)
 
     assert response["headers"]["x-request-id"] == "req-internal-alert-1"
+
+
+def test_an_http_answer_echoes_the_request_id_of_an_event_from_sams_emulator(fanout: Fanout) -> None:
+    # SAM's emulator keeps the client's spelling of header names: "X-Request-Id".
+    response = handle(load_recording(SAM_LOCAL_FANOUT), None, fanout)
+
+    assert response["statusCode"] == 202
+    assert response["headers"]["x-request-id"] == "alert-req-1"

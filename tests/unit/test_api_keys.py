@@ -23,7 +23,7 @@ from bakery_gateway.policy.rules import Scope
 from bakery_gateway.settings import JwtSettings, Settings
 from bakery_gateway.tokens import TokenVerifier
 from bakery_local.dev_tokens import DevKeyPair
-from tests.support.events import AUTHORIZER_REQUEST, load_event
+from tests.support.events import AUTHORIZER_REQUEST, SAM_LOCAL_AUTHORIZER_REQUEST, load_event
 
 NOW = time.time()
 
@@ -223,6 +223,19 @@ def test_the_authorizer_event_with_an_apikey_header_allows_with_the_keys_context
     assert answer["isAuthorized"] is True
     assert answer["context"]["user_id"] == f"api-key:{record.key_id}"
     assert key not in json.dumps(answer)
+
+
+def test_an_x_api_key_header_spelled_as_sams_emulator_sends_it_is_read(
+    authorizer: Authorizer, fake: fakeredis.FakeRedis
+) -> None:
+    key, record = stored(fake)
+    event = load_event(SAM_LOCAL_AUTHORIZER_REQUEST)
+    del event["headers"]["Authorization"]
+    event["headers"]["X-Api-Key"] = key  # the name as SAM's emulator hands it over
+
+    answer = authorize_http_event(authorizer, event)
+
+    assert answer["context"]["user_id"] == f"api-key:{record.key_id}"
 
 
 class DownRedis:

@@ -18,7 +18,12 @@ from bakery_gateway.tokens import TokenVerifier
 from bakery_local.dev_tokens import DevKeyPair
 from tests.conftest import MetricReader
 from tests.support.demo_sessions import start_demo_session
-from tests.support.events import AUTHORIZER_REQUEST, load_event
+from tests.support.events import (
+    AUTHORIZER_REQUEST,
+    SAM_LOCAL_AUTHORIZER_REQUEST,
+    SAM_LOCAL_STREAM_AUTHORIZER_REQUEST,
+    load_event,
+)
 
 CONTEXT_VALUE_TYPES = (str, int, bool)
 
@@ -358,3 +363,30 @@ def test_other_routes_never_take_a_token_from_the_query_string(
     answer = authorize_http_event(authorizer, event_with_query_token(token, "ANY /api/v1/{proxy+}"))
 
     assert answer["context"]["authenticated"] is False
+
+
+# --- events from SAM's emulator (`sam local start-api`) ---------------------------------------------
+
+
+def test_a_token_in_the_authorization_header_as_sams_emulator_spells_it_is_verified(
+    authorizer: Authorizer, dev_keys: DevKeyPair
+) -> None:
+    event = load_event(SAM_LOCAL_AUTHORIZER_REQUEST, token=dev_keys.mint(user_id="user-1"))
+    assert "Authorization" in event["headers"]
+
+    answer = authorize_http_event(authorizer, event)
+
+    assert answer["context"]["authenticated"] is True
+    assert answer["context"]["user_id"] == "user-1"
+
+
+def test_a_query_token_on_the_stream_route_as_sams_emulator_sends_it_is_verified(
+    authorizer: Authorizer, dev_keys: DevKeyPair
+) -> None:
+    token = dev_keys.mint(user_id="user-1", tenant_id="bakery-1")
+    event = load_event(SAM_LOCAL_STREAM_AUTHORIZER_REQUEST, query=f"tenant_id=bakery-1&token={token}")
+    assert event["identitySource"] == [], "SAM names no identity source for StreamTokenAuthorizer"
+
+    answer = authorize_http_event(authorizer, event)
+
+    assert answer["context"]["authenticated"] is True

@@ -6,8 +6,15 @@ import uuid
 
 import pytest
 
-from bakery_gateway.events import authorizer_context, normalize, request_id, strip_stage
-from tests.support.events import HTTP_API_PROXY, HTTP_API_PROXY_SAM, load_event
+from bakery_gateway.events import (
+    authorizer_context,
+    headers,
+    normalize,
+    request_id,
+    route_key_in,
+    strip_stage,
+)
+from tests.support.events import HTTP_API_PROXY, HTTP_API_PROXY_SAM, SAM_LOCAL_PROXY, load_event
 
 
 def test_a_named_stage_is_taken_off_the_path() -> None:
@@ -76,3 +83,36 @@ def test_an_event_already_normal_is_returned_as_it_is() -> None:
     event = load_event(HTTP_API_PROXY, method="DELETE")
 
     assert normalize(event) is event
+
+
+def test_header_names_are_read_lower_case_whoever_spelled_them() -> None:
+    event = load_event(SAM_LOCAL_PROXY)  # SAM's emulator: "Authorization", "X-User-Id"
+
+    read = headers(event)
+
+    assert read["authorization"] == event["headers"]["Authorization"]
+    assert read["x-user-id"] == "someone-else"
+    assert headers(load_event(HTTP_API_PROXY)) == load_event(HTTP_API_PROXY)["headers"]
+
+
+def test_an_event_without_headers_has_none() -> None:
+    assert headers({"headers": None}) == {}
+    assert headers({}) == {}
+
+
+@pytest.mark.parametrize(
+    ("route_key", "matches"),
+    [
+        ("ANY /api/v1/demo/{proxy+}", True),  # API Gateway's route key of an ANY route
+        ("POST /api/v1/demo/{proxy+}", True),  # SAM's emulator's: the request's method instead of ANY
+        ("GET /health", True),
+        ("POST /health", False),  # an explicit method is not an ANY
+        ("POST /api/v1/{proxy+}", False),
+        ("$default", False),
+        (None, False),
+    ],
+)
+def test_a_route_key_matches_its_route_also_in_sams_spelling_of_an_any_route(
+    route_key: str | None, matches: bool
+) -> None:
+    assert route_key_in(route_key, {"ANY /api/v1/demo/{proxy+}", "GET /health"}) is matches

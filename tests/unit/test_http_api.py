@@ -27,7 +27,7 @@ from bakery_gateway.proxy_pipeline import ProxyAnswer, ProxyRequest
 from bakery_gateway.request_record import RequestRecorder
 from bakery_gateway.routing import GATEWAY_API_ROUTES
 from bakery_gateway.settings import Settings
-from tests.support.events import HTTP_API_PROXY, load_event
+from tests.support.events import HTTP_API_PROXY, SAM_LOCAL_PROXY, load_event
 
 
 def event(method: str = "GET", path: str = "/api/v1/sales/items", **overrides: Any) -> dict[str, Any]:
@@ -134,6 +134,15 @@ def test_request_header_names_are_lower_case_and_cookies_one_header() -> None:
     headers = request_headers({"headers": {"X-Thing": "1"}, "cookies": ["a=1", "b=2"]})
 
     assert headers == {"x-thing": "1", "cookie": "a=1; b=2"}
+
+
+def test_the_clients_cookie_header_wins_over_the_cookies_sams_emulator_parsed_from_it() -> None:
+    # SAM's emulator sends the Cookie header as sent, and a cookies list parsed from it: a repeated
+    # name kept once, quotes removed. API Gateway sends only the list.
+    sent = 'id=1; id=2; note="a b"'
+    event = load_event(SAM_LOCAL_PROXY, extra_headers={"Cookie": sent}, cookies=["id=1", "note=a b"])
+
+    assert request_headers(event)["cookie"] == sent
 
 
 def test_a_non_ascii_header_value_keeps_the_bytes_the_client_sent() -> None:

@@ -134,7 +134,7 @@ def test_garbage_key_material_is_refused_naming_its_source(material: str) -> Non
         parse_key_material(material, "JWT_PUBLIC_KEYS")
 
 
-def test_no_configured_key_fails_the_cold_start() -> None:
+def test_no_configured_key_is_a_configuration_error_naming_the_variables() -> None:
     with pytest.raises(ConfigurationError, match="no JWT public key configured"):
         load_public_keys(JwtSettings())
 

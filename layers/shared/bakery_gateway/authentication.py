@@ -17,8 +17,10 @@ from bakery_gateway.errors import (
     AuthenticationError,
     DemoAccountTypeRefusedError,
     DemoSessionExpiredError,
+    GatewayError,
     InvalidApiKeyError,
     StateUnavailableError,
+    TokenKeysUnavailableError,
     TokenRevokedError,
 )
 from bakery_gateway.identity import Identity
@@ -36,6 +38,12 @@ REFUSALS: dict[str, type[AuthenticationError]] = {
 }
 
 
+# What the authorizer could not judge for now (Redis, the token keys): 503 problems, retried.
+UNAVAILABLE: dict[str, type[GatewayError]] = {
+    error.problem_type: error for error in (StateUnavailableError, TokenKeysUnavailableError)
+}
+
+
 def caller_identity(
     event: Mapping[str, Any], *, leeway_seconds: int, clock: Callable[[], float] = time.time
 ) -> Identity:
@@ -47,8 +55,9 @@ def caller_identity(
     if context.get("authenticated") is not True:
         reason = str(context.get("reason") or "token refused")
         problem_type = context.get("problem_type")
-        if problem_type == StateUnavailableError.problem_type:
-            raise StateUnavailableError(reason, headers={"Retry-After": "5"})
+        unavailable = UNAVAILABLE.get(str(problem_type))
+        if unavailable is not None:
+            raise unavailable(reason, headers={"Retry-After": "5"})
         raise REFUSALS.get(str(problem_type), AuthenticationError)(reason)
     identity = Identity.from_context(context)
     now = clock()

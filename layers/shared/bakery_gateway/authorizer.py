@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
-from bakery_gateway import api_keys, bounded_json, redis_keys
+from bakery_gateway import api_keys, bounded_json, events, redis_keys
 from bakery_gateway.constants import API_KEY_HEADER
 from bakery_gateway.demo import DemoSession
 from bakery_gateway.errors import (
@@ -34,6 +34,7 @@ from bakery_gateway.errors import (
     InvalidApiKeyError,
     InvalidDemoAccountTypeError,
     InvalidTokenError,
+    TokenKeysUnavailableError,
     TokenRevokedError,
 )
 from bakery_gateway.identity import Identity, Unauthenticated
@@ -44,7 +45,6 @@ from bakery_gateway.observability import (
     REDIS_ERRORS,
     logger,
 )
-from bakery_gateway.tokens import TokenVerifier
 
 Verdict = Identity | Unauthenticated
 
@@ -61,11 +61,20 @@ class SyncRedis(Protocol):
     def set(self, name: str, value: str, ex: int | None = None) -> object: ...
 
 
+class Verifier(Protocol):
+    """Verifies one token: ``tokens.TokenVerifier``, or ``verifiers.ColdStartVerifier`` around one."""
+
+    @property
+    def leeway_seconds(self) -> int: ...
+
+    def verify(self, token: str) -> Identity: ...
+
+
 class Authorizer:
     """Verifies tokens, with their validated claims cached in Redis and revocation checked there."""
 
     def __init__(
-        self, verifier: TokenVerifier, redis: SyncRedis, *, clock: Callable[[], float] = time.time
+        self, verifier: Verifier, redis: SyncRedis, *, clock: Callable[[], float] = time.time
     ) -> None:
         self._verifier = verifier
         self._redis = redis
@@ -125,7 +134,7 @@ class Authorizer:
             AUTH_CACHE_MISSES.inc()
             try:
                 identity = self._verifier.verify(token)
-            except InvalidTokenError as error:
+            except (InvalidTokenError, TokenKeysUnavailableError) as error:
                 return Unauthenticated(error.detail, problem_type=error.problem_type)
             self._store(cache_key, identity)
         if identity.is_demo:
@@ -184,7 +193,7 @@ class Authorizer:
 
 
 def bearer_token(headers: Mapping[str, str] | None) -> str | None:
-    """The token of an ``Authorization: Bearer`` header, or None."""
+    """The token of an ``Authorization: Bearer`` header (``headers`` by lower-case name), or None."""
     value = (headers or {}).get("authorization", "")
     scheme, _, token = value.strip().partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -202,7 +211,8 @@ API_KEY_SCHEME = "apikey"  # ``Authorization: ApiKey <key>``, compared case-inse
 
 
 def api_key(headers: Mapping[str, str] | None) -> str | None:
-    """The API key a request carries (see the module's docstring for the precedence), or None."""
+    """The API key a request carries (``headers`` by lower-case name; see the module's docstring for
+    the precedence), or None."""
     headers = headers or {}
     authorization = headers.get("authorization", "").strip()
     scheme, _, value = authorization.partition(" ")
@@ -215,11 +225,12 @@ def api_key(headers: Mapping[str, str] | None) -> str | None:
 
 def authorize_http_event(authorizer: Authorizer, event: Mapping[str, Any]) -> dict[str, Any]:
     """Answer an HTTP API (payload 2.0, simple response) authorizer event."""
-    key = api_key(event.get("headers"))
+    headers = events.headers(event)
+    key = api_key(headers)
     if key is not None:
         return {"isAuthorized": True, "context": authorizer.authorize_api_key(key).to_context()}
-    token = bearer_token(event.get("headers"))
-    if token is None and event.get("routeKey") in QUERY_TOKEN_ROUTE_KEYS:
+    token = bearer_token(headers)
+    if token is None and events.route_key_in(event.get("routeKey"), QUERY_TOKEN_ROUTE_KEYS):
         token = (event.get("queryStringParameters") or {}).get(QUERY_TOKEN_PARAMETER) or None
     if token is None:
         AUTH_ATTEMPTS.labels("failure").inc()

@@ -156,6 +156,14 @@ class StateUnavailableError(GatewayError):
     title = "Gateway state unavailable"
 
 
+class TokenKeysUnavailableError(GatewayError):
+    """The public keys that verify tokens could not be loaded: no token can be judged for now."""
+
+    status = 503
+    problem_type = "token-keys-unavailable"
+    title = "Token verification unavailable"
+
+
 class JsonInputError(ValueError):
     """JSON from outside (a token, a body, a message, an answer) that is malformed, too large or
     nested too deep (``bounded_json``). A ``ValueError``, as ``json``'s own; each reader answers it

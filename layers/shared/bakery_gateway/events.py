@@ -1,13 +1,35 @@
-"""Reading API Gateway HTTP API (payload 2.0) events."""
+"""Reading API Gateway HTTP API (payload 2.0) events, in the shapes every sender gives them.
+
+API Gateway lower-cases header names and sends one ``routeKey`` per route (``ANY /path`` for an
+``ANY`` route); SAM's emulator (``sam local start-api``) keeps the client's spelling of header names
+(``Authorization``) and names the request's own method in ``routeKey`` (``POST /path``). The
+functions read both through this module, never ``event["headers"]`` or ``routeKey`` directly.
+"""
 
 from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 _SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
+
+
+def headers(event: Mapping[str, Any]) -> dict[str, str]:
+    """The event's headers by lower-case name, whoever spelled them (API Gateway, SAM's emulator, a test)."""
+    return {str(name).lower(): value for name, value in (event.get("headers") or {}).items()}
+
+
+def route_key_in(route_key: object, route_keys: Collection[str]) -> bool:
+    """Whether ``route_key`` is one of ``route_keys``, also when it is SAM's emulator's spelling of an
+    ``ANY`` route: the request's method in place of ``ANY``."""
+    if not isinstance(route_key, str):
+        return False
+    if route_key in route_keys:
+        return True
+    _, _, path = route_key.partition(" ")
+    return bool(path) and f"ANY {path}" in route_keys
 
 
 def normalize(event: dict[str, Any]) -> dict[str, Any]:

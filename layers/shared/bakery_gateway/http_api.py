@@ -52,14 +52,16 @@ def request_headers(event: Event) -> dict[str, str]:
     """The request's headers with lower-case names, cookies folded back into one ``Cookie`` header.
 
     Values are kept as the bytes the client sent, read as Latin-1 (HTTP's own reading): API Gateway
-    hands over UTF-8 text, which would not survive being sent on as Latin-1 otherwise.
+    hands over UTF-8 text, which would not survive being sent on as Latin-1 otherwise. API Gateway
+    moves the ``Cookie`` header into ``cookies``; SAM's emulator sends both, its ``cookies`` parsed
+    (a repeated name kept once, quotes removed), so the client's own header wins when there is one.
     """
     headers = {
-        name.lower(): value if value.isascii() else value.encode().decode("latin-1")
-        for name, value in (event.get("headers") or {}).items()
+        name: value if value.isascii() else value.encode().decode("latin-1")
+        for name, value in events.headers(event).items()
     }
     cookies = event.get("cookies")
-    if cookies:
+    if cookies and "cookie" not in headers:
         headers["cookie"] = "; ".join(cookies)
     return headers
 

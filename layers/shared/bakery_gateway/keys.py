@@ -1,5 +1,11 @@
 """The public keys that verify access tokens, from the environment, SSM or Secrets Manager.
 
+Keys given in the function's environment (``JWT_PUBLIC_KEY``, ``JWT_PUBLIC_KEYS``) win: when either is
+set, no SSM parameter or secret is read, even though the template names one by default
+(``JwtPublicKeysSsmParameter``). A value set explicitly is what its setter means, and a stored source
+named by a default may not exist where the function runs (``sam local``, a test, a new account).
+Otherwise the keys of the SSM parameter and of the secret, when both are named, are trusted together.
+
 Accepted forms, wherever the keys come from:
 - one PEM public key (used for tokens without a ``kid``, and for any ``kid`` when it is the only key);
 - a JSON object mapping each ``kid`` to a PEM public key;
@@ -15,6 +21,7 @@ from typing import Any, Final
 
 from bakery_gateway import constants as names
 from bakery_gateway.errors import ConfigurationError, KeySourceError
+from bakery_gateway.observability import logger
 from bakery_gateway.settings import JwtSettings
 
 DEFAULT_KEY_ID = ""  # the key for tokens that name no kid
@@ -25,18 +32,22 @@ KEY_SOURCE_READ_TIMEOUT_SECONDS: Final = 2
 KEY_SOURCE_ATTEMPTS: Final = 2
 
 
-def load_public_keys(jwt: JwtSettings) -> dict[str, Any]:
-    """Every configured public key, by ``kid`` (``DEFAULT_KEY_ID`` for the kid-less key)."""
+def load_public_keys(jwt: JwtSettings, *, attempts: int = KEY_SOURCE_ATTEMPTS) -> dict[str, Any]:
+    """Every configured public key, by ``kid`` (``DEFAULT_KEY_ID`` for the kid-less key): the
+    environment's when it has any, else the stored sources' (``attempts`` per source)."""
     keys: dict[str, Any] = {}
     if jwt.public_key:
         keys.update(parse_key_material(jwt.public_key, names.JWT_PUBLIC_KEY))
     if jwt.public_keys:
         keys.update(parse_key_material(jwt.public_keys, names.JWT_PUBLIC_KEYS))
+    if keys:
+        _note_unread_sources(jwt)
+        return keys
     if jwt.ssm_parameter:
-        material = _read_ssm_parameter(jwt.ssm_parameter)
+        material = _read_ssm_parameter(jwt.ssm_parameter, attempts)
         keys.update(parse_key_material(material, names.JWT_PUBLIC_KEYS_SSM_PARAMETER))
     if jwt.secret_id:
-        material = _read_secret(jwt.secret_id)
+        material = _read_secret(jwt.secret_id, attempts)
         keys.update(parse_key_material(material, names.JWT_PUBLIC_KEYS_SECRET_ID))
     if not keys:
         raise ConfigurationError(
@@ -44,6 +55,22 @@ def load_public_keys(jwt: JwtSettings) -> dict[str, Any]:
             f"{names.JWT_PUBLIC_KEYS_SSM_PARAMETER} or {names.JWT_PUBLIC_KEYS_SECRET_ID}"
         )
     return keys
+
+
+def _note_unread_sources(jwt: JwtSettings) -> None:
+    unread = [
+        variable
+        for variable, value in (
+            (names.JWT_PUBLIC_KEYS_SSM_PARAMETER, jwt.ssm_parameter),
+            (names.JWT_PUBLIC_KEYS_SECRET_ID, jwt.secret_id),
+        )
+        if value
+    ]
+    if unread:
+        logger.info(
+            "JWT public keys from the environment; stored sources not read",
+            extra={"not_read": unread},
+        )
 
 
 def parse_key_material(material: str, source: str) -> dict[str, Any]:
@@ -96,32 +123,32 @@ def _load_jwks(entries: list[Any], source: str) -> dict[str, Any]:
     return keys
 
 
-def _read_ssm_parameter(name: str) -> str:
+def _read_ssm_parameter(name: str, attempts: int) -> str:
     import boto3  # lazily: boto3 costs ~170 ms of cold start, and most deployments never need it
 
     try:
-        answer = _client(boto3, "ssm").get_parameter(Name=name, WithDecryption=True)
+        answer = _client(boto3, "ssm", attempts).get_parameter(Name=name, WithDecryption=True)
     except Exception as error:
         raise KeySourceError(f"SSM parameter {name} could not be read: {type(error).__name__}") from error
     return str(answer["Parameter"]["Value"])
 
 
-def _read_secret(secret_id: str) -> str:
+def _read_secret(secret_id: str, attempts: int) -> str:
     import boto3
 
     try:
-        answer = _client(boto3, "secretsmanager").get_secret_value(SecretId=secret_id)
+        answer = _client(boto3, "secretsmanager", attempts).get_secret_value(SecretId=secret_id)
     except Exception as error:
         raise KeySourceError(f"secret {secret_id} could not be read: {type(error).__name__}") from error
     return str(answer["SecretString"])
 
 
-def _client(boto3: Any, service: str) -> Any:
+def _client(boto3: Any, service: str, attempts: int) -> Any:
     from botocore.config import Config
 
     config = Config(
         connect_timeout=KEY_SOURCE_CONNECT_TIMEOUT_SECONDS,
         read_timeout=KEY_SOURCE_READ_TIMEOUT_SECONDS,
-        retries={"total_max_attempts": KEY_SOURCE_ATTEMPTS},
+        retries={"total_max_attempts": attempts},
     )
     return boto3.client(service, config=config)

@@ -15,7 +15,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from bakery_gateway import bounded_json, circuit_breaker, forwarding, login_attempts, retry_budget, routing
+from bakery_gateway import (
+    bounded_json,
+    circuit_breaker,
+    events,
+    forwarding,
+    login_attempts,
+    retry_budget,
+    routing,
+)
 from bakery_gateway.api_keys import require_in_scope
 from bakery_gateway.authentication import caller_identity
 from bakery_gateway.authorizer import bearer_token
@@ -197,7 +205,7 @@ class ProxyPipeline:
 
     def authenticate(self, request: ProxyRequest) -> Identity | None:
         """The caller's identity; None on public routes. Refuses what the authorizer refused."""
-        if request.event.get("routeKey") in PUBLIC_ROUTE_KEYS:
+        if events.route_key_in(request.event.get("routeKey"), PUBLIC_ROUTE_KEYS):
             return None
         identity = caller_identity(request.event, leeway_seconds=self._leeway, clock=self._clock)
         request.state["user_id"] = identity.user_id

@@ -19,7 +19,7 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
-from bakery_gateway import bounded_json
+from bakery_gateway import bounded_json, events
 from bakery_gateway.alerts.fanout import MAX_ALERTS_PER_EVENT, Fanout, Summary
 from bakery_gateway.errors import (
     BadRequestError,
@@ -29,7 +29,6 @@ from bakery_gateway.errors import (
     RedisUnavailableError,
     StateUnavailableError,
 )
-from bakery_gateway.events import request_id as sane_request_id
 from bakery_gateway.problems import problem_headers, problem_json
 
 # What producers put on EventBridge; template.yaml's rule for the fanout function matches exactly this.
@@ -61,7 +60,7 @@ class DirectInvocation:
 
     def __init__(self, event: Mapping[str, Any], context: Any) -> None:
         self.event = event
-        self.request_id = str(getattr(context, "aws_request_id", "") or sane_request_id(None))
+        self.request_id = str(getattr(context, "aws_request_id", "") or events.request_id(None))
         self.seconds_left = time_budget(context)
 
     def handle(self, fanout: Fanout) -> dict[str, Any]:
@@ -78,7 +77,7 @@ class EventBridgeEvent:
 
     def __init__(self, event: Mapping[str, Any], context: Any) -> None:
         self.event = event
-        self.request_id = sane_request_id(str(event.get("id", "")))
+        self.request_id = events.request_id(str(event.get("id", "")))
         self.seconds_left = time_budget(context)
 
     def handle(self, fanout: Fanout) -> dict[str, Any]:
@@ -110,8 +109,7 @@ class HttpApiEvent:
 
     def __init__(self, event: Mapping[str, Any], context: Any) -> None:
         self.event = event
-        headers = event.get("headers") or {}
-        self.request_id = sane_request_id(headers.get("x-request-id"))
+        self.request_id = events.request_id(events.headers(event).get("x-request-id"))
         self.seconds_left = time_budget(context)
 
     def handle(self, fanout: Fanout) -> dict[str, Any]:

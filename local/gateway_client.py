@@ -6,7 +6,9 @@ from typing import Any
 
 import httpx
 
-TIMEOUT_SECONDS = 10.0
+# Within API Gateway's 30 s the gateway answers or gives up itself; a function container that
+# `sam local` starts for the request takes seconds before it runs.
+TIMEOUT_SECONDS = 30.0
 
 
 def post_json(

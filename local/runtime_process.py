@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ import httpx
 
 from bakery_gateway import constants as names
 from bakery_local.cli import KEY_SOURCES, STATE_DIR_VARIABLE
+from bakery_local.redis_server import free_port
 
 STARTUP_SECONDS = 60.0
 STOP_SECONDS = 15.0
@@ -86,12 +86,6 @@ def _wait_until_answering(url: str, process: subprocess.Popen[bytes], log_path: 
             return
         except httpx.TransportError:
             time.sleep(0.1)
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def stop(process: subprocess.Popen[str] | subprocess.Popen[bytes], timeout_seconds: float = 10.0) -> None:

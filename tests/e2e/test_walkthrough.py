@@ -1,4 +1,8 @@
-"""The README's walkthrough, as a newcomer runs it: no configuration at all."""
+"""The README's walkthrough, as a newcomer runs it: ``make run`` with no configuration at all.
+
+The walkthrough's steps and their answers are shared with the ``sam local start-api`` tier
+(``tests.support.walkthrough``); what only the local runtime shows is tested here.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +14,10 @@ import httpx
 import pytest
 
 from bakery_local.cli import STATE_DIR_VARIABLE
+from bakery_local.dev_tokens import DevKeyPair
 from bakery_local.server import PROJECT_ROOT
 from tests.e2e.runtime import LOCAL_CONFIGURATION, RunningGateway, local_gateway, run_cli
+from tests.support import walkthrough
 
 
 @pytest.fixture(scope="module")
@@ -33,46 +39,26 @@ def mint_with_the_cli(state_directory: Path, *arguments: str) -> str:
     return run_cli(state_directory, "token", *arguments).stdout.strip()
 
 
+@pytest.fixture(scope="module")
+def walker(unconfigured_gateway: RunningGateway, state_directory: Path) -> walkthrough.Walker:
+    return walkthrough.Walker(
+        url=unconfigured_gateway.url,
+        cli_token=lambda *arguments: mint_with_the_cli(state_directory, *arguments),
+        keys=DevKeyPair.load_or_create(state_directory),  # the pair the runtime made at start
+    )
+
+
+@pytest.mark.parametrize("step", walkthrough.STEPS, ids=lambda step: step.__name__)
+def test_the_readme_walkthrough(walker: walkthrough.Walker, step: walkthrough.Step) -> None:
+    step(walker)
+
+
 def test_the_runtime_says_what_it_started(unconfigured_gateway: RunningGateway) -> None:
     log = unconfigured_gateway.log()
 
     assert "Redis: embedded (fakeredis)" in log
     assert "development key pair" in log
     assert "built-in echo samples for all 16 services" in log
-
-
-def test_a_cli_token_reaches_the_sample_service_with_identity_headers(
-    unconfigured_gateway: RunningGateway, state_directory: Path
-) -> None:
-    token = mint_with_the_cli(state_directory, "--user", "u-1", "--tenant", "bakery-1", "--roles", "owner")
-
-    response = httpx.get(
-        f"{unconfigured_gateway.url}/api/v1/sales/items?day=mon&day=tue",
-        headers={"Authorization": f"Bearer {token}", "X-User-ID": "someone-else"},
-    )
-
-    echo = response.json()
-    received = dict((name, value) for name, value in echo["headers"])
-    assert echo["service"] == "sales"
-    assert echo["query"] == "day=mon&day=tue"
-    assert received["x-user-id"] == "u-1"
-    assert received["x-tenant-id"] == "bakery-1"
-    assert received["x-user-roles"] == "owner"
-    assert [value for name, value in echo["headers"] if name == "x-user-id"] == ["u-1"]
-
-
-def test_after_logout_the_cli_token_is_refused(
-    unconfigured_gateway: RunningGateway, state_directory: Path
-) -> None:
-    token = mint_with_the_cli(state_directory, "--user", "u-2", "--tenant", "bakery-1")
-    headers = {"Authorization": f"Bearer {token}"}
-    assert httpx.get(f"{unconfigured_gateway.url}/api/v1/sales/items", headers=headers).status_code == 200
-
-    assert httpx.post(f"{unconfigured_gateway.url}/api/v1/auth/logout", headers=headers).status_code == 200
-    refused = httpx.get(f"{unconfigured_gateway.url}/api/v1/sales/items", headers=headers)
-
-    assert refused.status_code == 401
-    assert refused.headers["content-type"] == "application/problem+json"
 
 
 def test_the_command_the_runtime_prints_for_tokens_works_from_its_directory(
@@ -101,18 +87,6 @@ def test_out_of_the_box_every_service_is_healthy(unconfigured_gateway: RunningGa
     unhealthy = {name: check for name, check in report["services"].items() if check["status"] != "healthy"}
     assert (report["status"], unhealthy) == ("healthy", {})
     assert "demo" in report["services"]
-
-
-def test_an_unknown_service_with_a_token_is_the_404_problem(
-    unconfigured_gateway: RunningGateway, state_directory: Path
-) -> None:
-    token = mint_with_the_cli(state_directory, "--user", "u-3", "--tenant", "bakery-1")
-
-    response = httpx.get(
-        f"{unconfigured_gateway.url}/api/v1/nope/x", headers={"Authorization": f"Bearer {token}"}
-    )
-
-    assert (response.status_code, response.headers["content-type"]) == (404, "application/problem+json")
 
 
 def test_a_token_with_tenants_but_no_active_one_sends_no_tenant_header(

@@ -45,7 +45,7 @@ APT_GET     := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get
 export AWS_DEFAULT_REGION ?= eu-west-1
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help venv run serve lint audit build test bench bench-fanout bench-throughput load clean ensure-redis ensure-chromium ensure-pushgateway ensure-wrk deploy smoke
+.PHONY: help venv run serve lint audit build test bench bench-fanout bench-throughput load clean ensure-redis ensure-chromium ensure-pushgateway ensure-wrk deploy smoke sam-local ensure-docker
 
 # help: list the targets.
 help:
@@ -54,6 +54,7 @@ help:
 	@echo "make lint     ruff, ruff format --check, mypy, cfn-lint, sam validate --lint, checkov"
 	@echo "make audit    pip-audit: known vulnerabilities in .venv's packages (ignore list: $(AUDIT_IGNORE))"
 	@echo "make build    sam build (no container) into .aws-sam/"
+	@echo "make sam-local  template.yaml under sam local start-api on :3000, with Docker and all it needs (\$$ARGS passed on)"
 	@echo "make test     venv, redis-server, pushgateway, chromium, lint, audit, build, then pytest"
 	@echo "make bench    bench/suite.py: latency, authorizer, cold starts, cost; appends to bench/results/suite.md (\$$ARGS passed on)"
 	@echo "make bench-fanout  bench/fanout.py: alerts to N SSE + N WebSocket clients (\$$ARGS passed on)"
@@ -145,10 +146,22 @@ ensure-pushgateway:
 ensure-chromium:
 	test -x /usr/bin/chromium || { $(APT_GET) update && $(APT_GET) install -y --no-install-recommends chromium; }
 
+# ensure-docker: Debian's Docker and debootstrap, for `sam local` (make sam-local, tests/sam_local): dockerd
+# is started by them when it is not running, and the stand-in Lambda image built with debootstrap.
+ensure-docker:
+	test -x /usr/sbin/dockerd && test -x /usr/sbin/debootstrap && command -v docker >/dev/null || \
+	    { $(APT_GET) update && $(APT_GET) install -y docker.io debootstrap; }
+
+# sam-local: template.yaml under `sam local start-api` on http://127.0.0.1:3000 (bakery_local.sam_local):
+# Docker, the stand-in Lambda image, sam build, Redis, the development keys and sample services, the
+# generated --env-vars file; Ctrl-C stops all of it. E.g. make sam-local ARGS='--port 3001'.
+sam-local: $(RUN_STAMP) $(SAM_STAMP) ensure-redis ensure-docker
+	$(VENV)/bin/python -m bakery_local.sam_local $(ARGS)
+
 # test: everything CI checks, in order; pytest's own exit code decides (5 = no tests = failure).
 # An advisory feed out of reach does not fail it: the audit says NOT AUDITED and the tests go on.
 test: AUDIT_UNAUDITED = warn
-test: venv ensure-redis ensure-pushgateway ensure-chromium lint audit build
+test: venv ensure-redis ensure-pushgateway ensure-chromium ensure-docker lint audit build
 	$(VENV)/bin/pytest
 
 # deploy: the build in .aws-sam/ to one samconfig.toml environment (docs/deploy.md); CI adds

@@ -14,6 +14,7 @@ import socket
 import subprocess
 import time
 from pathlib import Path
+from typing import Self
 
 import redis
 from redis.backoff import NoBackoff
@@ -63,7 +64,7 @@ class RedisServer:
         self.port = port or free_port(host)
         self._process: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> RedisServer:
+    def start(self) -> Self:
         log = self.directory / "redis.log"
         command = [self.binary, "--port", str(self.port), "--bind", self.host, "--save", ""]
         command += ["--appendonly", "no", "--dir", str(self.directory), "--logfile", str(log)]

@@ -6,7 +6,8 @@
 1. Docker answering: the daemon started (as root) when it is not, and stopped at the end if it was
    started here; function containers an interrupted run left behind are removed.
 2. The stand-in Lambda image, built when Docker has none (``lambda_image``).
-3. ``sam build`` into ``.aws-sam/`` (the functions run from there: a code change needs a new build).
+3. ``sam build --cached`` into ``.aws-sam/`` (the functions run from there: a code change needs a new
+   build; the cache keeps the layer's installed dependencies while its requirements are unchanged).
 4. On Docker's bridge address, which function containers reach as ``host.docker.internal``: a
    ``redis-server``, and the sample services of ``make run`` (an echo per service, the tenant
    service's subscription answer, the demo-session service, which writes to that Redis). Tokens
@@ -22,6 +23,7 @@ then the services, Redis and Docker (when started here).
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import signal
 import subprocess
@@ -130,7 +132,7 @@ def _sam_build(log_path: Path, say: Say) -> None:
     started = time.monotonic()
     with log_path.open("w") as log:
         done = subprocess.run(  # noqa: S603 - the project's SAM CLI
-            [str(SAM), "build"],
+            [str(SAM), "build", "--cached"],
             cwd=PROJECT_ROOT,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -238,7 +240,7 @@ def _wait_until_listening(url: str, process: subprocess.Popen[bytes], log: Path 
 
 def _stop_sam(process: subprocess.Popen[bytes]) -> None:
     """SIGINT (SAM's Ctrl-C: it stops and removes its containers), then SIGTERM, then SIGKILL."""
-    for stop in (lambda: process.send_signal(signal.SIGINT), process.terminate, process.kill):
+    for stop in (functools.partial(process.send_signal, signal.SIGINT), process.terminate, process.kill):
         if process.poll() is not None:
             return
         stop()

@@ -3,8 +3,9 @@
 One gateway for the session, started by the code ``make sam-local`` runs (``bakery_local.sam_local``):
 Docker (``dockerd`` started when it is not running, and stopped at the end if it was started here),
 the stand-in Lambda image (built when missing), ``sam build``, Redis and the sample services on the
-Docker bridge, the development key pair in a folder of the session's own. Where Docker cannot run,
-the tier is skipped saying why; with ``CI=true`` it fails instead.
+Docker bridge, the development key pair in a folder of the session's own. Where Docker cannot run
+(or the image cannot be built: it needs root), the tier is skipped saying why; with ``CI=true`` it
+fails instead.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import pytest
 from bakery_local.redis_server import free_port
 from bakery_local.sam_local.api import SamLocalApi, SamLocalOptions, start_api
 from bakery_local.sam_local.docker_daemon import DockerUnavailableError
+from bakery_local.sam_local.lambda_image import ImageBuildError
 from tests.e2e.runtime import run_cli
 from tests.support.walkthrough import Walker
 
@@ -53,10 +55,10 @@ def sam_api(sam_state: Path) -> Iterator[SamLocalApi]:
     with contextlib.ExitStack() as stack:
         try:
             api = stack.enter_context(start_api(options, say=lambda line: print(line, flush=True)))
-        except DockerUnavailableError as error:
+        except (DockerUnavailableError, ImageBuildError) as error:
             if os.environ.get("CI") == "true":
-                pytest.fail(f"the sam local tier must run in CI, but Docker cannot: {error}", pytrace=False)
-            pytest.skip(f"Docker cannot run here, so sam local cannot: {error}")
+                pytest.fail(f"the sam local tier must run in CI, but it cannot: {error}", pytrace=False)
+            pytest.skip(f"sam local cannot run here: {error}")
         yield api
 
 

@@ -64,7 +64,7 @@ def proxy_arms(harness: Harness) -> RequestSetup:
     headers = downstream_headers_of_proxy(harness, token, verdict["context"])
     url = harness.stub_url + REQUEST_PATH
     loop, client, handler = harness.loop, harness.client, harness.proxy.handler
-    from bakery_gateway.clients import async_redis_factory
+    from bakery_gateway.clients.factories import async_redis_factory
 
     redis_client = async_redis_factory(harness.proxy.settings.redis)()
     script = redis_client.register_script("return redis.call('EXISTS', KEYS[1])")
@@ -145,8 +145,8 @@ def authorizer_arms(harness: Harness, iterations: int) -> list[Arm]:
 
 def _token_verifier(harness: Harness) -> Any:
     """A verifier like the authorizer's, from the same settings: the verification without Redis."""
-    from bakery_gateway.keys import load_public_keys
-    from bakery_gateway.tokens import TokenVerifier
+    from bakery_gateway.authentication.public_keys import load_public_keys
+    from bakery_gateway.authentication.token_verifier import TokenVerifier
 
     settings = harness.proxy.settings
     return TokenVerifier(load_public_keys(settings.jwt), settings.jwt)

@@ -37,8 +37,8 @@ from fanout_clients import Published, Received, publish, sse_client, ws_client
 from harness import BENCH_DIR, UNREACHABLE_LIMIT, free_port
 
 from bakery_gateway import constants as names
-from bakery_gateway import redis_keys
-from bakery_gateway.policy.subscription import Subscription
+from bakery_gateway.clients import redis_keyspace
+from bakery_gateway.policies.subscription import Subscription
 from bakery_local.dev_tokens import DevKeyPair
 from bakery_local.runtime_process import local_runtime_process, runtime_environment
 
@@ -61,7 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     floor = asyncio.run(_redis_floor(arguments))
     print(_latency_line("raw PUBLISH -> pub/sub", floor), flush=True)
     for field, value in Subscription("active", "professional", 0, 0).to_hash().items():
-        sync.hset(redis_keys.subscription_key(tenant), field, value)
+        sync.hset(redis_keyspace.subscription_key(tenant), field, value)
     outcome = Outcome()
     try:
         with (
@@ -321,7 +321,7 @@ def _delete_run_keys(client: redis.Redis, tenant: str, alert_ids: Sequence[str])
     for key in client.scan_iter(match=f"*{tenant}*", count=1000):
         client.delete(key)
     for alert_id in alert_ids:
-        client.delete(redis_keys.alert_seen_key(alert_id))
+        client.delete(redis_keyspace.alert_seen_key(alert_id))
 
 
 if __name__ == "__main__":

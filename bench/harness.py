@@ -108,7 +108,7 @@ def _wait_listening(process: subprocess.Popen[bytes], port: int, timeout: float 
 
 def delete_run_keys(client: redis.Redis, tokens: Sequence[str]) -> int:
     """Delete the keys this run created: claims cached for its tokens, and any key naming its ids."""
-    from bakery_gateway.redis_keys import claims_cache_key
+    from bakery_gateway.clients.redis_keyspace import claims_cache_key
 
     keys = [claims_cache_key(token) for token in tokens]
     keys += [key for key in client.scan_iter(match=f"*{RUN_ID}*", count=1000)]
@@ -182,7 +182,7 @@ def proxy_event(token: str, context: Mapping[str, Any], path: str = REQUEST_PATH
 
 
 def _request_log_handler() -> logging.StreamHandler[Any]:
-    from bakery_gateway.observability import logger
+    from bakery_gateway.telemetry.observability import logger
 
     handler = logger.registered_handler
     if not isinstance(handler, logging.StreamHandler):
@@ -193,7 +193,7 @@ def _request_log_handler() -> logging.StreamHandler[Any]:
 @contextmanager
 def request_logging_at_info(sink: Any) -> Iterator[None]:
     """Request logging at INFO into ``sink`` for the duration; back to WARNING on stdout after."""
-    from bakery_gateway.observability import logger
+    from bakery_gateway.telemetry.observability import logger
 
     handler = _request_log_handler()
     previous = handler.setStream(sink)
@@ -241,7 +241,7 @@ def build_harness(keys: DevKeyPair, stub_url: str) -> Harness:
     asyncio.set_event_loop(loop)  # the proxy's handler runs each invocation on this thread's loop
     authorizer = importlib.import_module(AUTHORIZER_MODULE)
     proxy = importlib.import_module(PROXY_MODULE)
-    from bakery_gateway.clients import http_client_factory
+    from bakery_gateway.clients.factories import http_client_factory
 
     client = http_client_factory(proxy.settings)()
     return Harness(loop, authorizer, proxy, keys, client, stub_url)

@@ -206,7 +206,7 @@ def measure_authorizer(args: argparse.Namespace, harness: Harness) -> tuple[list
 
 
 def cache_counts() -> tuple[float, float]:
-    from bakery_gateway.observability import registry
+    from bakery_gateway.telemetry.observability import registry
 
     hits = registry.get_sample_value("gateway_auth_cache_hits_total") or 0.0
     misses = registry.get_sample_value("gateway_auth_cache_misses_total") or 0.0

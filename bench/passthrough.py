@@ -70,7 +70,7 @@ class Forwarder:
         self, transport: str, method: str, url: str, headers: Headers, body: bytes
     ) -> tuple[int, Headers, bytes]:
         if self._client is None:
-            from bakery_gateway.clients import http_client_factory
+            from bakery_gateway.clients.factories import http_client_factory
             from bakery_gateway.settings import Settings
 
             settings = replace(Settings.from_environ(), downstream_http_transport=transport)

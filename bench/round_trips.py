@@ -11,7 +11,7 @@ from typing import Any
 import redis
 import redis.asyncio.connection
 
-from bakery_gateway import pipelined_redis
+from bakery_gateway.clients import pipelined_redis
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,14 @@ import logging
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any
 
-from bakery_gateway import redis_keys
-from bakery_gateway.alerts.sse import ALERT_EVENT, MAX_ALERTS_PER_ANSWER, STREAM_START, StreamId, event_block
+from bakery_gateway.clients import redis_keyspace
+from bakery_gateway.realtime.alerts.sse import (
+    ALERT_EVENT,
+    MAX_ALERTS_PER_ANSWER,
+    STREAM_START,
+    StreamId,
+    event_block,
+)
 
 log = logging.getLogger("bakery_local")
 
@@ -41,7 +47,7 @@ def render_entries(raw: Sequence[tuple[str, Mapping[str, str]]]) -> list[Entry]:
     written per the contract are passed over, as the proxy does."""
     rendered = []
     for entry_id, fields in raw:
-        alert = fields.get(redis_keys.ALERT_STREAM_FIELD)
+        alert = fields.get(redis_keyspace.ALERT_STREAM_FIELD)
         if alert is not None:
             stream_id = StreamId.parse(entry_id)
             rendered.append((stream_id, event_block(ALERT_EVENT, alert, stream_id)))
@@ -54,7 +60,7 @@ class TenantFeed:
 
     def __init__(self, client: Any, tenant_id: str, *, capacity: int = CAPACITY) -> None:
         self._client = client
-        self._key = redis_keys.alert_stream_key(tenant_id)
+        self._key = redis_keyspace.alert_stream_key(tenant_id)
         self._capacity = capacity
         self._entries: list[Entry] = []
         self._ids: list[StreamId] = []

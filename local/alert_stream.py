@@ -35,7 +35,7 @@ from typing import Any
 
 from starlette.types import Receive, Send
 
-from bakery_gateway.alerts.sse import (
+from bakery_gateway.realtime.alerts.sse import (
     ALERT_STREAM_PATH,
     LAST_EVENT_ID_HEADER,
     TENANT_HEADER,

@@ -1,4 +1,4 @@
-"""The alert subscriber (``bakery_gateway.alerts.subscriber``) inside the local runtime.
+"""The alert subscriber (``bakery_gateway.realtime.alerts.subscriber``) inside the local runtime.
 
 It runs on a thread of the parent process, like the embedded Redis: it survives the gateway's
 restarts on code changes (its own code is the one loaded at start-up) and stops with the runtime.
@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import threading
 
-from bakery_gateway.alerts.fanout import fanout_from_settings
-from bakery_gateway.alerts.subscriber import Subscriber
-from bakery_gateway.clients import sync_redis
+from bakery_gateway.clients.factories import sync_redis
+from bakery_gateway.realtime.alerts.fanout import fanout_from_settings
+from bakery_gateway.realtime.alerts.subscriber import Subscriber
 from bakery_gateway.settings import Settings
 
 STOP_SECONDS = 5.0

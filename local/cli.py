@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Protocol
 
 from bakery_gateway import constants
-from bakery_gateway.alerts.model import SEVERITIES
-from bakery_gateway.demo import VALID_DEMO_ACCOUNT_TYPES
-from bakery_gateway.platform_limits import WEBSOCKET_MESSAGE_BYTES
+from bakery_gateway.authentication.demo import VALID_DEMO_ACCOUNT_TYPES
+from bakery_gateway.edge.platform_limits import WEBSOCKET_MESSAGE_BYTES
+from bakery_gateway.realtime.alerts.model import SEVERITIES
 from bakery_local.demo_client import DEFAULT_GATEWAY_URL
 from bakery_local.dev_tokens import DevKeyPair
 from bakery_local.server import PROJECT_ROOT, SEPARATE_PROCESSES_VARIABLE, TEMPLATE_VARIABLE, WORKERS_VARIABLE
@@ -396,8 +396,8 @@ def _provide_websocket_management_url(host: str, port: int) -> None:
 def _provide_alert_subscriber() -> list[_Stoppable]:
     """Alerts only PUBLISHed on ``alerts:tenant:{id}`` go down the fanout's path (stored once, posted
     to WebSocket subscribers, notified), from a thread of this process that outlives code reloads."""
-    from bakery_gateway.alerts.subscriber import PATTERN
     from bakery_gateway.errors import ConfigurationError
+    from bakery_gateway.realtime.alerts.subscriber import PATTERN
     from bakery_local.alert_subscriber import LocalAlertSubscriber
 
     try:

@@ -2,7 +2,8 @@
 
 ``POST /api/v1/demo/sessions`` with ``{"account_type": "professional"|"enterprise"}`` (and an
 optional ``ttl_seconds``, default 30 minutes) writes the session record where the gateway reads it
-(``bakery_gateway.demo``'s contract, in the runtime's Redis, the key expiring with the session),
+(``bakery_gateway.authentication.demo``'s contract, in the runtime's Redis, the key expiring with the
+session),
 mints a demo access token with the development key pair, and answers ``201``.
 ``GET /api/v1/demo/accounts`` lists the two account types. ``GET /health``, which the gateway's
 ``GET /api/v1/health`` calls on every service, is healthy while the runtime's Redis answers.
@@ -23,12 +24,13 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from bakery_gateway import bounded_json, redis_keys
+from bakery_gateway import bounded_json
 from bakery_gateway import constants as names
+from bakery_gateway.authentication.demo import DemoAccountType, DemoSession, require_demo_account_type
+from bakery_gateway.clients import redis_keyspace
 from bakery_gateway.constants import PROBLEM_CONTENT_TYPE, SERVICE_HEALTH_PATH
-from bakery_gateway.demo import DemoAccountType, DemoSession, require_demo_account_type
+from bakery_gateway.edge.problems import problem_body
 from bakery_gateway.errors import BadRequestError, GatewayError, MethodNotAllowedError, RouteNotFoundError
-from bakery_gateway.problems import problem_body
 from bakery_local.dev_tokens import DevKeyPair
 
 SESSIONS_PATH = "/api/v1/demo/sessions"
@@ -165,7 +167,7 @@ class DemoSessions:
         return self._redis
 
     async def _store(self, session: DemoSession) -> None:
-        key = redis_keys.demo_session_key(session.session_id)
+        key = redis_keyspace.demo_session_key(session.session_id)
         fields: Mapping[Any, Any] = session.to_hash()  # redis-py's key type is invariant
         try:
             async with self._client().pipeline(transaction=True) as pipeline:

@@ -99,7 +99,7 @@ def check_configuration(environ: Mapping[str, str] | None = None, *, ping_redis:
 def _ping(settings: Settings) -> None:
     import redis
 
-    from bakery_gateway.clients import sync_redis
+    from bakery_gateway.clients.factories import sync_redis
 
     client = sync_redis(settings.redis)
     try:

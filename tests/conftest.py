@@ -12,8 +12,8 @@ import pytest
 import redis
 
 from bakery_gateway import constants as names
-from bakery_gateway import redis_keys
-from bakery_gateway.policy.subscription import Subscription
+from bakery_gateway.clients import redis_keyspace
+from bakery_gateway.policies.subscription import Subscription
 from bakery_local.dev_tokens import DevKeyPair
 from tests.support.redis_server import RedisEndpoint, free_port, redis_for_tests
 from tests.support.stub_service import StubService
@@ -80,7 +80,7 @@ def mark_paying(client: redis.Redis, *tenant_ids: str) -> None:
     fields = Subscription("active", "professional", 0, 0).to_hash()
     for tenant_id in tenant_ids:
         for field, value in fields.items():
-            client.hset(redis_keys.subscription_key(tenant_id), field, value)
+            client.hset(redis_keyspace.subscription_key(tenant_id), field, value)
 
 
 def new_paying_tenant(client: redis.Redis) -> str:
@@ -116,7 +116,7 @@ MetricReader = Callable[..., float]
 @pytest.fixture
 def metric() -> MetricReader:
     """Read one sample of the gateway's metrics registry (0.0 when it has none yet)."""
-    from bakery_gateway.observability import registry
+    from bakery_gateway.telemetry.observability import registry
 
     def read(name: str, **labels: str) -> float:
         return registry.get_sample_value(name, labels) or 0.0

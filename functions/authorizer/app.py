@@ -3,11 +3,11 @@ WebSocket API's $connect (token in the query string, an IAM policy)."""
 
 from typing import Any
 
-from bakery_gateway.authorizer import Authorizer, handle_event
-from bakery_gateway.clients import sync_redis
+from bakery_gateway.authentication.authorizer import Authorizer, handle_event
+from bakery_gateway.authentication.reloading_verifier import ColdStartVerifier
+from bakery_gateway.clients.factories import sync_redis
 from bakery_gateway.settings import get_settings
-from bakery_gateway.telemetry import instrument
-from bakery_gateway.verifiers import ColdStartVerifier
+from bakery_gateway.telemetry.instrument import instrument
 
 settings = get_settings()
 # Keys that cannot be loaded do not fail the import: tokens get a 503 problem until they load.

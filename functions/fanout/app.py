@@ -4,10 +4,10 @@ subscribers and routed to notifications; training progress posted to the job's s
 
 from typing import Any
 
-from bakery_gateway.alerts.fanout import fanout_from_settings
-from bakery_gateway.alerts.ingress import handle
+from bakery_gateway.realtime.alerts.fanout import fanout_from_settings
+from bakery_gateway.realtime.alerts.ingress import handle
 from bakery_gateway.settings import get_settings
-from bakery_gateway.telemetry import instrument
+from bakery_gateway.telemetry.instrument import instrument
 
 settings = get_settings()
 fanout = fanout_from_settings(settings)

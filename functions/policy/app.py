@@ -2,16 +2,16 @@
 
 from typing import Any
 
-from bakery_gateway.clients import PerEventLoop, async_redis_factory
-from bakery_gateway.events import normalize
-from bakery_gateway.http_api import AsgiEvents, run_on_container_loop
-from bakery_gateway.policy.admin import create_admin_app
+from bakery_gateway.clients.factories import PerEventLoop, async_redis_factory
+from bakery_gateway.edge.lambda_event import normalize
+from bakery_gateway.edge.lambda_http import AsgiAppHandler, run_on_container_loop
+from bakery_gateway.policies.admin import create_admin_app
 from bakery_gateway.settings import get_settings
-from bakery_gateway.telemetry import instrument
+from bakery_gateway.telemetry.instrument import instrument
 
 settings = get_settings()
 app = create_admin_app(settings, redis_clients=PerEventLoop(async_redis_factory(settings.redis)))
-events = AsgiEvents(lambda: app)
+events = AsgiAppHandler(lambda: app)
 
 
 def _handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

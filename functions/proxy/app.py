@@ -2,17 +2,17 @@
 
 from typing import Any
 
-from bakery_gateway.clients import PerEventLoop, async_redis_factory, http_client_factory
-from bakery_gateway.events import normalize
-from bakery_gateway.http_api import AsgiEvents, run_on_container_loop
-from bakery_gateway.pipelined_redis import pipelined_redis_factory
-from bakery_gateway.proxy_events import ProxyEvents
-from bakery_gateway.proxy_pipeline import ProxyPipeline
-from bakery_gateway.pseudonymize import user_id_for_log
-from bakery_gateway.request_record import RequestRecorder
-from bakery_gateway.routing import GATEWAY_API_ROUTES
+from bakery_gateway.clients.factories import PerEventLoop, async_redis_factory, http_client_factory
+from bakery_gateway.clients.pipelined_redis import pipelined_redis_factory
+from bakery_gateway.edge.lambda_event import normalize
+from bakery_gateway.edge.lambda_http import AsgiAppHandler, run_on_container_loop
+from bakery_gateway.forwarding.pipeline import ProxyPipeline
+from bakery_gateway.forwarding.proxy_handler import ProxyHandler
+from bakery_gateway.forwarding.routing import GATEWAY_API_ROUTES
 from bakery_gateway.settings import get_settings
-from bakery_gateway.telemetry import instrument, instrument_async
+from bakery_gateway.telemetry.instrument import instrument, instrument_async
+from bakery_gateway.telemetry.pseudonymize import user_id_for_log
+from bakery_gateway.telemetry.request_record import RequestRecorder
 
 BLOCKING_READ_MARGIN_SECONDS = 2.0
 settings = get_settings()
@@ -32,7 +32,7 @@ recorder = RequestRecorder(user_id_for_log=user_id_for_log(settings.observabilit
 def _own_routes_app() -> Any:
     """The gateway's own routes, imported and built on the first request for one (FastAPI's import
     is most of a cold start, and proxied requests never need it)."""
-    from bakery_gateway.proxy_app import create_app
+    from bakery_gateway.own_routes.app import create_app
 
     return create_app(
         settings,
@@ -51,7 +51,7 @@ def _own_routes_app() -> Any:
     )
 
 
-events = ProxyEvents(pipeline, recorder, AsgiEvents(_own_routes_app), GATEWAY_API_ROUTES)
+events = ProxyHandler(pipeline, recorder, AsgiAppHandler(_own_routes_app), GATEWAY_API_ROUTES)
 
 
 async def _async_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

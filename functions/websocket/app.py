@@ -3,11 +3,11 @@ routes (subscribe, unsubscribe, ping, $default) answer the client's protocol."""
 
 from typing import Any
 
-from bakery_gateway.clients import sync_redis
+from bakery_gateway.clients.factories import sync_redis
+from bakery_gateway.realtime.websocket.connections import Connections
+from bakery_gateway.realtime.websocket.routes import handle
 from bakery_gateway.settings import get_settings
-from bakery_gateway.telemetry import instrument
-from bakery_gateway.websocket.connections import Connections
-from bakery_gateway.websocket.routes import handle
+from bakery_gateway.telemetry.instrument import instrument
 
 settings = get_settings()
 connections = Connections(sync_redis(settings.redis))

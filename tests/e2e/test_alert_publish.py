@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from bakery_gateway import constants as names
-from bakery_gateway import redis_keys
+from bakery_gateway.clients import redis_keyspace
 from bakery_local.alert_client import new_alert
 from bakery_local.dev_tokens import DevKeyPair
 from tests.e2e.conftest import deployment_environment
@@ -24,7 +24,7 @@ from tests.support.redis_server import RedisEndpoint, free_port
 def stream(redis_server: RedisEndpoint, tenant: str) -> list[tuple[str, dict[str, str]]]:
     client = redis_server.client()
     try:
-        return cast(list[tuple[str, dict[str, str]]], client.xrange(redis_keys.alert_stream_key(tenant)))
+        return cast(list[tuple[str, dict[str, str]]], client.xrange(redis_keyspace.alert_stream_key(tenant)))
     finally:
         client.close()
 
@@ -41,7 +41,7 @@ def test_publish_prints_the_stream_id_of_the_stored_alert(
 
     ((entry_id, fields),) = stream(redis_server, tenant)
     assert result.stdout.strip() == entry_id
-    alert = json.loads(fields[redis_keys.ALERT_STREAM_FIELD])
+    alert = json.loads(fields[redis_keyspace.ALERT_STREAM_FIELD])
     assert (alert["severity"], alert["type"], alert["message"]) == ("high", "low_stock", "Flour is low")
 
 
@@ -94,6 +94,6 @@ def test_the_internal_route_refuses_another_machine_even_one_claiming_to_be_this
     assert (remote.status_code, remote.json()) == (403, {"message": "Forbidden"})
     assert local.status_code == 202
     assert [
-        json.loads(fields[redis_keys.ALERT_STREAM_FIELD])["message"]
+        json.loads(fields[redis_keyspace.ALERT_STREAM_FIELD])["message"]
         for _, fields in stream(redis_server, tenant)
     ] == ["from this machine"]

@@ -13,7 +13,7 @@ import pytest
 import redis
 
 from bakery_gateway import constants as names
-from bakery_gateway import redis_keys
+from bakery_gateway.clients import redis_keyspace
 from bakery_local.dev_tokens import DevKeyPair
 from tests.e2e.conftest import deployment_environment
 from tests.e2e.runtime import RunningGateway, local_gateway
@@ -145,7 +145,7 @@ def test_a_revoked_token_ends_an_open_stream_within_one_wait(
     headers = {"Authorization": f"Bearer {token}", "Accept": "text/event-stream"}
     with open_stream(sse_gateway, headers) as http, http.stream("GET", STREAM) as response:
         assert response.status_code == 200
-        client.set(redis_keys.revoked_key(jti), "1", ex=60)
+        client.set(redis_keyspace.revoked_key(jti), "1", ex=60)
         started = time.monotonic()
         remainder = response.read()  # returns once the runtime ends the response
 

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from bakery_gateway import constants as names
-from bakery_gateway import redis_keys
+from bakery_gateway.clients import redis_keyspace
 from bakery_local.dev_tokens import DevKeyPair
 from tests.conftest import service_base_url
 from tests.e2e.conftest import deployment_environment
@@ -90,7 +90,7 @@ def test_an_api_key_from_creation_to_revocation(
 
     # Stored as a hash, and never logged.
     client = redis_server.client()
-    assert not client.exists(redis_keys.api_key_key(key_id))
+    assert not client.exists(redis_keyspace.api_key_key(key_id))
     client.close()
     assert key.removeprefix(f"bk_{key_id}_") not in key_gateway.log()
 

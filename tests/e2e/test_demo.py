@@ -16,7 +16,7 @@ import httpx
 import pytest
 import redis
 
-from bakery_gateway import redis_keys
+from bakery_gateway.clients import redis_keyspace
 from bakery_local.cli import STATE_DIR_VARIABLE
 from bakery_local.dev_tokens import DevKeyPair
 from tests.e2e.runtime import LOCAL_CONFIGURATION, RunningGateway, local_gateway, run_cli
@@ -327,7 +327,7 @@ def recorded_session(redis_client: redis.Redis, dev_keys: DevKeyPair) -> Recorde
         tenant_id=parent,
         extra_claims={"is_demo": True, "demo_session_id": session_id, "demo_account_type": "professional"},
     )
-    return RecordedSession(token, redis_keys.demo_session_key(session_id), parent)
+    return RecordedSession(token, redis_keyspace.demo_session_key(session_id), parent)
 
 
 def test_a_live_recorded_session_passes(

@@ -19,8 +19,8 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 from bakery_gateway import constants as names
-from bakery_gateway import redis_keys
-from bakery_gateway.platform_limits import (
+from bakery_gateway.clients import redis_keyspace
+from bakery_gateway.edge.platform_limits import (
     DEFAULT_MAX_REQUEST_BYTES,
     HTTP_API_REQUEST_LINE_AND_HEADERS_BYTES,
     LAMBDA_REQUEST_PAYLOAD_BYTES,
@@ -214,9 +214,9 @@ def test_a_websocket_clients_address_is_the_sockets_peer_whatever_x_forwarded_fo
 
 def connection_of(client: redis.Redis, tenant: str) -> str:
     """The id of the one open connection of ``tenant``, from the WebSocket function's records."""
-    keys = client.scan_iter(match=redis_keys.ws_connection_key("*"))
+    keys = client.scan_iter(match=redis_keyspace.ws_connection_key("*"))
     ids = [
-        str(key).removeprefix(redis_keys.WS_CONNECTION_PREFIX)
+        str(key).removeprefix(redis_keyspace.WS_CONNECTION_PREFIX)
         for key in keys
         if client.hget(key, "tenant_id") == tenant
     ]

@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
-from bakery_gateway import redis_keys
+from bakery_gateway.clients import redis_keyspace
 from bakery_local.alert_client import new_alert, publish
 from bakery_local.dev_tokens import DevKeyPair
 from tests.conftest import new_paying_tenant
@@ -68,10 +68,10 @@ def test_a_raw_publish_on_the_tenants_channel_reaches_its_subscriber(
 ) -> None:
     alert = new_alert(tenant, "critical", "Published by a service that only knows the channel")
 
-    client.publish(redis_keys.alert_channel(tenant), json.dumps(alert))
+    client.publish(redis_keyspace.alert_channel(tenant), json.dumps(alert))
 
     message = receive(subscribed)
-    entries = client.xrange(redis_keys.alert_stream_key(tenant))
+    entries = client.xrange(redis_keyspace.alert_stream_key(tenant))
     ((stream_id, _),) = cast(list[tuple[str, dict[str, str]]], entries)
     assert (message["type"], message["stream_id"]) == ("alert", stream_id)
     assert message["alert"]["alert_id"] == alert["alert_id"]
@@ -83,7 +83,7 @@ def test_an_alert_both_ingested_and_published_raw_arrives_once(
 ) -> None:
     alert = new_alert(tenant, "high", "Said twice")
     publish(gateway.url, alert)  # stored, published and posted by the fanout function
-    client.publish(redis_keys.alert_channel(tenant), json.dumps(alert))  # and by a raw producer
+    client.publish(redis_keyspace.alert_channel(tenant), json.dumps(alert))  # and by a raw producer
 
     assert receive(subscribed)["alert"]["alert_id"] == alert["alert_id"]
     with pytest.raises(TimeoutError):
@@ -93,7 +93,7 @@ def test_an_alert_both_ingested_and_published_raw_arrives_once(
 def subscribers_of(client: redis.Redis, tenant: str) -> set[str]:
     return {
         str(member)
-        for member in client.smembers(redis_keys.ws_subscribers_key(redis_keys.alerts_topic(tenant)))
+        for member in client.smembers(redis_keyspace.ws_subscribers_key(redis_keyspace.alerts_topic(tenant)))
     }
 
 
@@ -111,7 +111,7 @@ def test_a_connection_that_went_away_is_removed_when_a_post_to_it_is_gone(
     gateway: RunningGateway, subscribed: ClientConnection, tenant: str, client: redis.Redis
 ) -> None:
     gone = "GoneAway0000000="  # subscribed, then vanished without $disconnect
-    client.sadd(redis_keys.ws_subscribers_key(redis_keys.alerts_topic(tenant)), gone)
+    client.sadd(redis_keyspace.ws_subscribers_key(redis_keyspace.alerts_topic(tenant)), gone)
 
     publish(gateway.url, new_alert(tenant, "high", "anyone there?"))
     receive(subscribed)

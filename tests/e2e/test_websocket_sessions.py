@@ -16,7 +16,7 @@ import redis
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from bakery_gateway import redis_keys
+from bakery_gateway.clients import redis_keyspace
 from bakery_local.alert_client import new_alert, publish
 from bakery_local.dev_tokens import DevKeyPair
 from tests.conftest import new_paying_tenant
@@ -64,7 +64,7 @@ def test_a_socket_whose_token_was_revoked_is_told_and_closed_on_the_next_alert(
     with connect(ws_url(gateway, token), open_timeout=10) as socket:
         socket.send(SUBSCRIBE)
         receive(socket)
-        client.set(redis_keys.revoked_key(jti), "1", ex=60)  # what a logout stores
+        client.set(redis_keyspace.revoked_key(jti), "1", ex=60)  # what a logout stores
         publish(gateway.url, new_alert(tenant, "high", "not for a logged-out user"))
 
         notice = receive(socket)

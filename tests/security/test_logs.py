@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import pytest
 
 from bakery_gateway import constants as names
-from bakery_gateway.observability import SERVICE_NAME
+from bakery_gateway.telemetry.observability import SERVICE_NAME
 from bakery_local.dev_tokens import DevKeyPair
 from tests.integration.conftest import GatewayStarter
 from tests.support.lambda_gateway import LambdaGateway

@@ -18,13 +18,13 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from bakery_gateway import bounded_json, login_attempts
+from bakery_gateway import bounded_json
 from bakery_gateway import constants as names
-from bakery_gateway.alerts import ingress
-from bakery_gateway.alerts.fanout import Fanout, Summary
-from bakery_gateway.alerts.model import Alert
-from bakery_gateway.authorizer import _unverified_claims
-from bakery_gateway.demo import DemoAccountType
+from bakery_gateway.authentication.authorizer import _unverified_claims
+from bakery_gateway.authentication.demo import DemoAccountType
+from bakery_gateway.authentication.identity import Identity
+from bakery_gateway.authentication.public_keys import parse_key_material
+from bakery_gateway.authentication.token_verifier import TokenVerifier
 from bakery_gateway.errors import (
     BadRequestError,
     DownstreamUnavailableError,
@@ -36,17 +36,18 @@ from bakery_gateway.errors import (
     PayloadTooLargeError,
     RouteNotFoundError,
 )
-from bakery_gateway.forwarding import ClientOrigin, downstream_headers
-from bakery_gateway.geocoding_request import parse_geocode_request
-from bakery_gateway.identity import Identity
-from bakery_gateway.keys import parse_key_material
-from bakery_gateway.path_patterns import path_matches
-from bakery_gateway.policy.admin_bodies import RateLimitsBody, parse_body
-from bakery_gateway.proxy_pipeline import demo_account_type_of
-from bakery_gateway.routing import TENANT_SERVICE, resolve
+from bakery_gateway.forwarding.downstream import ClientOrigin, downstream_headers
+from bakery_gateway.forwarding.pipeline import demo_account_type_of
+from bakery_gateway.forwarding.routing import TENANT_SERVICE, resolve
+from bakery_gateway.own_routes.geocoding_request import parse_geocode_request
+from bakery_gateway.policies import login_attempts
+from bakery_gateway.policies.admin_bodies import RateLimitsBody, parse_body
+from bakery_gateway.policies.path_patterns import path_matches
+from bakery_gateway.realtime.alerts import ingress
+from bakery_gateway.realtime.alerts.fanout import Fanout, Summary
+from bakery_gateway.realtime.alerts.model import Alert
+from bakery_gateway.realtime.websocket import messages
 from bakery_gateway.settings import JwtSettings
-from bakery_gateway.tokens import TokenVerifier
-from bakery_gateway.websocket import messages
 from bakery_local.dev_tokens import DevKeyPair
 from tests.support.events import FANOUT_HTTP_API, load_event
 

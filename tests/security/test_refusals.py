@@ -10,7 +10,7 @@ import pytest
 import redis
 
 from bakery_gateway import constants as names
-from bakery_gateway import redis_keys
+from bakery_gateway.clients import redis_keyspace
 from bakery_local.dev_tokens import DevKeyPair
 from tests.integration.conftest import GatewayStarter
 from tests.support.demo_sessions import start_demo_session
@@ -153,7 +153,7 @@ def test_a_lower_case_demo_session_creation_meets_the_account_type_check(
 def test_a_lower_case_write_meets_read_only_mode(
     gateway: LambdaGateway, stub_service: StubService, redis_client: redis.Redis, token: str
 ) -> None:
-    redis_client.hset(redis_keys.read_only_key("tenant-a"), "reason", "maintenance")
+    redis_client.hset(redis_keyspace.read_only_key("tenant-a"), "reason", "maintenance")
 
     response = gateway.request("delete", "/api/v1/orders/o-1", token=token)
 

@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from bakery_gateway import redis_keys
+from bakery_gateway.clients import redis_keyspace
 from bakery_local.dev_tokens import DevKeyPair
+from tests.integration.authentication.test_api_keys import KEYS, create_key
 from tests.integration.conftest import GatewayStarter
-from tests.integration.test_api_keys import KEYS, create_key
 from tests.support.lambda_gateway import LambdaGateway, ProxyResponse, assert_problem
 from tests.support.redis_server import RedisProcess
 from tests.support.stub_service import StubService
@@ -143,7 +143,7 @@ def test_a_write_with_a_token_revoked_by_another_container_gets_a_503_while_redi
     cached = private_gateway.context_for(token)
     assert send(private_gateway, "GET", cached).status == 200  # remembered as not revoked
     other_container = private_redis.endpoint().client()  # its logout wrote the revocation
-    other_container.set(redis_keys.revoked_key(str(cached["jti"])), "1", ex=600)
+    other_container.set(redis_keyspace.revoked_key(str(cached["jti"])), "1", ex=600)
     other_container.close()
     forwarded = len(stub_service.requests)
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import redis
 
-from bakery_gateway import redis_keys
+from bakery_gateway.clients import redis_keyspace
 
 
 def write_alert(
@@ -25,8 +25,10 @@ def write_alert(
         "timestamp": "2026-03-09T10:00:00Z",
         "type": "equipment",
     }
-    fields: Any = {redis_keys.ALERT_STREAM_FIELD: json.dumps(alert)}
-    entry_id = client.xadd(redis_keys.alert_stream_key(tenant_id), fields, maxlen=maxlen, approximate=False)
+    fields: Any = {redis_keyspace.ALERT_STREAM_FIELD: json.dumps(alert)}
+    entry_id = client.xadd(
+        redis_keyspace.alert_stream_key(tenant_id), fields, maxlen=maxlen, approximate=False
+    )
     return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
 
 

@@ -6,10 +6,10 @@ from typing import cast
 
 import redis
 
-from bakery_gateway import redis_keys
+from bakery_gateway.clients import redis_keyspace
 
 
 def audit_entries(client: redis.Redis) -> list[dict[str, str]]:
     """Every entry of ``AUDIT_STREAM`` (``client`` decodes responses; fakeredis's sync one will do)."""
-    entries = cast(list[tuple[str, dict[str, str]]], client.xrange(redis_keys.AUDIT_STREAM))
+    entries = cast(list[tuple[str, dict[str, str]]], client.xrange(redis_keyspace.AUDIT_STREAM))
     return [fields for _, fields in entries]

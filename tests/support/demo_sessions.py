@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from typing import Protocol
 
-from bakery_gateway import redis_keys
-from bakery_gateway.demo import DemoAccountType, DemoSession
+from bakery_gateway.authentication.demo import DemoAccountType, DemoSession
+from bakery_gateway.clients import redis_keyspace
 
 
 class HashWriter(Protocol):
@@ -32,4 +32,4 @@ def start_demo_session(
     ).to_hash()
     fields["account_type"] = account_type
     for field, value in fields.items():
-        redis.hset(redis_keys.demo_session_key(session_id), field, value)
+        redis.hset(redis_keyspace.demo_session_key(session_id), field, value)

@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
-from bakery_gateway import clients
 from bakery_gateway import constants as names
+from bakery_gateway.clients import factories
 from bakery_gateway.settings import get_settings
 
 AUTHORIZER_MODULE = "bakery_functions.authorizer.app"
@@ -56,9 +56,9 @@ class LambdaRuntime:
         self._async_clients: list[Any] = []
         self.loop = asyncio.new_event_loop()
         asyncio.set_event_loop(self.loop)
-        original = clients.PerEventLoop
+        original = factories.PerEventLoop
 
-        def tracked(factory: Callable[[], Any]) -> clients.PerEventLoop[Any]:
+        def tracked(factory: Callable[[], Any]) -> factories.PerEventLoop[Any]:
             def create() -> Any:
                 client = factory()
                 self._async_clients.append(client)
@@ -66,7 +66,7 @@ class LambdaRuntime:
 
             return original(create)
 
-        monkeypatch.setattr(clients, "PerEventLoop", tracked)
+        monkeypatch.setattr(factories, "PerEventLoop", tracked)
 
     def cold_start(self, module_name: str, environ: Mapping[str, str]) -> ModuleType:
         """Import ``module_name`` afresh with exactly ``environ`` as the gateway's environment."""
@@ -75,7 +75,7 @@ class LambdaRuntime:
         for variable, value in environ.items():
             self._monkeypatch.setenv(variable, value)
         get_settings.cache_clear()
-        clients.sync_redis.cache_clear()
+        factories.sync_redis.cache_clear()
         if module_name in sys.modules:
             return importlib.reload(sys.modules[module_name])
         return importlib.import_module(module_name)
@@ -88,4 +88,4 @@ class LambdaRuntime:
         self.loop.close()
         asyncio.set_event_loop(None)
         get_settings.cache_clear()
-        clients.sync_redis.cache_clear()
+        factories.sync_redis.cache_clear()

@@ -14,10 +14,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from bakery_gateway.middleware import RequestContextMiddleware
-from bakery_gateway.observability import logger, registry
-from bakery_gateway.pseudonymize import UserIdForLog, plain
-from bakery_gateway.request_record import RequestRecorder
+from bakery_gateway.edge.middleware import RequestContextMiddleware
+from bakery_gateway.telemetry.observability import logger, registry
+from bakery_gateway.telemetry.pseudonymize import UserIdForLog, plain
+from bakery_gateway.telemetry.request_record import RequestRecorder
 
 ROUTE_TEMPLATE = "/api/v1/sales/{proxy+}"
 RESPONSE_BODY = b"r" * 123

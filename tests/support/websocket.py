@@ -10,7 +10,7 @@ import asyncio
 import threading
 from collections.abc import Callable, Iterable
 
-from bakery_gateway.websocket.management_api import PostAnswer
+from bakery_gateway.realtime.websocket.management_api import PostAnswer
 
 Scripted = PostAnswer | Exception
 

@@ -8,7 +8,7 @@ import pytest
 
 from bakery_gateway import constants as names
 from bakery_gateway.errors import ConfigurationError
-from bakery_gateway.policy.rules import Scope
+from bakery_gateway.policies.rules import Scope
 from bakery_gateway.settings import JwtSettings, RedisSettings, Settings, get_settings
 
 

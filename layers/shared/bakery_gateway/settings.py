@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from bakery_gateway import constants as names
+from bakery_gateway.edge.platform_limits import DEFAULT_MAX_REQUEST_BYTES, MAX_REQUEST_BYTES_CEILING
 from bakery_gateway.environment import EnvironmentReader
 from bakery_gateway.errors import ConfigurationError
-from bakery_gateway.platform_limits import DEFAULT_MAX_REQUEST_BYTES, MAX_REQUEST_BYTES_CEILING
-from bakery_gateway.policy.rules import RateLimitRule, Scope, parse_rules
+from bakery_gateway.policies.rules import RateLimitRule, Scope, parse_rules
 
 # Asymmetric algorithms only: "none" and HMAC would let anyone holding the public key sign tokens.
 ALLOWED_ALGORITHMS = frozenset(
@@ -29,7 +29,7 @@ class RedisSettings:
     port: int = 6379
     db: int = 0
     password: str | None = None
-    # The secret holding the token, read when the first client is made (bakery_gateway.redis_auth).
+    # The secret holding the token, read when the first client is made (bakery_gateway.clients.redis_auth).
     password_secret_id: str | None = None
     tls: bool = False
     timeout_seconds: float = 0.5
@@ -97,7 +97,7 @@ class PolicySettings:
 
 
 # What a demo must not do: billing and subscription changes, deleting the tenant, inviting users,
-# sending email or WhatsApp. "METHODS PATTERN" entries; patterns per path_patterns.py.
+# sending email or WhatsApp. "METHODS PATTERN" entries; patterns per policies/path_patterns.py.
 DEFAULT_DEMO_BLOCKED_OPERATIONS = (
     "POST,PUT,PATCH,DELETE /api/v1/tenants/*/subscription**",
     "POST,PUT,PATCH,DELETE /api/v1/tenants/*/billing**",
@@ -115,7 +115,7 @@ class BlockedOperation:
     pattern: str
 
     def matches(self, method: str, path: str) -> bool:
-        from bakery_gateway.path_patterns import path_matches
+        from bakery_gateway.policies.path_patterns import path_matches
 
         return ("*" in self.methods or method in self.methods) and path_matches(path, self.pattern)
 

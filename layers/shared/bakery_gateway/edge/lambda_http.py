@@ -1,0 +1,218 @@
+"""HTTP API (payload 2.0) events in, Lambda proxy responses out: the functions' only adapter.
+
+``AsgiAppHandler`` runs an ASGI application (a function's FastAPI routes) for an event, as Mangum did:
+the same scope, the same response shape; a failure that escapes the application is a 500 problem.
+The proxy's service paths skip ASGI altogether (``forwarding/proxy_handler.py``) but answer through the same
+``lambda_response``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from bakery_gateway.edge import lambda_event
+from bakery_gateway.edge.platform_limits import LAMBDA_RESPONSE_PAYLOAD_BYTES, fits_in_response
+from bakery_gateway.edge.problems import problem_headers, problem_json
+from bakery_gateway.errors import GatewayError, InternalError, ResponseTooLargeError
+from bakery_gateway.telemetry.observability import logger
+
+if TYPE_CHECKING:
+    from starlette.types import ASGIApp, Message
+
+Event = Mapping[str, Any]
+Response = dict[str, Any]
+Result = TypeVar("Result")
+
+# Bodies of these types go back as text; any other body is base64-encoded for API Gateway.
+TEXT_MIME_TYPES = (
+    "text/",
+    "application/json",
+    "application/problem+json",
+    "application/javascript",
+    "application/xml",
+    "application/vnd.api+json",
+    "application/vnd.oai.openapi",
+)
+
+
+def run_on_container_loop(work: Awaitable[Result]) -> Result:
+    """Run ``work`` on this thread's event loop, made once: one loop, so one set of clients, per container."""
+    try:
+        loop = asyncio.get_event_loop()
+    except RuntimeError:  # a thread that has none yet (the local runtime's workers)
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+    return loop.run_until_complete(work)
+
+
+def request_headers(event: Event) -> dict[str, str]:
+    """The request's headers with lower-case names, cookies folded back into one ``Cookie`` header.
+
+    Values are kept as the bytes the client sent, read as Latin-1 (HTTP's own reading): API Gateway
+    hands over UTF-8 text, which would not survive being sent on as Latin-1 otherwise. API Gateway
+    moves the ``Cookie`` header into ``cookies``; SAM's emulator sends both, its ``cookies`` parsed
+    (a repeated name kept once, quotes removed), so the client's own header wins when there is one.
+    """
+    headers = {
+        name: value if value.isascii() else value.encode().decode("latin-1")
+        for name, value in lambda_event.headers(event).items()
+    }
+    cookies = event.get("cookies")
+    if cookies and "cookie" not in headers:
+        headers["cookie"] = "; ".join(cookies)
+    return headers
+
+
+def request_body(event: Event) -> bytes:
+    body = event.get("body")
+    if not body:
+        return b""
+    if event.get("isBase64Encoded"):
+        return base64.b64decode(body)
+    return body.encode() if isinstance(body, str) else bytes(body)
+
+
+def lambda_response(status: int, headers: Iterable[tuple[str, str]], body: bytes) -> Response:
+    """A payload 2.0 Lambda response: repeated headers joined with commas, ``Set-Cookie`` as cookies,
+    a text body as text and any other as base64."""
+    combined: dict[str, str] = {}
+    cookies: list[str] = []
+    for name, value in headers:
+        name = name.lower()
+        if name == "set-cookie":
+            cookies.append(value)
+        elif name in combined:
+            combined[name] = f"{combined[name]},{value}"
+        else:
+            combined[name] = value
+    # API Gateway would otherwise guess at a body's type; every answer of ours names its own.
+    content_type = combined.setdefault("content-type", "application/json")
+    text, is_base64 = "", False
+    if body:
+        if any(kind in content_type for kind in TEXT_MIME_TYPES):
+            try:
+                text = body.decode()
+            except UnicodeDecodeError:  # a compressed or binary body under a text type
+                text, is_base64 = base64.b64encode(body).decode(), True
+        else:
+            text, is_base64 = base64.b64encode(body).decode(), True
+    response: Response = {
+        "statusCode": status,
+        "body": text,
+        "headers": combined,
+        "isBase64Encoded": is_base64,
+    }
+    if cookies:
+        response["cookies"] = cookies
+    return response
+
+
+def problem_response(error: GatewayError, request_id: str) -> tuple[int, list[tuple[str, str]], bytes]:
+    body = problem_json(error, request_id)
+    headers = [*problem_headers(error, request_id).items(), ("content-length", str(len(body)))]
+    return error.status, headers, body
+
+
+def response_too_large(service: str | None) -> ResponseTooLargeError:
+    """The 502 problem for an answer Lambda cannot return: it would fail the invocation, and API
+    Gateway would answer a bare 500 instead (docs/limits.md)."""
+    whose = f"the {service} service's answer" if service else "the answer"
+    return ResponseTooLargeError(
+        f"{whose} is larger than the {LAMBDA_RESPONSE_PAYLOAD_BYTES} bytes a Lambda function can return "
+        "(the JSON of its result, a base64 body counting at its encoded size)",
+        extensions={"max_bytes": LAMBDA_RESPONSE_PAYLOAD_BYTES},
+    )
+
+
+class AsgiAppHandler:
+    """Serves events with an ASGI application, built on first use (its imports are a cold start's
+    largest part, and most containers of the proxy never serve a route of their own)."""
+
+    def __init__(self, build_app: Callable[[], ASGIApp]) -> None:
+        self._build_app = build_app
+        self._app: ASGIApp | None = None
+
+    @property
+    def app(self) -> ASGIApp:
+        if self._app is None:
+            self._app = self._build_app()
+        return self._app
+
+    async def __call__(self, event: Event, context: Any) -> Response:
+        headers = request_headers(event)
+        http = event["requestContext"]["http"]
+        scope: dict[str, Any] = {
+            "type": "http",
+            "asgi": {"version": "3.0", "spec_version": "2.0"},
+            "http_version": "1.1",
+            "method": http["method"],
+            "scheme": headers.get("x-forwarded-proto", "https"),
+            "path": http["path"],
+            "raw_path": None,
+            "root_path": "",
+            "query_string": (event.get("rawQueryString") or "").encode(),
+            "headers": [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()],
+            "server": _server(headers),
+            "client": (http.get("sourceIp"), 0),
+            "aws.event": event,
+            "aws.context": context,
+        }
+        exchange = _Exchange(request_body(event))
+        try:
+            await self.app(scope, exchange.receive, exchange.send)
+        except Exception:
+            # The application's middleware answers every error; this is the last line behind it.
+            request_id = _request_id(scope)
+            logger.exception("unhandled error", extra={"correlation_id": request_id})
+            return lambda_response(*problem_response(InternalError(), request_id))
+        response = lambda_response(exchange.status, exchange.headers, b"".join(exchange.body))
+        if fits_in_response(response):
+            return response
+        request_id = _request_id(scope)
+        logger.warning("answer too large for Lambda", extra={"correlation_id": request_id})
+        return lambda_response(*problem_response(response_too_large(None), request_id))
+
+
+class _Exchange:
+    """One ASGI request/response exchange, held in memory (a Lambda response is never streamed)."""
+
+    def __init__(self, body: bytes) -> None:
+        self._request: Message | None = {"type": "http.request", "body": body, "more_body": False}
+        self._done = asyncio.Event()
+        self.status = 500
+        self.headers: list[tuple[str, str]] = []
+        self.body: list[bytes] = []
+
+    async def receive(self) -> Message:
+        if self._request is not None:
+            message, self._request = self._request, None
+            return message
+        await self._done.wait()  # after the answer: the client is gone
+        return {"type": "http.disconnect"}
+
+    async def send(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+            self.headers = [
+                (bytes(name).decode("latin-1"), bytes(value).decode("latin-1"))
+                for name, value in message.get("headers", [])
+            ]
+        elif message["type"] == "http.response.body":
+            self.body.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                self._done.set()
+
+
+def _request_id(scope: Mapping[str, Any]) -> str:
+    """The id the application's middleware gave the request, else a new one."""
+    return str(scope.get("state", {}).get("request_id") or lambda_event.request_id(None))
+
+
+def _server(headers: Mapping[str, str]) -> tuple[str, int]:
+    """The server's name and port, from ``Host`` (API Gateway's domain) and ``X-Forwarded-Port``."""
+    host, _, port = headers.get("host", "localhost").partition(":")
+    port = port or headers.get("x-forwarded-port", "")
+    return host, int(port) if port.isdigit() else 443

@@ -1,0 +1,101 @@
+"""The proxy function's events: every /api/v1 service path straight through ``ProxyPipeline``.
+
+No ASGI scope, no routing table, no framework on the path most requests take (docs/architecture.md,
+the proxied path): only the gateway's own routes (``routing.GATEWAY_API_ROUTES``, and the paths
+outside /api/v1) go to the FastAPI app through ``http_api.AsgiAppHandler``. Both ways answer a failure as
+an RFC 9457 problem with the request id, and record each request once, with the same recorder.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Collection, Mapping
+from typing import Any
+
+from bakery_gateway.constants import REQUEST_ID_HEADER
+from bakery_gateway.edge import lambda_event
+from bakery_gateway.edge.lambda_http import (
+    AsgiAppHandler,
+    Event,
+    Response,
+    lambda_response,
+    problem_response,
+    request_body,
+    request_headers,
+    response_too_large,
+)
+from bakery_gateway.edge.platform_limits import answer_deadline, fits_in_response
+from bakery_gateway.errors import GatewayError, InternalError
+from bakery_gateway.forwarding.pipeline import ProxyPipeline, ProxyRequest
+from bakery_gateway.telemetry.observability import logger
+from bakery_gateway.telemetry.request_record import RequestRecorder, declared_size
+
+API_PREFIX = "/api/v1/"
+
+
+class ProxyHandler:
+    """The proxy function's events: its own routes through ``own_routes``, every other /api/v1 path
+    straight through ``pipeline``."""
+
+    def __init__(
+        self,
+        pipeline: ProxyPipeline,
+        recorder: RequestRecorder,
+        own_routes: AsgiAppHandler,
+        own_paths: Mapping[str, Collection[str]],
+    ) -> None:
+        self._pipeline = pipeline
+        self._recorder = recorder
+        self._own_routes = own_routes
+        self._own_paths = own_paths
+
+    def is_proxied(self, event: Event) -> bool:
+        """Whether ``event`` (stage stripped) goes to a service rather than to one of our own routes."""
+        path = event.get("rawPath") or ""
+        if not path.startswith(API_PREFIX):
+            return False
+        methods = self._own_paths.get(path)
+        return methods is None or event["requestContext"]["http"]["method"] not in methods
+
+    async def __call__(self, event: Event, context: Any) -> Response:
+        if not self.is_proxied(event):
+            return await self._own_routes(event, context)
+        return await self.proxied(event, context)
+
+    async def proxied(self, event: Event, context: Any = None) -> Response:
+        """``event`` through the pipeline; ``context`` (Lambda's) says how long the answer may take."""
+        started = time.perf_counter()
+        headers = request_headers(event)
+        method = event["requestContext"]["http"]["method"]
+        request_id = lambda_event.request_id(headers.get(REQUEST_ID_HEADER))
+        state: dict[str, Any] = {"request_id": request_id}
+        error: Exception | None = None
+        try:
+            request = ProxyRequest(event, method, headers, request_body(event), state)
+            request.answer_by = answer_deadline(context, time.monotonic())
+            answer = await self._pipeline.respond(request)
+            status, response_headers, body = answer.status, answer.headers, answer.body
+        except GatewayError as refusal:
+            status, response_headers, body = problem_response(refusal, request_id)
+        except Exception as unexpected:
+            error = unexpected
+            # The stack trace goes to the log, never to the client.
+            logger.exception("unhandled error", extra={"correlation_id": request_id})
+            status, response_headers, body = problem_response(InternalError(), request_id)
+        response = lambda_response(status, response_headers, body)
+        if not fits_in_response(response):
+            status, response_headers, body = problem_response(
+                response_too_large(state.get("service")), request_id
+            )
+            response = lambda_response(status, response_headers, body)
+        self._recorder.record(
+            method=method,
+            route=state.get("route_template"),
+            status=status,
+            duration=time.perf_counter() - started,
+            request_size=declared_size(headers.get("content-length")),
+            response_size=len(body),
+            state=state,
+            error=error,
+        )
+        return response

@@ -22,9 +22,9 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bakery_gateway.clients.pipelined_redis import PipelinedRedis
-from bakery_gateway.policies.rules import BucketSpec, Candidate, Scope
+from bakery_gateway.policies.rules import BucketSpec, Candidate
 from bakery_gateway.policies.script import PolicyKeys, PolicyScript
-from bakery_gateway.settings import RedisSettings
+from bakery_gateway.settings import RedisSettings, Scope
 from tests.support.redis_server import RedisEndpoint, RedisProcess
 
 # Generous where nothing is meant to time out: a loaded test machine must not fail these tests.

@@ -21,8 +21,7 @@ from bakery_gateway.errors import ApiKeyRevokedError, InvalidApiKeyError, Servic
 from bakery_gateway.forwarding.downstream import ClientOrigin, downstream_headers
 from bakery_gateway.policies.api_key_admin import CreateApiKeyBody
 from bakery_gateway.policies.engine import PolicyEngine, PolicyRequest
-from bakery_gateway.policies.rules import Scope
-from bakery_gateway.settings import JwtSettings, Settings
+from bakery_gateway.settings import JwtSettings, Scope, Settings
 from bakery_local.dev_tokens import DevKeyPair
 from tests.support.events import AUTHORIZER_REQUEST, SAM_LOCAL_AUTHORIZER_REQUEST, load_event
 

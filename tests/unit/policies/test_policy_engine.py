@@ -26,9 +26,8 @@ from bakery_gateway.errors import (
 )
 from bakery_gateway.policies import engine as engine_module
 from bakery_gateway.policies.engine import PolicyEngine, PolicyRequest
-from bakery_gateway.policies.rules import RateLimitRule, Scope
 from bakery_gateway.policies.subscription import Subscription
-from bakery_gateway.settings import PolicySettings, Settings
+from bakery_gateway.settings import PolicySettings, RateLimitRule, Scope, Settings
 from tests.conftest import MetricReader
 
 NOW = time.time()

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from bakery_gateway.policies.fallback import KnownRevocations, LastKnown, LocalRateLimiter
-from bakery_gateway.policies.rules import BucketSpec, Candidate, Scope
+from bakery_gateway.policies.rules import BucketSpec, Candidate
+from bakery_gateway.settings import Scope
 
 
 class Clock:

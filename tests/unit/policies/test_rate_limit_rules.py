@@ -7,7 +7,8 @@ import json
 import pytest
 
 from bakery_gateway.errors import ConfigurationError
-from bakery_gateway.policies.rules import Candidate, RateLimitRule, Scope, parse_rules, select_bucket
+from bakery_gateway.policies.rules import Candidate, select_bucket
+from bakery_gateway.settings import RateLimitRule, Scope, parse_rules
 
 DEFAULT = RateLimitRule("default", Scope.USER, 300, 60)
 VARIABLE = "RATE_LIMIT_RULES"

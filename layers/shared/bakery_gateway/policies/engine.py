@@ -41,8 +41,8 @@ from bakery_gateway.errors import (
 from bakery_gateway.forwarding.circuit_breaker import UNKNOWN, CircuitBreakers, CircuitView
 from bakery_gateway.policies import subscription as subscriptions
 from bakery_gateway.policies.fallback import KnownRevocations, LastKnown, LocalRateLimiter
-from bakery_gateway.policies.path_patterns import path_matches
-from bakery_gateway.policies.rules import BucketSpec, Scope, select_bucket
+from bakery_gateway.policies.path_patterns import operation_matches, path_matches
+from bakery_gateway.policies.rules import BucketSpec, select_bucket
 from bakery_gateway.policies.script import (
     LAST_KNOWN,
     BucketState,
@@ -51,7 +51,7 @@ from bakery_gateway.policies.script import (
     PolicySnapshot,
     ScriptingRedis,
 )
-from bakery_gateway.settings import Settings
+from bakery_gateway.settings import Scope, Settings
 from bakery_gateway.telemetry.observability import POLICY_FALLBACKS, RATE_LIMIT_EXCEEDED, REDIS_ERRORS, logger
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -244,7 +244,7 @@ class PolicyEngine:
 
     def _refuse_blocked_demo_operation(self, request: PolicyRequest) -> None:
         for operation in self._settings.demo.blocked_operations:
-            if operation.matches(request.method, request.path):
+            if operation_matches(operation, request.method, request.path):
                 raise DemoOperationForbiddenError(
                     f"{request.method} {request.path} is not available in a demo session",
                     extensions={"operation": f"{'/'.join(sorted(operation.methods))} {operation.pattern}"},

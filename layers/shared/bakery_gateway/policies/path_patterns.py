@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from bakery_gateway.settings import BlockedOperation
+
 
 @lru_cache(maxsize=512)
 def compile_pattern(pattern: str) -> re.Pattern[str]:
@@ -22,3 +24,8 @@ def compile_pattern(pattern: str) -> re.Pattern[str]:
 
 def path_matches(path: str, pattern: str) -> bool:
     return compile_pattern(pattern).fullmatch(path) is not None
+
+
+def operation_matches(operation: BlockedOperation, method: str, path: str) -> bool:
+    """Whether a request is one of a configured "METHODS pattern" operation ("*": every method)."""
+    return ("*" in operation.methods or method in operation.methods) and path_matches(path, operation.pattern)

@@ -11,7 +11,8 @@ from typing import Any, Protocol
 from bakery_gateway.authentication.revocation import Revocation
 from bakery_gateway.clients import redis_keyspace
 from bakery_gateway.forwarding.circuit_breaker import CLOSED, CircuitView
-from bakery_gateway.policies.rules import BucketSpec, Candidate, Scope
+from bakery_gateway.policies.rules import BucketSpec, Candidate
+from bakery_gateway.settings import Scope
 
 SCRIPT_SOURCE = resources.files("bakery_gateway.policies").joinpath("policy.lua").read_text()
 

@@ -19,8 +19,8 @@ from redis.exceptions import RedisError, WatchError
 from bakery_gateway.clients import redis_keyspace
 from bakery_gateway.errors import RedisUnavailableError
 from bakery_gateway.policies.audit import Actor, AuditAction, AuditRecord
-from bakery_gateway.policies.rules import Scope
 from bakery_gateway.policies.subscription import Subscription
+from bakery_gateway.settings import Scope
 from bakery_gateway.telemetry.observability import REDIS_ERRORS
 
 # What one outage can raise: redis-py's own errors, and the socket's.

@@ -13,12 +13,14 @@ from typing import Final
 from aws_lambda_powertools import Logger
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
 
+from bakery_gateway.settings import LOG_LEVEL_SETTING
+
 SERVICE_NAME: Final = "bakery-gateway"
 
 # Never logged, whatever a caller passes in ``extra``.
 SECRET_FIELDS: Final = frozenset({"authorization", "token", "cookie", "password", "set-cookie", "x-api-key"})
 
-logger = Logger(service=SERVICE_NAME, level=os.environ.get("LOG_LEVEL", "INFO").upper())
+logger = Logger(service=SERVICE_NAME, level=LOG_LEVEL_SETTING.read(os.environ))
 
 
 class _DropSecrets(logging.Filter):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -67,6 +69,30 @@ def test_loading_the_proxy_handler_imports_no_xray_sdk_while_tracing_is_off() ->
     )
 
     assert result.stdout.strip() == "False"
+
+
+def import_the_logger(log_level: str) -> subprocess.CompletedProcess[str]:
+    """A fresh interpreter importing the logger's module with ``LOG_LEVEL`` set, printing its level."""
+    code = "from bakery_gateway.telemetry.observability import logger; print(logger.log_level)"
+    return subprocess.run(  # noqa: S603 - this interpreter, fixed code
+        [sys.executable, "-c", code],
+        env={**os.environ, "LOG_LEVEL": log_level},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+
+
+def test_the_logger_takes_its_level_from_log_level_in_any_case() -> None:
+    assert import_the_logger("debug").stdout.strip() == str(logging.DEBUG)
+
+
+def test_a_malformed_log_level_stops_the_loggers_import_naming_the_variable() -> None:
+    result = import_the_logger("LOUD")
+
+    assert result.returncode != 0
+    assert "ConfigurationError: LOG_LEVEL: 'LOUD' is not one of DEBUG, INFO, WARNING, ERROR" in result.stderr
 
 
 def test_the_template_disables_tracing_in_powertools_exactly_when_lambda_tracing_is_disabled() -> None:

@@ -1,4 +1,5 @@
-"""template.yaml agrees with the code: every setting is a parameter, every public route is public."""
+"""template.yaml agrees with the code: every setting is a parameter with the same default and no
+wider range, every public route is public."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from bakery_gateway.realtime.alerts.ingress import (
     TRAINING_DETAIL_TYPE,
     TRAINING_EVENTBRIDGE_SOURCE,
 )
+from bakery_gateway.settings import every_setting
+from bakery_gateway.settings.declarations import Number, Whole
 from bakery_local.template import load_template, read_http_api
 
 TEMPLATE = Path(__file__).resolve().parents[3] / "template.yaml"
@@ -37,16 +40,29 @@ SERVE_ONLY_VARIABLES = set(names.SERVE_VARIABLES)
 # Settings the nested Redis stack provides when it is created, else their parameter:
 # !If [RedisCreated, <the stack's output>, !Ref <parameter>] (tests/unit/template/test_deploy_template.py).
 REDIS_STACK_VARIABLES = {names.REDIS_HOST, names.REDIS_PORT, names.REDIS_TLS, names.REDIS_PASSWORD_SECRET_ID}
+# API Gateway's CORS configuration: no function reads them; the template wires each to its parameter
+# so that the local runtime reads the variable as a deploy reads the parameter (local/template.py).
+API_GATEWAY_VARIABLES = {names.CORS_ORIGINS, names.CORS_ALLOW_CREDENTIALS}
+# Where a deploy's default deliberately differs from the code's: on AWS the keys come from this SSM
+# parameter unless another source is set; a local run has no SSM.
+DEPLOY_DEFAULTS = {names.JWT_PUBLIC_KEYS_SSM_PARAMETER: "/bakery-ia/gateway/jwt-public-keys"}
+
+DECLARED = {declaration.variable: declaration for declaration in every_setting()}
 
 
 def setting_variables() -> list[str]:
-    """Every environment variable the settings read (constants named after themselves), but the
-    function-level ones."""
-    variables = [value for name, value in vars(names).items() if name.isupper() and value == name]
-    variables += [names.service_url_variable(service) for service in names.SERVICES]
-    return sorted(
-        set(variables) - set(FUNCTION_LEVEL_VARIABLES) - LOCAL_ONLY_VARIABLES - SERVE_ONLY_VARIABLES
-    )
+    """Every variable the settings declare, and API Gateway's, but the function-level ones."""
+    variables = set(DECLARED) | API_GATEWAY_VARIABLES
+    return sorted(variables - set(FUNCTION_LEVEL_VARIABLES) - LOCAL_ONLY_VARIABLES - SERVE_ONLY_VARIABLES)
+
+
+def parameter_of(template: dict[str, Any], variable: str) -> dict[str, Any]:
+    """The parameter a variable of the functions' Globals is wired to."""
+    value = template["Globals"]["Function"]["Environment"]["Variables"][variable]
+    if variable in REDIS_STACK_VARIABLES:
+        value = value["Fn::If"][2]
+    parameter: dict[str, Any] = template["Parameters"][value["Ref"]]
+    return parameter
 
 
 @pytest.mark.parametrize("variable", setting_variables())
@@ -62,6 +78,40 @@ def test_every_setting_reaches_the_functions_from_a_template_parameter(
         assert condition == "RedisCreated"
     assert set(value) == {"Ref"}
     assert value["Ref"] in template["Parameters"]
+
+
+def test_every_environment_variable_name_is_a_declared_setting_or_api_gateways() -> None:
+    constants = {value for name, value in vars(names).items() if name.isupper() and value == name}
+
+    assert constants - set(DECLARED) == API_GATEWAY_VARIABLES
+
+
+@pytest.mark.parametrize("variable", sorted(set(setting_variables()) - API_GATEWAY_VARIABLES))
+def test_a_parameters_default_means_the_settings_default(template: dict[str, Any], variable: str) -> None:
+    declaration = DECLARED[variable]
+    default = str(parameter_of(template, variable).get("Default", ""))
+
+    # An empty default is "not configured": the function takes the code's default.
+    assert declaration.read({variable: default}) == declaration.read(
+        {variable: DEPLOY_DEFAULTS.get(variable, "")}
+    )
+
+
+@pytest.mark.parametrize("variable", sorted(set(setting_variables()) - API_GATEWAY_VARIABLES))
+def test_a_value_the_template_accepts_is_one_the_settings_accept(
+    template: dict[str, Any], variable: str
+) -> None:
+    """The parameter's range and allowed values lie within the setting's: a deploy CloudFormation
+    accepts never fails the functions' cold start."""
+    parse, parameter = DECLARED[variable].parse, parameter_of(template, variable)
+
+    if isinstance(parse, Whole | Number):
+        if parse.minimum is not None:
+            assert parameter.get("MinValue", parse.minimum - 1) >= parse.minimum
+        if parse.maximum is not None:
+            assert parameter.get("MaxValue", parse.maximum + 1) <= parse.maximum
+    for allowed in parameter.get("AllowedValues", []):
+        DECLARED[variable].read({variable: str(allowed)})
 
 
 @pytest.mark.parametrize(("variable", "function"), sorted(FUNCTION_LEVEL_VARIABLES.items()))

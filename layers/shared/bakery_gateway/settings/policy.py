@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final
 
 from bakery_gateway import constants as names
@@ -13,17 +13,17 @@ from bakery_gateway.settings.declarations import OneOf, Setting, UrlPerService, 
 from bakery_gateway.settings.rate_limits import Budget, RateLimitRule, Scope, parse_rules
 
 
-def _budget(scope: Scope, requests: tuple[str, int], window_seconds: tuple[str, int]) -> Budget:
-    """``scope``'s budget from (variable, default) pairs: at least one request, in at least 1 s."""
+def _budget(scope: Scope, requests: str, default_requests: int, window: str, default_window: int) -> Budget:
+    """``scope``'s default limit from its two variables: at least one request, in at least 1 s."""
     return Budget(
         scope,
-        Setting(requests[0], requests[1], Whole(minimum=1)),
-        Setting(window_seconds[0], window_seconds[1], Whole(minimum=1)),
+        Setting(requests, default_requests, Whole(minimum=1)),
+        Setting(window, default_window, Whole(minimum=1)),
     )
 
 
-# One user's budget, and one address's on routes without a token: the same two variables.
-_PER_USER: Final = ((names.RATE_LIMIT_REQUESTS, 300), (names.RATE_LIMIT_WINDOW_SECONDS, 60))
+# One user's budget; an address's, on routes without a token, is the same two variables.
+_USER_BUDGET: Final = _budget(Scope.USER, names.RATE_LIMIT_REQUESTS, 300, names.RATE_LIMIT_WINDOW_SECONDS, 60)
 RATE_LIMIT_FALLBACKS: Final = ("memory", "open", "closed")
 # Routes a tenant needs to pay and recover: open whatever its subscription or read-only state.
 DEFAULT_EXEMPT_PATHS: Final = (
@@ -35,44 +35,46 @@ DEFAULT_EXEMPT_PATHS: Final = (
 
 @dataclass(frozen=True, slots=True)
 class PolicySettings:
-    user_limit: RateLimitRule = declared(_budget(Scope.USER, *_PER_USER))
+    user_limit: RateLimitRule = declared(_USER_BUDGET)
     tenant_limit: RateLimitRule = declared(
         _budget(
-            Scope.TENANT,
-            (names.RATE_LIMIT_TENANT_REQUESTS, 3000),
-            (names.RATE_LIMIT_TENANT_WINDOW_SECONDS, 60),
+            Scope.TENANT, names.RATE_LIMIT_TENANT_REQUESTS, 3000, names.RATE_LIMIT_TENANT_WINDOW_SECONDS, 60
         )
     )
-    ip_limit: RateLimitRule = declared(_budget(Scope.IP, *_PER_USER))
+    ip_limit: RateLimitRule = declared(replace(_USER_BUDGET, scope=Scope.IP))
     login_ip_limit: RateLimitRule = declared(
         _budget(
             Scope.LOGIN_IP,
-            (names.LOGIN_RATE_LIMIT_IP_REQUESTS, 20),
-            (names.LOGIN_RATE_LIMIT_IP_WINDOW_SECONDS, 60),
+            names.LOGIN_RATE_LIMIT_IP_REQUESTS,
+            20,
+            names.LOGIN_RATE_LIMIT_IP_WINDOW_SECONDS,
+            60,
         )
     )
     login_name_limit: RateLimitRule = declared(
         _budget(
             Scope.LOGIN_NAME,
-            (names.LOGIN_RATE_LIMIT_NAME_REQUESTS, 5),
-            (names.LOGIN_RATE_LIMIT_NAME_WINDOW_SECONDS, 300),
+            names.LOGIN_RATE_LIMIT_NAME_REQUESTS,
+            5,
+            names.LOGIN_RATE_LIMIT_NAME_WINDOW_SECONDS,
+            300,
         )
     )
     demo_limit: RateLimitRule = declared(
-        _budget(Scope.DEMO, (names.DEMO_RATE_LIMIT_REQUESTS, 120), (names.DEMO_RATE_LIMIT_WINDOW_SECONDS, 60))
+        _budget(Scope.DEMO, names.DEMO_RATE_LIMIT_REQUESTS, 120, names.DEMO_RATE_LIMIT_WINDOW_SECONDS, 60)
     )
     demo_creation_ip_limit: RateLimitRule = declared(
         _budget(
             Scope.DEMO_CREATION_IP,
-            (names.DEMO_SESSION_RATE_LIMIT_IP_REQUESTS, 10),
-            (names.DEMO_SESSION_RATE_LIMIT_IP_WINDOW_SECONDS, 3600),
+            names.DEMO_SESSION_RATE_LIMIT_IP_REQUESTS,
+            10,
+            names.DEMO_SESSION_RATE_LIMIT_IP_WINDOW_SECONDS,
+            3600,
         )
     )
     api_key_limit: RateLimitRule = declared(
         _budget(
-            Scope.API_KEY,
-            (names.API_KEY_RATE_LIMIT_REQUESTS, 600),
-            (names.API_KEY_RATE_LIMIT_WINDOW_SECONDS, 60),
+            Scope.API_KEY, names.API_KEY_RATE_LIMIT_REQUESTS, 600, names.API_KEY_RATE_LIMIT_WINDOW_SECONDS, 60
         )
     )
     rules: tuple[RateLimitRule, ...] = setting(names.RATE_LIMIT_RULES, default=(), parse=parse_rules)

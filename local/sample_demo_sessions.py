@@ -25,12 +25,12 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from bakery_gateway import bounded_json
-from bakery_gateway import constants as names
 from bakery_gateway.authentication.demo import DemoAccountType, DemoSession, require_demo_account_type
 from bakery_gateway.clients import redis_keyspace
 from bakery_gateway.constants import PROBLEM_CONTENT_TYPE, SERVICE_HEALTH_PATH
 from bakery_gateway.edge.problems import problem_body
 from bakery_gateway.errors import BadRequestError, GatewayError, MethodNotAllowedError, RouteNotFoundError
+from bakery_gateway.settings import RedisSettings, read_settings
 from bakery_local.dev_tokens import DevKeyPair
 
 SESSIONS_PATH = "/api/v1/demo/sessions"
@@ -89,13 +89,15 @@ def mint_demo_token(keys: DevKeyPair, session: DemoSession, now: int) -> str:
 
 
 def redis_from_environ(environ: Mapping[str, str] = os.environ) -> aioredis.Redis:
-    """A client of the Redis the runtime's handlers use (REDIS_HOST, _PORT, _DB, _PASSWORD, _TLS)."""
+    """A client of the Redis the runtime's handlers use, read as they read it (``RedisSettings``);
+    without ``REDIS_HOST``, the one on this machine."""
+    settings = read_settings(RedisSettings, environ)
     return aioredis.Redis(
-        host=environ.get(names.REDIS_HOST) or "127.0.0.1",
-        port=int(environ.get(names.REDIS_PORT) or 6379),
-        db=int(environ.get(names.REDIS_DB) or 0),
-        password=environ.get(names.REDIS_PASSWORD) or None,
-        ssl=(environ.get(names.REDIS_TLS) or "").lower() == "true",
+        host=settings.host or "127.0.0.1",
+        port=settings.port,
+        db=settings.db,
+        password=settings.password,
+        ssl=settings.tls,
         decode_responses=True,
     )
 

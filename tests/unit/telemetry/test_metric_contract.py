@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from bakery_gateway.settings import ObservabilitySettings
 from bakery_gateway.telemetry import emf
 from bakery_gateway.telemetry import observability as obs
 from bakery_local.template import load_template
@@ -49,7 +50,7 @@ def test_the_monitoring_stack_defaults_agree_with_the_exporter() -> None:
         pytest.skip("infra/monitoring.yaml is not there")
     parameters = load_template(MONITORING)["Parameters"]
 
-    assert parameters["MetricsNamespace"]["Default"] == emf.DEFAULT_NAMESPACE
+    assert parameters["MetricsNamespace"]["Default"] == ObservabilitySettings().metrics_namespace
     assert parameters["MetricsService"]["Default"] == obs.SERVICE_NAME
 
 

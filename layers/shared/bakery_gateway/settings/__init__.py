@@ -35,6 +35,7 @@ from bakery_gateway.settings.declarations import (
 )
 from bakery_gateway.settings.groups import (
     DEFAULT_GEOCODING_USER_AGENT,
+    DEFAULT_METRICS_NAMESPACE,
     DEFAULT_NOMINATIM_URL,
     LOG_LEVEL_SETTING,
     MIN_LOG_KEY_LENGTH,
@@ -60,6 +61,7 @@ from bakery_gateway.settings.server import ServerSettings
 __all__ = [
     "DEFAULT_DEMO_BLOCKED_OPERATIONS",
     "DEFAULT_GEOCODING_USER_AGENT",
+    "DEFAULT_METRICS_NAMESPACE",
     "DEFAULT_NOMINATIM_URL",
     "DOWNSTREAM_HTTP_TRANSPORTS",
     "LOG_LEVEL_SETTING",
@@ -83,6 +85,7 @@ __all__ = [
     "get_settings",
     "parse_blocked_operations",
     "parse_rules",
+    "read_settings",
 ]
 
 DOWNSTREAM_HTTP_TRANSPORTS: Final = ("aiohttp", "httpx")

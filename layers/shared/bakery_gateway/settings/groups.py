@@ -141,6 +141,7 @@ class ApiDocsSettings:
 # The logger's level, read when the logger is made (telemetry/observability.py, at import: before
 # any settings object exists), not a field of ``Settings``.
 LOG_LEVEL_SETTING: Final = Setting(names.LOG_LEVEL, "INFO", OneOf(("DEBUG", "INFO", "WARNING", "ERROR")))
+DEFAULT_METRICS_NAMESPACE: Final = "BakeryIA/Gateway"
 USER_ID_LOG_MODES: Final = ("plain", "pseudonymized")
 MIN_LOG_KEY_LENGTH: Final = 16
 
@@ -150,7 +151,7 @@ class ObservabilitySettings:
     """Metrics export and what the logs may say (docs/observability.md)."""
 
     metrics_namespace: str = setting(
-        names.POWERTOOLS_METRICS_NAMESPACE, default="BakeryIA/Gateway", parse=text
+        names.POWERTOOLS_METRICS_NAMESPACE, default=DEFAULT_METRICS_NAMESPACE, parse=text
     )
     pushgateway_url: str | None = setting(names.PUSHGATEWAY_URL, default=None, parse=url)
     pushgateway_interval_seconds: float = setting(

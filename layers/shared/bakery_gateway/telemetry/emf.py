@@ -23,6 +23,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from prometheus_client import Counter
 
 from bakery_gateway import constants as names
+from bakery_gateway.settings import DEFAULT_METRICS_NAMESPACE
 from bakery_gateway.telemetry import observability as obs
 
 # Every counter of the registry but gateway_requests_total, which the middleware counts itself: its
@@ -40,7 +41,6 @@ EMF_COUNTERS: Final[tuple[Counter, ...]] = (
     obs.DOWNSTREAM_RETRIES,
 )
 REQUESTS_METRIC: Final = "gateway_requests_total"
-DEFAULT_NAMESPACE: Final = "BakeryIA/Gateway"
 UNITS: Final[Mapping[str, MetricUnit]] = {
     "gateway_request_duration_seconds": MetricUnit.Seconds,
     "gateway_downstream_duration_seconds": MetricUnit.Seconds,
@@ -68,7 +68,7 @@ def counter_total(counter: Counter) -> float:
 class EmfExporter:
     def __init__(
         self,
-        namespace: str = DEFAULT_NAMESPACE,
+        namespace: str = DEFAULT_METRICS_NAMESPACE,
         *,
         enabled: bool = False,
         counters: Sequence[Counter] = EMF_COUNTERS,

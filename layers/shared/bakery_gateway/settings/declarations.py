@@ -137,12 +137,7 @@ class Whole:
     maximum: int | None = None
 
     def __call__(self, value: str, variable: str) -> int:
-        try:
-            number = int(value)
-        except ValueError:
-            raise ConfigurationError(f"{variable}: {value!r} is not a whole number") from None
-        _check_range(variable, number, self.minimum, self.maximum)
-        return number
+        return _number(int, "a whole number", value, variable, self.minimum, self.maximum)
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,14 +148,7 @@ class Number:
     maximum: float | None = None
 
     def __call__(self, value: str, variable: str) -> float:
-        try:
-            number = float(value)
-        except ValueError:
-            raise ConfigurationError(f"{variable}: {value!r} is not a number") from None
-        if not math.isfinite(number):  # "nan" would pass every range check, and fail later
-            raise ConfigurationError(f"{variable}: {value!r} is not a finite number")
-        _check_range(variable, number, self.minimum, self.maximum)
-        return number
+        return _number(float, "a number", value, variable, self.minimum, self.maximum)
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,11 +186,23 @@ def csv(value: str, variable: str) -> tuple[str, ...] | None:
     return tuple(part.strip() for part in value.split(",") if part.strip()) or None
 
 
-def _check_range(variable: str, number: float, minimum: float | None, maximum: float | None) -> None:
+N = TypeVar("N", int, float)
+
+
+def _number(
+    kind: Callable[[str], N], what: str, value: str, variable: str, minimum: N | None, maximum: N | None
+) -> N:
+    try:
+        number = kind(value)
+    except ValueError:
+        raise ConfigurationError(f"{variable}: {value!r} is not {what}") from None
+    if not math.isfinite(number):  # "nan" would pass every range check, and fail later
+        raise ConfigurationError(f"{variable}: {value!r} is not a finite number")
     if minimum is not None and number < minimum:
         raise ConfigurationError(f"{variable}: {number} is below the minimum {minimum}")
     if maximum is not None and number > maximum:
         raise ConfigurationError(f"{variable}: {number} is above the maximum {maximum}")
+    return number
 
 
 # --- a family of variables ---------------------------------------------------------------------------

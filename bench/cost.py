@@ -7,13 +7,15 @@ figure also in AWS's whitepaper "Best Practices for Designing Amazon API Gateway
 Private Integration", table 4). Check them before quoting a bill.
 
 Lambda bills each invocation's duration rounded up to the next millisecond, times the configured
-memory in GB (MB / 1024), plus a price per request. The durations measured here are in-process
-(the handler call); Lambda's own runtime adds a little to each, so these are floors.
+memory in GB (MB / 1024), plus a price per request. The suite's durations are in-process (the handler
+call), so they are floors; the power-tuning bench (``lambda_power.py``) bills each invocation's own
+duration as the runtime interface emulator reports it (``Invocation.measured``).
 """
 
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
@@ -27,18 +29,36 @@ BILLING_GRANULARITY_MS: Final = 1.0
 MILLION: Final = 1_000_000
 
 
+def billed_duration_ms(duration_ms: float) -> float:
+    """One invocation's billed duration: rounded up to the billing granularity."""
+    return math.ceil(duration_ms / BILLING_GRANULARITY_MS) * BILLING_GRANULARITY_MS
+
+
 @dataclass(frozen=True, slots=True)
 class Invocation:
     """One function's share of a client request: how often it runs and for how long."""
 
     function: str
-    duration_ms: float  # measured, per invocation
+    duration_ms: float  # measured, per invocation (a median)
     memory_mb: int
     invocations_per_request: float = 1.0
+    # The mean of each invocation's own billed duration, when every duration is known: Lambda rounds
+    # each one up, so this is not the rounded median (1.2 and 0.8 ms bill 2 + 1 ms, not 2 x 2 ms).
+    mean_billed_ms: float | None = None
+
+    @classmethod
+    def measured(cls, function: str, durations_ms: Sequence[float], memory_mb: int) -> Invocation:
+        """An invocation billed as the ``durations_ms`` of many were: each rounded up, then averaged."""
+        return cls(
+            function,
+            statistics.median(durations_ms),
+            memory_mb,
+            mean_billed_ms=statistics.fmean(billed_duration_ms(duration) for duration in durations_ms),
+        )
 
     @property
     def billed_ms(self) -> float:
-        return math.ceil(self.duration_ms / BILLING_GRANULARITY_MS) * BILLING_GRANULARITY_MS
+        return billed_duration_ms(self.duration_ms) if self.mean_billed_ms is None else self.mean_billed_ms
 
     def gb_seconds_per_million(self) -> float:
         invocations = MILLION * self.invocations_per_request
@@ -50,6 +70,10 @@ class Invocation:
     def requests_usd_per_million(self) -> float:
         return self.invocations_per_request * LAMBDA_USD_PER_MILLION_REQUESTS
 
+    def lambda_usd_per_million(self) -> float:
+        """What Lambda charges for a million client requests: duration and requests."""
+        return self.duration_usd_per_million() + self.requests_usd_per_million()
+
 
 @dataclass(frozen=True, slots=True)
 class Bill:
@@ -60,9 +84,7 @@ class Bill:
         return self.api_requests_per_request * HTTP_API_USD_PER_MILLION_REQUESTS
 
     def lambda_usd(self) -> float:
-        return sum(
-            item.duration_usd_per_million() + item.requests_usd_per_million() for item in self.invocations
-        )
+        return sum(item.lambda_usd_per_million() for item in self.invocations)
 
     def total_usd(self) -> float:
         return self.lambda_usd() + self.api_gateway_usd()

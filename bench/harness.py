@@ -74,17 +74,17 @@ def function_environment(redis_host: str, redis_port: int, keys: DevKeyPair, stu
 
 
 @contextmanager
-def stub_service(port: int) -> Iterator[str]:
-    """The stub service in its own process (its own GIL), listening on loopback."""
+def stub_service(port: int, host: str = "127.0.0.1") -> Iterator[str]:
+    """The stub service in its own process (its own GIL), listening on ``host`` (loopback by default)."""
     process = subprocess.Popen(
-        [sys.executable, str(STUB_SCRIPT), "--port", str(port), "--exit-on-stdin-eof"],
+        [sys.executable, str(STUB_SCRIPT), "--host", host, "--port", str(port), "--exit-on-stdin-eof"],
         stdin=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
     try:
-        _wait_listening(process, port)
-        yield f"http://127.0.0.1:{port}"
+        _wait_listening(process, host, port)
+        yield f"http://{host}:{port}"
     finally:
         process.terminate()
         process.wait(timeout=10)
@@ -92,14 +92,14 @@ def stub_service(port: int) -> Iterator[str]:
             process.stdin.close()
 
 
-def _wait_listening(process: subprocess.Popen[bytes], port: int, timeout: float = 15.0) -> None:
+def _wait_listening(process: subprocess.Popen[bytes], host: str, port: int, timeout: float = 15.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             error = process.stderr.read().decode() if process.stderr else ""
             raise RuntimeError(f"the stub service exited: {error}")
         try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            socket.create_connection((host, port), timeout=0.2).close()
             return
         except OSError:
             time.sleep(0.05)

@@ -25,7 +25,7 @@ from arms import AUTH_HIT, AUTH_MISS, DIRECT, PROXY, RSA_FLOOR, VERIFY_ONLY
 from cold_start import GOAL_IMPORT_MS, GOAL_RSS_MIB, ColdStart
 from cost import Bill, Invocation, bill_table, price_lines
 from harness import AUTHORIZER_MODULE, BENCH_DIR, PROXY_MODULE, REPO_ROOT, code_version
-from results_table import Row, RunHeader, append_run, render_run
+from results_table import Row, RunHeader, append_run, cpu_description, render_run
 
 SUITE_PATH = BENCH_DIR / "results" / "suite.md"
 GOAL_P99_MS = 1.0
@@ -123,16 +123,6 @@ def cost_section(scenarios: list[tuple[str, Bill]]) -> list[str]:
         *bill_table(scenarios),
         "",
     ]
-
-
-def cpu_description() -> str:
-    model = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            model = next(line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return f"{model}, {os.cpu_count()} CPUs"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -45,7 +45,7 @@ APT_GET     := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get
 export AWS_DEFAULT_REGION ?= eu-west-1
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help venv run serve lint audit build test bench bench-fanout bench-throughput load clean ensure-redis ensure-chromium ensure-pushgateway ensure-wrk deploy smoke sam-local ensure-docker
+.PHONY: help venv run serve lint audit build test bench bench-fanout bench-throughput bench-lambda load clean ensure-redis ensure-chromium ensure-pushgateway ensure-wrk deploy smoke sam-local ensure-docker
 
 # help: list the targets.
 help:
@@ -59,6 +59,7 @@ help:
 	@echo "make bench    bench/suite.py: latency, authorizer, cold starts, cost; appends to bench/results/suite.md (\$$ARGS passed on)"
 	@echo "make bench-fanout  bench/fanout.py: alerts to N SSE + N WebSocket clients (\$$ARGS passed on)"
 	@echo "make bench-throughput  bench/throughput.py: serve vs bare passthrough proxies under wrk (\$$ARGS passed on)"
+	@echo "make bench-lambda  bench/lambda_power.py: each function in the Lambda image per memory size's CPU share (\$$ARGS passed on)"
 	@echo "make serve    bakery-gateway serve: the production server (needs REDIS_HOST and JWT keys; \$$ARGS passed on)"
 	@echo "make load     tests/load/locustfile.py headless against the local runtime (\$$ARGS passed on)"
 	@echo "make deploy ENV=dev|staging|prod  sam deploy --config-env \$$ENV of the last build (\$$ARGS passed on)"
@@ -193,6 +194,13 @@ ensure-wrk:
 # run appended to bench/results/throughput.md.
 bench-throughput: venv ensure-redis ensure-wrk
 	$(VENV)/bin/python bench/throughput.py $(ARGS)
+
+# bench-lambda: power tuning. Each function's `sam build` output in the stand-in Lambda image under the
+# CPU share of each memory size (Docker: started when not running, and stopped again); p50/p99, CPU and
+# cost per invocation, a MemorySize per function; one table per run appended to bench/results/lambda_power.md.
+# ARGS='--profile proxy': where a proxied invocation's CPU goes (py-spy, inside the image).
+bench-lambda: venv ensure-redis ensure-docker build
+	$(VENV)/bin/python bench/lambda_power.py $(ARGS)
 
 # serve: the production server on this machine (docs/standalone.md); `make run` is the local runtime.
 serve: $(RUN_STAMP)

@@ -2,29 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[2] / "bench"
+from tests.support.bench import bench_module
 
-
-def _bench_module(name: str) -> ModuleType:
-    """A module of bench/ (scripts, not a package), loaded by path."""
-    spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCH / f"{name}.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while building the class
-    spec.loader.exec_module(module)
-    return module
-
-
-cost = _bench_module("cost")
-results_table = _bench_module("results_table")
+cost = bench_module("cost")
+results_table = bench_module("results_table")
 
 
 def test_duration_is_billed_rounded_up_to_the_next_millisecond() -> None:
@@ -94,3 +79,22 @@ def test_runs_are_appended_under_one_title(tmp_path: Path) -> None:
     text = path.read_text()
     assert text.count(results_table.TITLE) == 1
     assert text.index("## Run one") < text.index("## Run two")
+
+
+def test_measured_invocations_are_billed_each_rounded_up_then_averaged() -> None:
+    # 1.2 ms bills 2 ms and 0.8 ms bills 1 ms: 1.5 ms each on average, not the rounded median (1 ms).
+    measured = cost.Invocation.measured("proxy", [1.2, 0.8, 0.9], 1024)
+    assert measured.billed_ms == pytest.approx((2 + 1 + 1) / 3)
+    assert measured.duration_ms == pytest.approx(0.9)
+
+
+def test_lambda_charge_per_million_is_duration_plus_requests() -> None:
+    invocation = cost.Invocation("proxy", 1.5, 1024)  # 2 ms billed: 2,000 GB-s
+    expected = 2000 * cost.LAMBDA_X86_USD_PER_GB_SECOND + cost.LAMBDA_USD_PER_MILLION_REQUESTS
+    assert invocation.lambda_usd_per_million() == pytest.approx(expected)
+
+
+def test_another_results_file_starts_with_its_own_title(tmp_path: Path) -> None:
+    path = tmp_path / "lambda_power.md"
+    results_table.append_run(path, "## Run one\n", title="# Power tuning", intro="How to read it.")
+    assert path.read_text().startswith("# Power tuning\n\nHow to read it.\n")

@@ -6,6 +6,12 @@ It answers every request with the same small JSON document, except:
 - a path ending in ``/subscription``: an active subscription, as the tenant service answers the
   gateway's subscription lookup.
 
+It writes a response's headers and body as two sends (uvicorn does, for the two ASGI messages); both
+leave at once because uvicorn's transports (uvloop's, and asyncio's alike) set ``TCP_NODELAY`` on every
+connection. Without it Nagle's algorithm holds the body until the client acknowledges the headers,
+and the client delays that ACK: ~44 ms per request, measured over Docker's bridge and loopback alike
+with an http.server stub (bench/README.md, power tuning). ``passthrough.py`` runs on uvicorn too.
+
 Run: ``.venv/bin/python bench/stub_service.py --port 8901``
 """
 

@@ -15,7 +15,15 @@ cost = bench_module("cost")
 cgroup_cpu = bench_module("cgroup_cpu")
 lambda_container = bench_module("lambda_container")
 lambda_report = bench_module("lambda_report")
-for neighbour in ("harness", "arms", "profiling", "folded", "process_cpu", "lambda_scenarios"):
+for neighbour in (
+    "harness",
+    "arms",
+    "profiling",
+    "folded",
+    "process_cpu",
+    "lambda_scenarios",
+    "results_table",
+):
     bench_module(neighbour)
 lambda_profile = bench_module("lambda_profile")
 
@@ -203,3 +211,26 @@ def test_samples_are_counted_per_stage_from_py_spys_raw_lines() -> None:
     )
     stages = lambda_profile.stage_samples(raw)
     assert stages == {"EMF blob and metric counters": 3, lambda_profile.PARSING: 2}
+
+
+def test_where_docker_cannot_run_the_bench_says_so_and_prints_no_table(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lambda_power = bench_module("lambda_power")
+    for folder in ("SharedLayer", "ProxyFunction"):
+        (tmp_path / "build" / folder).mkdir(parents=True)
+    emulator = tmp_path / "sam" / "lib" / "python3.11" / "site-packages" / lambda_container.RIE_IN_SAM_CLI
+    emulator.parent.mkdir(parents=True)
+    emulator.touch()
+
+    def no_docker(log_path: Path) -> None:
+        raise lambda_power.DockerUnavailableError("the docker client is not installed")
+
+    monkeypatch.setattr(lambda_power, "BUILD", tmp_path / "build")
+    monkeypatch.setattr(lambda_power, "SAM_VENV", tmp_path / "sam")
+    monkeypatch.setattr(lambda_power, "ensure_docker", no_docker)
+
+    assert lambda_power.main(["--sizes", "128", "--no-write"]) != 0
+    printed = capsys.readouterr()
+    assert "cannot run here: the docker client is not installed" in printed.err
+    assert "|" not in printed.out

@@ -198,7 +198,7 @@ def profile(stack: Stack, scenario: Scenario, args: argparse.Namespace) -> list[
         if not output.exists():
             raise ContainerError(f"py-spy wrote no samples: {errors.decode(errors='replace')[-1000:]}")
         raw = output.read_text()
-        top_frames = folded_report(output, within="", top=15)
+        top_frames = folded_report(output, within="", top=15, call_us=runtime_cpu / count * 1e6)
     return report(
         scenario,
         args.profile_size,

@@ -125,7 +125,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    started, load_start = datetime.now(UTC), os.getloadavg()[0]
+    started, load_start, code = datetime.now(UTC), os.getloadavg()[0], code_version()
     configured = {spec.logical_id: spec.memory_mb for spec in read_http_api(TEMPLATE, {}).functions.values()}
     keys = DevKeyPair.generate()
     catalogue = Scenarios(keys).all()
@@ -147,7 +147,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     header = RunHeader(
         f"{started:%Y-%m-%d %H:%M}", load_start, os.getloadavg()[0], cpu_description(),
-        platform.python_version(), code_version(),
+        platform.python_version(), code,
     )  # fmt: skip
     section = "\n".join(report(header, results, args, configured)) + "\n"
     print("\n" + section)

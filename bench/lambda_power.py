@@ -141,16 +141,22 @@ def main(argv: Sequence[str] | None = None) -> int:
 
                 print("\n".join(profile(stack, catalogue[args.profile], args)))
                 return 0
-            results = sweep(stack, [catalogue[name] for name in wanted], args)
+            results, failure = sweep(stack, [catalogue[name] for name in wanted], args)
     except (BenchUnavailableError, DockerUnavailableError, ImageBuildError) as error:
         print(f"bench-lambda: cannot run here: {error}", file=sys.stderr)
         return 2
+    except ContainerError as error:
+        print(f"bench-lambda: {error}", file=sys.stderr)
+        return 1
     header = RunHeader(
         f"{started:%Y-%m-%d %H:%M}", load_start, os.getloadavg()[0], cpu_description(),
         platform.python_version(), code,
     )  # fmt: skip
     section = "\n".join(report(header, results, args, configured)) + "\n"
     print("\n" + section)
+    if failure is not None:
+        print(f"bench-lambda: the run stopped before its end, nothing appended: {failure}", file=sys.stderr)
+        return 1
     if not args.no_write:
         append_run(RESULTS, section, title=TITLE, intro=INTRO)
         print(f"(appended to {RESULTS.relative_to(REPO_ROOT)})")
@@ -166,7 +172,10 @@ def running_stack(keys: DevKeyPair) -> Iterator[Stack]:
         raise BenchUnavailableError(
             f"no `sam build` output in {BUILD} ({', '.join(missing)}): run `make build`"
         )
-    rie = find_rie(SAM_VENV)
+    try:
+        rie = find_rie(SAM_VENV)
+    except ContainerError as error:
+        raise BenchUnavailableError(str(error)) from error
     with ExitStack() as stack, tempfile.TemporaryDirectory(prefix="bakery-power-") as work:
         daemon: DockerDaemon = ensure_docker(Path(work) / "dockerd.log")
         stack.callback(daemon.stop)
@@ -209,11 +218,17 @@ def lambda_environment(keys: DevKeyPair, redis_port: int, stub_url: str) -> dict
     }
 
 
-def sweep(stack: Stack, scenarios: Sequence[Scenario], args: argparse.Namespace) -> list[SizeResult]:
-    results = []
+def sweep(
+    stack: Stack, scenarios: Sequence[Scenario], args: argparse.Namespace
+) -> tuple[list[SizeResult], ContainerError | None]:
+    """Every scenario at every size; what was measured, and the error that stopped the sweep, if one did."""
+    results: list[SizeResult] = []
     for scenario in scenarios:
         for memory_mb in args.sizes:
-            result = measure(stack, scenario, memory_mb, args)
+            try:
+                result = measure(stack, scenario, memory_mb, args)
+            except ContainerError as error:
+                return results, error
             b2b, gaps = result.back_to_back.summary, result.gapped.summary
             print(
                 f"{scenario.name:>17} {memory_mb:>5} MB: back-to-back p50 {b2b.median_ms:6.2f} "
@@ -223,7 +238,7 @@ def sweep(stack: Stack, scenarios: Sequence[Scenario], args: argparse.Namespace)
                 flush=True,
             )
             results.append(result)
-    return results
+    return results, None
 
 
 def measure(stack: Stack, scenario: Scenario, memory_mb: int, args: argparse.Namespace) -> SizeResult:

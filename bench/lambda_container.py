@@ -43,8 +43,9 @@ RIE_MOUNT: Final = "/var/rapid/aws-lambda-rie"
 RIE_PORT: Final = 8080
 INVOKE_PATH: Final = "/2015-03-31/functions/function/invocations"
 CONTAINER_HOST: Final = "host.docker.internal"  # as sam local's --add-host names the host
-# Every container this bench starts carries it, so one left by an interrupted run can be found.
-BENCH_LABEL: Final = "org.bakery-ia.bench=lambda-power"
+# Every container this bench starts carries it, its value the checkout's folder, so the containers an
+# interrupted run left can be found, and those of another checkout's run on the machine left alone.
+BENCH_LABEL: Final = "org.bakery-ia.bench.lambda-power"
 START_SECONDS: Final = 30.0
 # The emulator's line after each invocation:
 # "REPORT RequestId: <id>\t[Init Duration: x ms\t]Duration: y ms\tBilled Duration: ..."
@@ -95,6 +96,7 @@ class FunctionContainer:
         memory_mb: int,
         environment: Mapping[str, str],
         *,
+        owner: Path,
         image: str,
         rie: Path,
         bridge: str,
@@ -111,7 +113,7 @@ class FunctionContainer:
             "AWS_LAMBDA_FUNCTION_HANDLER": code.handler,
             "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
         }
-        self._image, self._rie, self._bridge = image, rie, bridge
+        self._owner, self._image, self._rie, self._bridge = owner, image, rie, bridge
         self._timeout = timeout_seconds
         self.name = f"bakery-power-{code.name.lower()}-{memory_mb}-{uuid.uuid4().hex[:8]}"
         self.address = ""
@@ -120,7 +122,7 @@ class FunctionContainer:
         self._cgroup: CgroupFiles | None = None
 
     def start(self) -> Self:
-        arguments = ["run", "--detach", "--name", self.name, "--label", BENCH_LABEL]
+        arguments = ["run", "--detach", "--name", self.name, "--label", f"{BENCH_LABEL}={self._owner}"]
         arguments += ["--memory", f"{self.memory_mb}m", "--memory-swap", f"{self.memory_mb}m"]
         arguments += ["--add-host", f"{CONTAINER_HOST}:{self._bridge}", "--log-opt", "max-size=20m"]
         arguments += ["--volume", f"{self.code.code_dir}:/var/task:ro"]
@@ -225,9 +227,9 @@ class FunctionContainer:
                 time.sleep(0.05)
 
 
-def remove_leftovers() -> list[str]:
-    """Remove the containers an interrupted run of this bench left behind; their ids."""
-    listed = docker("ps", "--all", "--quiet", "--filter", f"label={BENCH_LABEL}")
+def remove_leftovers(owner: Path) -> list[str]:
+    """Remove the containers an interrupted run of this bench in ``owner`` left behind; their ids."""
+    listed = docker("ps", "--all", "--quiet", "--filter", f"label={BENCH_LABEL}={owner}")
     ids = listed.stdout.split()
     if ids:
         docker("rm", "--force", *ids)

@@ -180,7 +180,7 @@ def running_stack(keys: DevKeyPair) -> Iterator[Stack]:
         daemon: DockerDaemon = ensure_docker(Path(work) / "dockerd.log")
         stack.callback(daemon.stop)
         ensure_image(Path(work) / "image.log", lambda line: print(line, flush=True))
-        left = remove_leftovers()
+        left = remove_leftovers(REPO_ROOT)
         if left:
             print(f"removed {len(left)} container(s) an interrupted run left behind")
         bridge = bridge_address()
@@ -248,7 +248,7 @@ def measure(stack: Stack, scenario: Scenario, memory_mb: int, args: argparse.Nam
     pauses = random.Random(f"{args.seed}:{scenario.name}:{memory_mb}")
     code = stack.codes[scenario.function]
     with FunctionContainer(
-        code, memory_mb, stack.environment, image=IMAGE, rie=stack.rie, bridge=stack.bridge
+        code, memory_mb, stack.environment, owner=REPO_ROOT, image=IMAGE, rie=stack.rie, bridge=stack.bridge
     ) as container:
         # The very first invocation starts the runtime and imports the handler.
         setup_seconds = [

@@ -169,7 +169,13 @@ def profile(stack: Stack, scenario: Scenario, args: argparse.Namespace) -> list[
     output.parent.mkdir(parents=True, exist_ok=True)
     output.unlink(missing_ok=True)
     with FunctionContainer(
-        code, args.profile_size, stack.environment, image=IMAGE, rie=stack.rie, bridge=stack.bridge
+        code,
+        args.profile_size,
+        stack.environment,
+        owner=REPO_ROOT,
+        image=IMAGE,
+        rie=stack.rie,
+        bridge=stack.bridge,
     ) as container:
         for event in scenario.setup:
             container.invoke(event)

@@ -229,3 +229,23 @@ def test_only_the_fanout_function_may_post_to_connections_of_this_api(template: 
     assert list(holders) == ["FanoutFunction"]
     (resource,) = holders["FanoutFunction"]
     assert resource["Fn::Sub"].endswith(":${WebSocketApi}/${WebSocketStageName}/POST/@connections/*")
+
+
+# Each function that serves requests runs at the memory size its parameter sets (the power-tuning
+# bench's recommendation by default); the others at FunctionMemorySize.
+MEMORY_PARAMETERS = {
+    "ProxyFunction": "ProxyMemorySize",
+    "AuthorizerFunction": "AuthorizerMemorySize",
+    "PolicyFunction": "PolicyMemorySize",
+    "WebSocketFunction": "WebSocketMemorySize",
+    "FanoutFunction": "FunctionMemorySize",
+}
+
+
+@pytest.mark.parametrize(("function", "parameter"), sorted(MEMORY_PARAMETERS.items()))
+def test_each_function_runs_at_the_memory_size_of_its_own_parameter(
+    template: dict[str, Any], function: str, parameter: str
+) -> None:
+    functions = read_http_api(TEMPLATE, {}).functions
+
+    assert functions[function].memory_mb == int(template["Parameters"][parameter]["Default"])

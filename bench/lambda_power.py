@@ -51,7 +51,7 @@ from lambda_container import (
     remove_leftovers,
 )
 from lambda_report import Phase, SizeResult, recommend, recommendation_table, results_table, share_table
-from lambda_scenarios import NOOP, Scenario, Scenarios, write_noop_function
+from lambda_scenarios import NOOP, SCENARIOS, Scenario, Scenarios, write_noop_function
 from results_table import RunHeader, append_run, cpu_description, run_heading
 
 from bakery_gateway import constants as names
@@ -98,8 +98,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=list(MEMORY_SIZES), help="memory sizes, MB")
     parser.add_argument(
-        "--scenarios", nargs="+", help="of: " + ", ".join(Scenarios(DevKeyPair.generate()).all())
-    )
+        "--scenarios", nargs="+", choices=SCENARIOS, default=list(SCENARIOS), metavar="NAME",
+        help=f"of {', '.join(SCENARIOS)} (default: all)",
+    )  # fmt: skip
     parser.add_argument("--invocations", type=int, default=400, help="back-to-back invocations per size")
     parser.add_argument("--gapped", type=int, default=200, help="invocations with a pause before each")
     parser.add_argument("--gap-ms", type=float, default=40.0, help="mean pause (uniform, 0 to twice this)")
@@ -107,7 +108,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--budget-ms", type=float, default=10.0, help="p99 an invocation may take")
     parser.add_argument("--seed", type=int, default=19)
     parser.add_argument("--no-write", action="store_true", help=f"do not append to {RESULTS.name}")
-    parser.add_argument("--profile", metavar="SCENARIO", help="py-spy of one scenario instead of the sweep")
+    parser.add_argument("--profile", choices=SCENARIOS, help="py-spy of this scenario instead of the sweep")
     parser.add_argument(
         "--profile-size", type=int, default=3008, help="memory size of the profiled container"
     )
@@ -128,20 +129,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     started, load_start, code = datetime.now(UTC), os.getloadavg()[0], code_version()
     configured = {spec.logical_id: spec.memory_mb for spec in read_http_api(TEMPLATE, {}).functions.values()}
     keys = DevKeyPair.generate()
-    catalogue = Scenarios(keys).all()
-    wanted = [args.profile] if args.profile else (args.scenarios or list(catalogue))
-    unknown = [name for name in wanted if name not in catalogue]
-    if unknown:
-        print(f"unknown scenario(s) {', '.join(unknown)}; known: {', '.join(catalogue)}", file=sys.stderr)
-        return 2
+    scenarios = Scenarios(keys)
     try:
         with running_stack(keys) as stack:
             if args.profile:
                 from lambda_profile import profile
 
-                print("\n".join(profile(stack, catalogue[args.profile], args)))
+                print("\n".join(profile(stack, scenarios.make(args.profile), args)))
                 return 0
-            results, failure = sweep(stack, [catalogue[name] for name in wanted], args)
+            results, failure = sweep(stack, [scenarios.make(name) for name in args.scenarios], args)
     except (BenchUnavailableError, DockerUnavailableError, ImageBuildError) as error:
         print(f"bench-lambda: cannot run here: {error}", file=sys.stderr)
         return 2

@@ -25,6 +25,15 @@ NOOP_SOURCE: Final = """def handler(event, context):
     return {"statusCode": 200}
 """
 ADMIN_ROUTE_KEY: Final = "ANY /api/v1/admin/{proxy+}"
+SCENARIOS: Final = (
+    "proxy",
+    "authorizer-hit",
+    "authorizer-miss",
+    "policy",
+    "websocket-message",
+    "websocket-connect",
+    NOOP,
+)
 
 
 @dataclass(frozen=True)
@@ -48,17 +57,10 @@ class Scenarios:
         self._keys = keys
         self._connections = 0
 
-    def all(self) -> dict[str, Scenario]:
-        made = (
-            self.proxy(),
-            self.authorizer_hit(),
-            self.authorizer_miss(),
-            self.policy(),
-            self.websocket_message(),
-            self.websocket_connect(),
-            self.noop(),
-        )
-        return {scenario.name: scenario for scenario in made}
+    def make(self, name: str) -> Scenario:
+        """The scenario called ``name``, one of ``SCENARIOS``."""
+        scenario: Scenario = getattr(self, name.replace("-", "_"))()
+        return scenario
 
     def proxy(self) -> Scenario:
         token = self._mint()

@@ -3,6 +3,7 @@ emulator's durations, the recommendation, and the stages of its profile."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ for neighbour in (
 ):
     bench_module(neighbour)
 lambda_profile = bench_module("lambda_profile")
+lambda_scenarios = bench_module("lambda_scenarios")
 
 CONTAINER = "/docker/0123abcd"
 
@@ -234,3 +236,31 @@ def test_where_docker_cannot_run_the_bench_says_so_and_prints_no_table(
     printed = capsys.readouterr()
     assert "cannot run here: the docker client is not installed" in printed.err
     assert "|" not in printed.out
+
+
+@pytest.fixture(scope="module")
+def scenarios() -> Any:
+    from bakery_local.dev_tokens import DevKeyPair
+
+    return lambda_scenarios.Scenarios(DevKeyPair.generate())
+
+
+@pytest.mark.parametrize("name", lambda_scenarios.SCENARIOS)
+def test_each_scenario_is_made_by_its_name(scenarios: Any, name: str) -> None:
+    assert scenarios.make(name).name == name
+
+
+def test_a_cache_miss_invocation_carries_a_token_never_seen_before(scenarios: Any) -> None:
+    events = scenarios.make("authorizer-miss").events(3)
+    assert len(set(events)) == 3
+
+
+def test_each_connect_invocation_opens_a_new_connection(scenarios: Any) -> None:
+    events = scenarios.make("websocket-connect").events(3)
+    connections = {json.loads(event)["requestContext"]["connectionId"] for event in events}
+    assert len(connections) == 3
+
+
+def test_the_proxy_scenario_sends_an_authenticated_context(scenarios: Any) -> None:
+    (event,) = scenarios.make("proxy").events(1)
+    assert json.loads(event)["requestContext"]["authorizer"]["lambda"]["authenticated"] is True

@@ -151,9 +151,9 @@ class Scenarios:
 
     def context(self, token: str) -> dict[str, Any]:
         """The authorizer context API Gateway would hand the function for ``token``."""
-        from bakery_gateway.keys import load_public_keys
+        from bakery_gateway.authentication.public_keys import load_public_keys
+        from bakery_gateway.authentication.token_verifier import TokenVerifier
         from bakery_gateway.settings import Settings
-        from bakery_gateway.tokens import TokenVerifier
 
         jwt = Settings.from_environ({names.JWT_PUBLIC_KEYS: self._keys.public_keys_json}).jwt
         return dict(TokenVerifier(load_public_keys(jwt), jwt).verify(token).to_context())

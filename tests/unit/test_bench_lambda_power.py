@@ -181,14 +181,18 @@ def test_when_no_size_keeps_within_the_budget_the_lowest_p99_is_recommended_and_
 RUNTIME = [("run", "awslambdaric/bootstrap.py"), ("handle_event_request", "awslambdaric/bootstrap.py")]
 HANDLER = [
     *RUNTIME,
-    ("invoke", "bakery_gateway/telemetry.py"),
-    ("run_on_container_loop", "bakery_gateway/http_api.py"),
+    ("invoke", "bakery_gateway/telemetry/instrument.py"),
+    ("run_on_container_loop", "bakery_gateway/edge/lambda_http.py"),
     ("_run_once", "asyncio/base_events.py"),
 ]
 
 
 def test_a_json_encode_inside_the_emf_flush_is_the_emf_blobs() -> None:
-    frames = [*RUNTIME, ("invoke", "bakery_gateway/telemetry.py"), ("flush", "bakery_gateway/emf.py")]
+    frames = [
+        *RUNTIME,
+        ("invoke", "bakery_gateway/telemetry/instrument.py"),
+        ("flush", "bakery_gateway/telemetry/emf.py"),
+    ]
     assert lambda_profile.stage_of([*frames, ("iterencode", "json/encoder.py")]).startswith("EMF blob")
 
 
@@ -208,8 +212,8 @@ def test_posting_the_answer_is_the_runtime_clients() -> None:
 
 def test_samples_are_counted_per_stage_from_py_spys_raw_lines() -> None:
     raw = (
-        "run (awslambdaric/bootstrap.py:549);flush (bakery_gateway/emf.py:120) 3\n"
-        "run (awslambdaric/bootstrap.py:549);request_headers (bakery_gateway/http_api.py:55) 2\n"
+        "run (awslambdaric/bootstrap.py:549);flush (bakery_gateway/telemetry/emf.py:120) 3\n"
+        "run (awslambdaric/bootstrap.py:549);request_headers (bakery_gateway/edge/lambda_http.py:55) 2\n"
     )
     stages = lambda_profile.stage_samples(raw)
     assert stages == {"EMF blob and metric counters": 3, lambda_profile.PARSING: 2}

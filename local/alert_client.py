@@ -9,9 +9,8 @@ from typing import Any
 
 import httpx
 
+from bakery_gateway.edge.routes import INTERNAL_ALERTS_PATH
 from bakery_local.gateway_client import post_json
-
-INTERNAL_ALERTS_PATH = "/internal/alerts"
 
 
 class PublishCommandError(Exception):

@@ -35,8 +35,8 @@ from typing import Any
 
 from starlette.types import Receive, Send
 
+from bakery_gateway.edge.routes import ALERT_STREAM_PATH, SERVICE_PATHS
 from bakery_gateway.realtime.alerts.sse import (
-    ALERT_STREAM_PATH,
     LAST_EVENT_ID_HEADER,
     TENANT_HEADER,
     WAIT_STAGE_VARIABLE,
@@ -46,10 +46,10 @@ from bakery_gateway.realtime.alerts.sse import (
 from bakery_local.alert_feed import AlertFeeds, FeedUnavailableError, TenantFeed
 
 # The template route the stream arrives on: the proxy's catch-all.
-PROXY_ROUTE_KEY = "ANY /api/v1/{proxy+}"
+PROXY_ROUTE_KEY = f"ANY {SERVICE_PATHS}"
 # The template's own route for the stream (its authorizer takes ?token= too); the catch-all serves it
 # in a template without that route.
-STREAM_ROUTE_KEYS = frozenset({"GET /api/v1/alerts/stream", PROXY_ROUTE_KEY})
+STREAM_ROUTE_KEYS = frozenset({f"GET {ALERT_STREAM_PATH}", PROXY_ROUTE_KEY})
 HEARTBEAT = b": heartbeat\n\n"
 # The key of the server's "stopping" future in each request's ASGI state (``bakery_local.serving``).
 STOPPING_STATE = "bakery_local.stopping"

@@ -3,7 +3,6 @@
 from typing import Any
 
 from bakery_gateway.clients.factories import PerEventLoop, async_redis_factory
-from bakery_gateway.edge.lambda_event import normalize
 from bakery_gateway.edge.lambda_http import AsgiAppHandler, run_on_container_loop
 from bakery_gateway.policies.admin import create_admin_app
 from bakery_gateway.settings import get_settings
@@ -15,7 +14,7 @@ events = AsgiAppHandler(lambda: app)
 
 
 def _handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return run_on_container_loop(events(normalize(event), context))
+    return run_on_container_loop(events(event, context))
 
 
 # Tracing when on, the EMF blob, a Pushgateway push now and then (docs/observability.md).

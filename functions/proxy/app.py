@@ -4,11 +4,10 @@ from typing import Any
 
 from bakery_gateway.clients.factories import PerEventLoop, async_redis_factory, http_client_factory
 from bakery_gateway.clients.pipelined_redis import pipelined_redis_factory
-from bakery_gateway.edge.lambda_event import normalize
 from bakery_gateway.edge.lambda_http import AsgiAppHandler, run_on_container_loop
+from bakery_gateway.edge.routes import GATEWAY_API_ROUTES
 from bakery_gateway.forwarding.pipeline import ProxyPipeline
 from bakery_gateway.forwarding.proxy_handler import ProxyHandler
-from bakery_gateway.forwarding.routing import GATEWAY_API_ROUTES
 from bakery_gateway.settings import get_settings
 from bakery_gateway.telemetry.instrument import instrument, instrument_async
 from bakery_gateway.telemetry.pseudonymize import user_id_for_log
@@ -55,11 +54,11 @@ events = ProxyHandler(pipeline, recorder, AsgiAppHandler(_own_routes_app), GATEW
 
 
 async def _async_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return await events(normalize(event), context)
+    return await events(event, context)
 
 
 def _handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return run_on_container_loop(events(normalize(event), context))
+    return run_on_container_loop(events(event, context))
 
 
 # Tracing when on, the EMF blob, a Pushgateway push now and then (docs/observability.md).

@@ -17,7 +17,7 @@ from typing import Any
 
 from bakery_gateway.constants import PROBLEM_CONTENT_TYPE
 from bakery_gateway.edge.problems import PROBLEM_TYPE_BASE
-from bakery_gateway.forwarding.pipeline import PUBLIC_ROUTE_KEYS
+from bakery_gateway.edge.routes import PUBLIC_ROUTE_KEYS
 from tests.support.events import AUTHORIZER_REQUEST, HTTP_API_PROXY, load_event
 from tests.support.lambda_runtime import LambdaContext
 

@@ -19,7 +19,6 @@ import redis
 
 from bakery_gateway.clients import redis_keyspace
 from bakery_gateway.clients.factories import PerEventLoop, async_redis_factory, http_client_factory
-from bakery_gateway.edge.lambda_event import strip_stage
 from bakery_gateway.edge.lambda_http import AsgiAppHandler, run_on_container_loop
 from bakery_gateway.own_routes.app import create_app
 from bakery_gateway.settings import Settings
@@ -62,7 +61,7 @@ class Container:
     def invoke(self, event: dict[str, Any]) -> Future[ProxyResponse]:
         context: Any = LambdaContext()
         return self._thread.submit(
-            lambda: ProxyResponse(run_on_container_loop(self._events(strip_stage(event), context)))
+            lambda: ProxyResponse(run_on_container_loop(self._events(event, context)))
         )
 
     def close(self) -> None:

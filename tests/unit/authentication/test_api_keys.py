@@ -11,9 +11,9 @@ import fakeredis
 import pytest
 
 from bakery_gateway.authentication import api_keys
-from bakery_gateway.authentication.authorizer import Authorizer, api_key, authorize_http_event
+from bakery_gateway.authentication.authorizer import Authorizer, authorize_http_event
 from bakery_gateway.authentication.caller import caller_identity
-from bakery_gateway.authentication.identity import Identity, Unauthenticated
+from bakery_gateway.authentication.identity import Identity, Unauthenticated, verdict_from_context
 from bakery_gateway.authentication.public_keys import parse_key_material
 from bakery_gateway.authentication.token_verifier import TokenVerifier
 from bakery_gateway.clients import redis_keyspace
@@ -156,19 +156,6 @@ def test_a_key_may_call_the_services_of_its_scope_and_no_other() -> None:
     assert refused.value.extensions == {"service": "sales", "allowed_services": ["pos", "alerts"]}
 
 
-# --- where the key comes from ------------------------------------------------------------------------
-def test_the_apikey_authorization_scheme_carries_a_key() -> None:
-    assert api_key({"authorization": "ApiKey bk_x"}) == "bk_x"
-    assert api_key({"authorization": "apikey  bk_x "}) == "bk_x"
-
-
-def test_x_api_key_counts_only_without_an_authorization_header() -> None:
-    # Behind the caching authorizer the verdict is cached by Authorization alone: another header
-    # must not change it.
-    assert api_key({"x-api-key": "bk_x"}) == "bk_x"
-    assert api_key({"authorization": "Bearer eyJ", "x-api-key": "bk_x"}) is None
-
-
 # --- the authorizer's verdicts -----------------------------------------------------------------------
 def test_a_valid_key_is_the_records_identity(authorizer: Authorizer, fake: fakeredis.FakeRedis) -> None:
     key, record = stored(fake)
@@ -251,23 +238,19 @@ def test_an_expired_keys_cached_context_is_a_401_with_an_apikey_challenge() -> N
     record = api_keys.ApiKeyRecord(
         "0123456789abcdef", "h", "t", ("pos",), ("integration",), "n", 1, "o", int(NOW) - 100
     )
-    event = {"requestContext": {"authorizer": {"lambda": record.identity().to_context()}}}
+    cached = verdict_from_context(record.identity().to_context())
 
     with pytest.raises(InvalidApiKeyError) as refused:
-        caller_identity(event, leeway_seconds=30)
+        caller_identity(cached, leeway_seconds=30)
 
     assert refused.value.headers["WWW-Authenticate"].startswith('ApiKey error="invalid_token"')
 
 
 def test_the_authorizers_api_key_refusals_keep_their_problem_type() -> None:
     for error in (InvalidApiKeyError, ApiKeyRevokedError):
-        event = {
-            "requestContext": {
-                "authorizer": {"lambda": Unauthenticated("no", error.problem_type).to_context()}
-            }
-        }
+        verdict = verdict_from_context(Unauthenticated("no", error.problem_type).to_context())
         with pytest.raises(error):
-            caller_identity(event, leeway_seconds=30)
+            caller_identity(verdict, leeway_seconds=30)
 
 
 def test_the_key_never_goes_downstream_and_the_identity_headers_do() -> None:

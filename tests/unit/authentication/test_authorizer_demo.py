@@ -13,9 +13,11 @@ import pytest
 
 from bakery_gateway.authentication.authorizer import Authorizer, authorize_http_event
 from bakery_gateway.authentication.caller import caller_identity
+from bakery_gateway.authentication.identity import Verdict
 from bakery_gateway.authentication.public_keys import parse_key_material
 from bakery_gateway.authentication.token_verifier import TokenVerifier
 from bakery_gateway.clients import redis_keyspace
+from bakery_gateway.edge.lambda_event import request_from_event
 from bakery_gateway.errors import (
     AuthenticationError,
     DemoAccountTypeRefusedError,
@@ -364,8 +366,9 @@ def test_every_demo_verdicts_context_holds_only_strings_numbers_and_booleans(
 
 
 # --- the functions' side: what each verdict becomes ----------------------------------------------
-def proxy_event(context: dict[str, Any]) -> dict[str, Any]:
-    return load_event(HTTP_API_PROXY, authorizer=context)
+def proxy_verdict(context: dict[str, Any]) -> Verdict | None:
+    """The verdict the proxy reads from its event carrying ``context``."""
+    return request_from_event(load_event(HTTP_API_PROXY, authorizer=context)).verdict
 
 
 @pytest.mark.parametrize(
@@ -380,7 +383,7 @@ def test_each_demo_refusal_keeps_its_problem_type(problem_type: str, error: type
     context = {"authenticated": False, "reason": "refused", "problem_type": problem_type}
 
     with pytest.raises(error) as raised:
-        caller_identity(proxy_event(context), leeway_seconds=30)
+        caller_identity(proxy_verdict(context), leeway_seconds=30)
 
     assert type(raised.value) is error
 
@@ -390,7 +393,7 @@ def test_a_demo_refusal_is_a_401(problem_type: str) -> None:
     context = {"authenticated": False, "reason": "refused", "problem_type": problem_type}
 
     with pytest.raises(AuthenticationError) as raised:
-        caller_identity(proxy_event(context), leeway_seconds=30)
+        caller_identity(proxy_verdict(context), leeway_seconds=30)
 
     assert raised.value.status == 401
     assert raised.value.headers["WWW-Authenticate"].startswith('Bearer error="invalid_token"')
@@ -404,7 +407,7 @@ def test_a_cached_verdict_outliving_its_demo_session_is_refused_as_expired(
     after_the_session = context["demo_expires_at"] + 1
 
     with pytest.raises(DemoSessionExpiredError):
-        caller_identity(proxy_event(context), leeway_seconds=30, clock=lambda: after_the_session)
+        caller_identity(proxy_verdict(context), leeway_seconds=30, clock=lambda: after_the_session)
 
 
 def test_a_cached_verdict_within_its_demo_session_is_the_narrowed_identity(
@@ -413,7 +416,7 @@ def test_a_cached_verdict_within_its_demo_session_is_the_narrowed_identity(
     start_enterprise(fake_redis)
     context = context_of(authorizer, demo_token(dev_keys, tenant_ids=[PARENT, "real-bakery"]))
 
-    identity = caller_identity(proxy_event(context), leeway_seconds=30, clock=time.time)
+    identity = caller_identity(proxy_verdict(context), leeway_seconds=30, clock=time.time)
 
     assert identity.tenant_ids == (PARENT, OUTLET_1, OUTLET_2)
     assert identity.demo_expires_at == context["demo_expires_at"]

@@ -1,5 +1,5 @@
-"""edge/lambda_http.py and forwarding/proxy_handler.py: events in, Lambda responses out, and which way
-a request takes."""
+"""edge/lambda_http.py, edge/lambda_event.py and forwarding/proxy_handler.py: events in, Lambda
+responses out, and which way a request takes."""
 
 from __future__ import annotations
 
@@ -14,17 +14,12 @@ import pytest
 from starlette.routing import Route
 
 from bakery_gateway.clients.factories import PerEventLoop
-from bakery_gateway.edge.lambda_http import (
-    AsgiAppHandler,
-    lambda_response,
-    request_body,
-    request_headers,
-    run_on_container_loop,
-)
+from bakery_gateway.edge.lambda_event import request_body, request_from_event, request_headers
+from bakery_gateway.edge.lambda_http import AsgiAppHandler, lambda_response, run_on_container_loop
+from bakery_gateway.edge.routes import GATEWAY_API_ROUTES
 from bakery_gateway.errors import RateLimitedError
 from bakery_gateway.forwarding.pipeline import ProxyAnswer, ProxyRequest
 from bakery_gateway.forwarding.proxy_handler import ProxyHandler
-from bakery_gateway.forwarding.routing import GATEWAY_API_ROUTES
 from bakery_gateway.own_routes.app import create_app
 from bakery_gateway.settings import Settings
 from bakery_gateway.telemetry.request_record import RequestRecorder
@@ -193,7 +188,7 @@ def test_service_paths_are_proxied_and_the_gateways_own_routes_are_not(
 ) -> None:
     events, _, _ = proxy_events(ProxyAnswer(200, [], b""))
 
-    assert events.is_proxied(event(method, path)) is proxied
+    assert events.is_proxied(request_from_event(event(method, path))) is proxied
 
 
 def test_a_proxied_request_never_builds_the_own_routes_app(loop: asyncio.AbstractEventLoop) -> None:
@@ -204,7 +199,7 @@ def test_a_proxied_request_never_builds_the_own_routes_app(loop: asyncio.Abstrac
 
     assert response["statusCode"] == 200
     assert json.loads(response["body"]) == {"ok": True}
-    assert pipeline.requests[0].method == "GET"
+    assert pipeline.requests[0].request.method == "GET"
 
 
 def test_a_refusal_is_a_problem_with_the_request_id(loop: asyncio.AbstractEventLoop) -> None:

@@ -27,11 +27,13 @@ from typing import Any, Protocol
 
 from bakery_gateway import bounded_json
 from bakery_gateway.authentication import api_keys
+from bakery_gateway.authentication.credentials import QUERY_TOKEN_PARAMETER, api_key, bearer_token
 from bakery_gateway.authentication.demo import DemoSession
-from bakery_gateway.authentication.identity import Identity, Unauthenticated
+from bakery_gateway.authentication.identity import Identity, Unauthenticated, Verdict
 from bakery_gateway.clients import redis_keyspace
-from bakery_gateway.constants import API_KEY_HEADER
-from bakery_gateway.edge import lambda_event
+from bakery_gateway.edge.lambda_event import request_from_event
+from bakery_gateway.edge.request import Request
+from bakery_gateway.edge.routes import QUERY_TOKEN_ROUTE_KEYS
 from bakery_gateway.errors import (
     DemoAccountTypeRefusedError,
     DemoSessionExpiredError,
@@ -48,8 +50,6 @@ from bakery_gateway.telemetry.observability import (
     REDIS_ERRORS,
     logger,
 )
-
-Verdict = Identity | Unauthenticated
 
 
 class SyncRedisPipeline(Protocol):
@@ -195,51 +195,25 @@ class Authorizer:
             REDIS_ERRORS.labels("authorizer_store").inc()
 
 
-def bearer_token(headers: Mapping[str, str] | None) -> str | None:
-    """The token of an ``Authorization: Bearer`` header (``headers`` by lower-case name), or None."""
-    value = (headers or {}).get("authorization", "")
-    scheme, _, token = value.strip().partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        return None
-    return token.strip()
-
-
-# Routes whose clients cannot set headers (a browser's EventSource): the token may come as ?token=.
-# Only these: a token in a URL can end up in access logs, so no other route accepts one.
-QUERY_TOKEN_ROUTE_KEYS = frozenset({"GET /api/v1/alerts/stream"})
-QUERY_TOKEN_PARAMETER = "token"  # noqa: S105 - a parameter name, not a secret
-
-
-API_KEY_SCHEME = "apikey"  # ``Authorization: ApiKey <key>``, compared case-insensitively
-
-
-def api_key(headers: Mapping[str, str] | None) -> str | None:
-    """The API key a request carries (``headers`` by lower-case name; see the module's docstring for
-    the precedence), or None."""
-    headers = headers or {}
-    authorization = headers.get("authorization", "").strip()
-    scheme, _, value = authorization.partition(" ")
-    if scheme.lower() == API_KEY_SCHEME:
-        return value.strip()
-    if not authorization:
-        return headers.get(API_KEY_HEADER, "").strip() or None
-    return None
+def authorize_http_request(authorizer: Authorizer, request: Request) -> Verdict:
+    """The verdict on a request of the HTTP API: its API key's, else its bearer token's (or, on a
+    route that takes one, its ``?token=``'s, see ``edge.routes.HttpRoute.token_in_query``)."""
+    key = api_key(request.headers)
+    if key is not None:
+        return authorizer.authorize_api_key(key)
+    token = bearer_token(request.headers)
+    if token is None and request.route_key in QUERY_TOKEN_ROUTE_KEYS:
+        # Repeated, its values are joined with commas, as API Gateway's queryStringParameters join them.
+        token = ",".join(request.query.get(QUERY_TOKEN_PARAMETER, ())) or None
+    if token is None:
+        AUTH_ATTEMPTS.labels("failure").inc()
+        return Unauthenticated("no bearer token in the Authorization header")
+    return authorizer.authorize(token)
 
 
 def authorize_http_event(authorizer: Authorizer, event: Mapping[str, Any]) -> dict[str, Any]:
     """Answer an HTTP API (payload 2.0, simple response) authorizer event."""
-    headers = lambda_event.headers(event)
-    key = api_key(headers)
-    if key is not None:
-        return {"isAuthorized": True, "context": authorizer.authorize_api_key(key).to_context()}
-    token = bearer_token(headers)
-    if token is None and lambda_event.route_key_in(event.get("routeKey"), QUERY_TOKEN_ROUTE_KEYS):
-        token = (event.get("queryStringParameters") or {}).get(QUERY_TOKEN_PARAMETER) or None
-    if token is None:
-        AUTH_ATTEMPTS.labels("failure").inc()
-        verdict: Verdict = Unauthenticated("no bearer token in the Authorization header")
-    else:
-        verdict = authorizer.authorize(token)
+    verdict = authorize_http_request(authorizer, request_from_event(event))
     return {"isAuthorized": True, "context": verdict.to_context()}
 
 

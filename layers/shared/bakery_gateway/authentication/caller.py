@@ -1,18 +1,17 @@
 """The functions' side of the authorizer contract: who called, as the authorizer decided.
 
-Every function behind the authorizer calls ``caller_identity`` first: the authorizer never denies
-(see ``authorizer.py``), so a refused token arrives here as ``authenticated: false`` and becomes a
-401 problem. Expiry is checked again because API Gateway may answer from a cached authorizer result.
+Every function behind the authorizer calls ``caller_identity`` first, with the verdict its request
+carries (``edge.request.Request.verdict``): the authorizer never denies (see ``authorizer.py``), so a
+refused token arrives here as ``Unauthenticated`` and becomes a 401 problem. Expiry is checked
+again because API Gateway may answer from a cached authorizer result.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable
 
-from bakery_gateway.authentication.identity import Identity
-from bakery_gateway.edge import lambda_event
+from bakery_gateway.authentication.identity import Identity, Unauthenticated, Verdict
 from bakery_gateway.errors import (
     ApiKeyRevokedError,
     AuthenticationError,
@@ -45,21 +44,19 @@ UNAVAILABLE: dict[str, type[GatewayError]] = {
 
 
 def caller_identity(
-    event: Mapping[str, Any], *, leeway_seconds: int, clock: Callable[[], float] = time.time
+    verdict: Verdict | None, *, leeway_seconds: int, clock: Callable[[], float] = time.time
 ) -> Identity:
-    """The verified caller of an authorized route; ``AuthenticationError`` for anything else."""
-    context = lambda_event.authorizer_context(event)
-    if context is None:
+    """The verified caller of an authorized route, from the authorizer's ``verdict`` on the request
+    (``Request.verdict``); ``AuthenticationError`` for anything else."""
+    if verdict is None:
         # A route wired without the authorizer by mistake fails closed.
         raise AuthenticationError("no bearer token in the Authorization header")
-    if context.get("authenticated") is not True:
-        reason = str(context.get("reason") or "token refused")
-        problem_type = context.get("problem_type")
-        unavailable = UNAVAILABLE.get(str(problem_type))
+    if isinstance(verdict, Unauthenticated):
+        unavailable = UNAVAILABLE.get(verdict.problem_type)
         if unavailable is not None:
-            raise unavailable(reason, headers={"Retry-After": "5"})
-        raise REFUSALS.get(str(problem_type), AuthenticationError)(reason)
-    identity = Identity.from_context(context)
+            raise unavailable(verdict.reason, headers={"Retry-After": "5"})
+        raise REFUSALS.get(verdict.problem_type, AuthenticationError)(verdict.reason)
+    identity = verdict
     now = clock()
     if identity.expires_at + leeway_seconds < now:
         if identity.is_api_key:

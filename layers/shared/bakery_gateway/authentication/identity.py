@@ -14,6 +14,8 @@ from typing import Any
 from bakery_gateway import bounded_json
 from bakery_gateway.authentication.demo import DemoAccountType
 
+INVALID_TOKEN = "invalid-token"  # noqa: S105 - the problem type of a refused token (AuthenticationError's)
+
 
 @dataclass(frozen=True, slots=True)
 class Identity:
@@ -91,10 +93,25 @@ class Unauthenticated:
     """The authorizer's verdict on a token it refused: why, in a phrase safe to show the client."""
 
     reason: str
-    problem_type: str = "invalid-token"  # the problem the functions answer: see authentication/caller.py
+    problem_type: str = INVALID_TOKEN  # the problem the functions answer: see authentication/caller.py
 
     def to_context(self) -> dict[str, str | int | bool]:
         return {"authenticated": False, "reason": self.reason, "problem_type": self.problem_type}
+
+
+Verdict = Identity | Unauthenticated
+
+
+def verdict_from_context(context: Mapping[str, Any]) -> Verdict:
+    """The verdict an authorizer context carries: its identity when ``authenticated`` is ``true``,
+    else its refusal (``reason``, ``problem_type``). ``KeyError``, ``ValueError`` or ``TypeError`` for
+    an identity that is not one (``Identity.from_context``)."""
+    if context.get("authenticated") is not True:
+        return Unauthenticated(
+            str(context.get("reason") or "token refused"),
+            str(context.get("problem_type") or INVALID_TOKEN),
+        )
+    return Identity.from_context(context)
 
 
 def _json_list(value: object) -> list[str]:

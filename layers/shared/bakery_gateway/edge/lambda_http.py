@@ -1,9 +1,10 @@
-"""HTTP API (payload 2.0) events in, Lambda proxy responses out: the functions' only adapter.
+"""Lambda's side of a function: its invocations on one event loop, and Lambda proxy responses out.
 
-``AsgiAppHandler`` runs an ASGI application (a function's FastAPI routes) for an event, as Mangum did:
-the same scope, the same response shape; a failure that escapes the application is a 500 problem.
-The proxy's service paths skip ASGI altogether (``forwarding/proxy_handler.py``) but answer through the same
-``lambda_response``.
+Events come in through ``lambda_event.request_from_event``; answers go back as payload 2.0 Lambda
+responses (``lambda_response``). ``AsgiAppHandler`` runs an ASGI application (a function's FastAPI
+routes) for a request, as Mangum did for an event: the same scope, the same response shape; a failure
+that escapes the application is a 500 problem. The proxy's service paths skip ASGI altogether
+(``forwarding/proxy_handler.py``) but answer through the same ``lambda_response``.
 """
 
 from __future__ import annotations
@@ -13,16 +14,17 @@ import base64
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from bakery_gateway.edge import lambda_event
+from bakery_gateway.edge.asgi import scope_for
+from bakery_gateway.edge.lambda_event import Event, request_from_event
 from bakery_gateway.edge.platform_limits import LAMBDA_RESPONSE_PAYLOAD_BYTES, fits_in_response
 from bakery_gateway.edge.problems import problem_headers, problem_json
+from bakery_gateway.edge.request import Request, request_id_for
 from bakery_gateway.errors import GatewayError, InternalError, ResponseTooLargeError
 from bakery_gateway.telemetry.observability import logger
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message
 
-Event = Mapping[str, Any]
 Response = dict[str, Any]
 Result = TypeVar("Result")
 
@@ -46,33 +48,6 @@ def run_on_container_loop(work: Awaitable[Result]) -> Result:
         loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)
     return loop.run_until_complete(work)
-
-
-def request_headers(event: Event) -> dict[str, str]:
-    """The request's headers with lower-case names, cookies folded back into one ``Cookie`` header.
-
-    Values are kept as the bytes the client sent, read as Latin-1 (HTTP's own reading): API Gateway
-    hands over UTF-8 text, which would not survive being sent on as Latin-1 otherwise. API Gateway
-    moves the ``Cookie`` header into ``cookies``; SAM's emulator sends both, its ``cookies`` parsed
-    (a repeated name kept once, quotes removed), so the client's own header wins when there is one.
-    """
-    headers = {
-        name: value if value.isascii() else value.encode().decode("latin-1")
-        for name, value in lambda_event.headers(event).items()
-    }
-    cookies = event.get("cookies")
-    if cookies and "cookie" not in headers:
-        headers["cookie"] = "; ".join(cookies)
-    return headers
-
-
-def request_body(event: Event) -> bytes:
-    body = event.get("body")
-    if not body:
-        return b""
-    if event.get("isBase64Encoded"):
-        return base64.b64decode(body)
-    return body.encode() if isinstance(body, str) else bytes(body)
 
 
 def lambda_response(status: int, headers: Iterable[tuple[str, str]], body: bytes) -> Response:
@@ -128,7 +103,7 @@ def response_too_large(service: str | None) -> ResponseTooLargeError:
 
 
 class AsgiAppHandler:
-    """Serves events with an ASGI application, built on first use (its imports are a cold start's
+    """Serves requests with an ASGI application, built on first use (its imports are a cold start's
     largest part, and most containers of the proxy never serve a route of their own)."""
 
     def __init__(self, build_app: Callable[[], ASGIApp]) -> None:
@@ -141,26 +116,18 @@ class AsgiAppHandler:
             self._app = self._build_app()
         return self._app
 
-    async def __call__(self, event: Event, context: Any) -> Response:
-        headers = request_headers(event)
-        http = event["requestContext"]["http"]
-        scope: dict[str, Any] = {
-            "type": "http",
-            "asgi": {"version": "3.0", "spec_version": "2.0"},
-            "http_version": "1.1",
-            "method": http["method"],
-            "scheme": headers.get("x-forwarded-proto", "https"),
-            "path": http["path"],
-            "raw_path": None,
-            "root_path": "",
-            "query_string": (event.get("rawQueryString") or "").encode(),
-            "headers": [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()],
-            "server": _server(headers),
-            "client": (http.get("sourceIp"), 0),
-            "aws.event": event,
-            "aws.context": context,
-        }
-        exchange = _Exchange(request_body(event))
+    async def __call__(self, event: Event, context: Any = None) -> Response:
+        """A Lambda invocation: the event read into its request (``lambda_event``), then served."""
+        try:
+            request = request_from_event(event)
+        except Exception:
+            return unreadable_event()
+        return await self.serve(request)
+
+    async def serve(self, request: Request) -> Response:
+        """``request`` through the application, in a scope made of it alone (``asgi.scope_for``)."""
+        scope = scope_for(request)
+        exchange = _Exchange(request.body)
         try:
             await self.app(scope, exchange.receive, exchange.send)
         except Exception:
@@ -174,6 +141,14 @@ class AsgiAppHandler:
         request_id = _request_id(scope)
         logger.warning("answer too large for Lambda", extra={"correlation_id": request_id})
         return lambda_response(*problem_response(response_too_large(None), request_id))
+
+
+def unreadable_event() -> Response:
+    """The 500 problem for an event that cannot be read into a request: API Gateway sends none such
+    (a body that is not base64, an authorizer context without an identity), so it is a fault of ours."""
+    request_id = request_id_for(None)
+    logger.exception("unreadable event", extra={"correlation_id": request_id})
+    return lambda_response(*problem_response(InternalError(), request_id))
 
 
 class _Exchange:
@@ -208,11 +183,4 @@ class _Exchange:
 
 def _request_id(scope: Mapping[str, Any]) -> str:
     """The id the application's middleware gave the request, else a new one."""
-    return str(scope.get("state", {}).get("request_id") or lambda_event.request_id(None))
-
-
-def _server(headers: Mapping[str, str]) -> tuple[str, int]:
-    """The server's name and port, from ``Host`` (API Gateway's domain) and ``X-Forwarded-Port``."""
-    host, _, port = headers.get("host", "localhost").partition(":")
-    port = port or headers.get("x-forwarded-port", "")
-    return host, int(port) if port.isdigit() else 443
+    return str(scope.get("state", {}).get("request_id") or request_id_for(None))

@@ -14,8 +14,8 @@ from fastapi.telemetry import TelemetryConfig
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bakery_gateway.constants import REQUEST_ID_HEADER
-from bakery_gateway.edge import lambda_event
 from bakery_gateway.edge.problems import problem_headers, problem_json
+from bakery_gateway.edge.request import request_id_for
 from bakery_gateway.errors import GatewayError, InternalError
 from bakery_gateway.telemetry.observability import logger
 from bakery_gateway.telemetry.request_record import RequestRecorder, declared_size
@@ -42,7 +42,7 @@ class RequestContextMiddleware:
                 client_request_id = value.decode("latin-1")
             elif name == b"content-length":
                 declared = value
-        request_id = lambda_event.request_id(client_request_id)
+        request_id = request_id_for(client_request_id)
         state: dict[str, Any] = scope.setdefault("state", {})
         state["request_id"] = request_id
         status = 500

@@ -1,30 +1,33 @@
 """The proxied request's steps: identity, route, tenant, body size, every policy, then the service.
 
-Framework-free, so the proxy function can serve ``/api/v1/{service}/**`` straight from the payload
-2.0 event (``edge/lambda_http.py``) while the gateway's own routes (alert stream, geocoding) reuse the same
-steps (``admit``) from their ASGI handlers. A step that refuses raises a ``GatewayError``; the
-caller turns it into a problem response. Every answer carries the ``RateLimit`` fields, refusals
-included: one refused before the policies still spends its caller's budget (``count_refusal``).
+Framework-free and host-free: the steps read only the transport-neutral request (``edge.request``),
+so the proxy function serves ``/api/v1/{service}/**`` straight from it while the gateway's own
+routes (alert stream, geocoding) reuse the same steps (``admit``) from their ASGI handlers. A step
+that refuses raises a ``GatewayError``; the caller turns it into a problem response. Every answer
+carries the ``RateLimit`` fields, refusals included: one refused before the policies still spends its
+caller's budget (``count_refusal``). What ``admit`` learnt of a request (identity, route, tenant,
+body, the service's circuit) travels on in one ``Admitted``.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from bakery_gateway import bounded_json
 from bakery_gateway.authentication.api_keys import require_in_scope
-from bakery_gateway.authentication.authorizer import bearer_token
 from bakery_gateway.authentication.caller import caller_identity
+from bakery_gateway.authentication.credentials import bearer_token
 from bakery_gateway.authentication.demo import DemoAccountType, require_demo_account_type
 from bakery_gateway.authentication.identity import Identity
 from bakery_gateway.authentication.revocation import Revocation, logout_revocation
 from bakery_gateway.clients.factories import PerEventLoop
 from bakery_gateway.constants import TENANT_ID_HEADER
-from bakery_gateway.edge import lambda_event
+from bakery_gateway.edge.request import Request
+from bakery_gateway.edge.routes import DEMO_SESSIONS_PATH, LOGOUT_PATH, PUBLIC_ROUTE_KEYS
 from bakery_gateway.errors import (
     BadDownstreamResponseError,
     DownstreamTimeoutError,
@@ -34,40 +37,21 @@ from bakery_gateway.errors import (
     PayloadTooLargeError,
 )
 from bakery_gateway.forwarding import circuit_breaker, downstream, retry_budget, routing
+from bakery_gateway.forwarding.circuit_breaker import CircuitView
 from bakery_gateway.policies import login_attempts
-from bakery_gateway.policies.engine import DEMO_SESSIONS_PATH, PolicyEngine, PolicyRequest
+from bakery_gateway.policies.engine import PolicyEngine, PolicyRequest
 from bakery_gateway.policies.tenancy import select_tenant
 from bakery_gateway.settings import Settings
 from bakery_gateway.telemetry.observability import DOWNSTREAM_RETRIES
 
-# Route keys of template.yaml that have no authorizer: the proxy serves them without an identity.
-PUBLIC_ROUTE_KEYS = frozenset(
-    {
-        "POST /api/v1/auth/login",
-        "POST /api/v1/auth/register",
-        "POST /api/v1/auth/refresh",
-        "GET /health",
-        # Status pages and developers, before any login (docs/health.md, docs/api-docs.md).
-        "GET /api/v1/health",
-        "GET /docs",
-        "GET /openapi.json",
-        "GET /api/v1/openapi.json",
-        # The demo-session service's routes a visitor uses before having a token.
-        "ANY /api/v1/demo/{proxy+}",
-    }
-)
-LOGOUT_PATH = "/api/v1/auth/logout"
-
 
 @dataclass(slots=True, eq=False)
 class ProxyRequest:
-    """One request as the steps read it. ``state`` collects what the request log record reports
-    (request id, route template, service, user, tenant, downstream time)."""
+    """One request on its way through the steps: the request, what its log record reports
+    (``state``: request id, route template, service, user, tenant, downstream time), and when its
+    answer must be ready."""
 
-    event: Mapping[str, Any]  # the payload 2.0 event, stage already stripped
-    method: str
-    headers: Mapping[str, str]  # lower-case names
-    body: bytes
+    request: Request
     state: dict[str, Any]
     # When the answer must be ready (time.monotonic()), from Lambda's context: None, no bound.
     answer_by: float | None = None
@@ -76,21 +60,21 @@ class ProxyRequest:
     def request_id(self) -> str:
         return str(self.state["request_id"])
 
-    @property
-    def source_ip(self) -> str:
-        """The client's address as API Gateway saw it."""
-        return str(self.event["requestContext"].get("http", {}).get("sourceIp", ""))
-
 
 @dataclass(frozen=True, slots=True)
 class Admitted:
-    """A request every step before its service let through, and the fields its answer carries."""
+    """A request every step before its service let through: what the steps learnt of it, the fields
+    its answer carries, and its service's circuit as the policies' round trip read it. Everything
+    the steps after the policies need, in one object."""
 
+    proxied: ProxyRequest
     identity: Identity | None
     route: routing.Route
     tenant_id: str | None
     body: bytes
     headers: list[tuple[str, str]]  # RateLimit and subscription grace fields
+    circuit: CircuitView = circuit_breaker.CLOSED
+    circuit_service: str | None = None  # the circuit the service call counts on, when read
 
     @contextmanager
     def fields_on_refusal(self) -> Iterator[None]:
@@ -139,20 +123,20 @@ class ProxyPipeline:
             settings.downstream_connect_timeout_seconds + settings.downstream_read_timeout_seconds
         )
 
-    async def respond(self, request: ProxyRequest) -> ProxyAnswer:
+    async def respond(self, proxied: ProxyRequest) -> ProxyAnswer:
         """A /api/v1 path the gateway does not serve itself: checked, then forwarded to its service."""
-        admitted = await self.admit(request, circuit=True)
-        if request.method == "POST" and admitted.route.unscoped_path == DEMO_SESSIONS_PATH:
+        admitted = await self.admit(proxied, circuit=True)
+        if proxied.request.method == "POST" and admitted.route.unscoped_path == DEMO_SESSIONS_PATH:
 
             async def check_account_type() -> None:
                 demo_account_type_of(admitted.body)
 
-            return await self._handle(request, admitted, before_forwarding=check_account_type)
-        return await self._handle(request, admitted)
+            return await self._handle(admitted, before_forwarding=check_account_type)
+        return await self._handle(admitted)
 
     async def admit(
         self,
-        request: ProxyRequest,
+        proxied: ProxyRequest,
         *,
         route: routing.Route | None = None,
         client_tenant_id: str | None = None,
@@ -160,16 +144,18 @@ class ProxyPipeline:
     ) -> Admitted:
         """Every step before the service: identity (401), route (404; ``route`` for the gateway's own),
         tenant (403), body (413), then every policy and, with ``circuit``, the service's circuit, in one
-        Redis round trip. A refusal before the policies spends the caller's budget all the same, and
-        carries the ``RateLimit`` fields (429 instead once that budget is spent)."""
+        Redis round trip, its view handed on in the answer. A refusal before the policies spends the
+        caller's budget all the same, and carries the ``RateLimit`` fields (429 instead once that
+        budget is spent)."""
+        request = proxied.request
         identity: Identity | None = None
         try:
-            identity = self.authenticate(request)
+            identity = self.authenticate(proxied)
             if route is None:
-                route = self.route_for(request, identity)
+                route = self.route_for(proxied, identity)
             else:
-                self.note_route(request, route)
-            tenant_id = self.choose_tenant(request, identity, route, client_tenant_id)
+                self.note_route(proxied, route)
+            tenant_id = self.choose_tenant(proxied, identity, route, client_tenant_id)
             body = self.checked_body(request)
             names = (
                 login_attempts.login_names(body, request.headers.get("content-type"))
@@ -177,7 +163,7 @@ class ProxyPipeline:
                 else ()
             )
         except GatewayError as refusal:
-            fields = await self.policies.count_refusal(self._policy_request(request, identity, route, None))
+            fields = await self.policies.count_refusal(self._policy_request(proxied, identity, route, None))
             refusal.headers.update(fields)
             raise
         service = self._circuit_of(identity, route) if circuit else None
@@ -186,7 +172,7 @@ class ProxyPipeline:
         logout = request.method == "POST" and route.unscoped_path == LOGOUT_PATH
         admission = await self.policies.admit(
             self._policy_request(
-                request,
+                proxied,
                 identity,
                 route,
                 tenant_id,
@@ -195,36 +181,38 @@ class ProxyPipeline:
                 revocation=self._logout(request, identity) if logout else None,
             )
         )
-        request.state["circuit"], request.state["circuit_service"] = admission.circuit, service
-        return Admitted(identity, route, tenant_id, body, admission.headers)
+        return Admitted(
+            proxied, identity, route, tenant_id, body, admission.headers, admission.circuit, service
+        )
 
-    def authenticate(self, request: ProxyRequest) -> Identity | None:
+    def authenticate(self, proxied: ProxyRequest) -> Identity | None:
         """The caller's identity; None on public routes. Refuses what the authorizer refused."""
-        if lambda_event.route_key_in(request.event.get("routeKey"), PUBLIC_ROUTE_KEYS):
+        request = proxied.request
+        if request.route_key in PUBLIC_ROUTE_KEYS:
             return None
-        identity = caller_identity(request.event, leeway_seconds=self._leeway, clock=self._clock)
-        request.state["user_id"] = identity.user_id
+        identity = caller_identity(request.verdict, leeway_seconds=self._leeway, clock=self._clock)
+        proxied.state["user_id"] = identity.user_id
         return identity
 
-    def route_for(self, request: ProxyRequest, identity: Identity | None) -> routing.Route:
+    def route_for(self, proxied: ProxyRequest, identity: Identity | None) -> routing.Route:
         # Demo users' traffic goes to the isolated demo backends where they are configured.
         urls = (
             self._demo_service_urls
             if identity is not None and identity.is_demo
             else self.settings.service_urls
         )
-        route = routing.resolve(request.event["rawPath"], urls)
-        self.note_route(request, route)
+        route = routing.resolve(proxied.request.raw_path, urls)
+        self.note_route(proxied, route)
         return route
 
     @staticmethod
-    def note_route(request: ProxyRequest, route: routing.Route) -> None:
-        request.state["route_template"] = route.template
-        request.state["service"] = route.service
+    def note_route(proxied: ProxyRequest, route: routing.Route) -> None:
+        proxied.state["route_template"] = route.template
+        proxied.state["service"] = route.service
 
     def choose_tenant(
         self,
-        request: ProxyRequest,
+        proxied: ProxyRequest,
         identity: Identity | None,
         route: routing.Route,
         client_tenant_id: str | None = None,
@@ -233,12 +221,12 @@ class ProxyPipeline:
         if identity is None:
             return None
         require_in_scope(identity, route.service)  # 403 for a service outside a key's scope
-        chosen = request.headers.get(TENANT_ID_HEADER) or client_tenant_id
+        chosen = proxied.request.headers.get(TENANT_ID_HEADER) or client_tenant_id
         tenant_id = select_tenant(identity, route.tenant_id, chosen)
-        request.state["tenant_id"] = tenant_id
+        proxied.state["tenant_id"] = tenant_id
         return tenant_id
 
-    def checked_body(self, request: ProxyRequest) -> bytes:
+    def checked_body(self, request: Request) -> bytes:
         """The body, refused (413) above ``MAX_REQUEST_BYTES`` whether declared or sent."""
         limit = self.settings.max_request_bytes
         declared = request.headers.get("content-length")
@@ -251,7 +239,7 @@ class ProxyPipeline:
 
     def _policy_request(
         self,
-        request: ProxyRequest,
+        proxied: ProxyRequest,
         identity: Identity | None,
         route: routing.Route | None,
         tenant_id: str | None,
@@ -260,15 +248,16 @@ class ProxyPipeline:
         service: str | None = None,
         revocation: Revocation | None = None,
     ) -> PolicyRequest:
+        request = proxied.request
         return PolicyRequest(
             identity=identity,
             tenant_id=tenant_id,
             method=request.method,
             path=route.normalized_path if route is not None else "",
-            route_key=request.event.get("routeKey", ""),
+            route_key=request.route_key,
             route_template=route.template if route is not None else "",
             source_ip=request.source_ip,
-            request_id=request.request_id,
+            request_id=proxied.request_id,
             login_attempt=route is not None and login_attempts.is_login(request.method, route),
             login_names=login_names,
             service=service,
@@ -276,20 +265,14 @@ class ProxyPipeline:
         )
 
     async def _handle(
-        self,
-        request: ProxyRequest,
-        admitted: Admitted,
-        *,
-        before_forwarding: Callable[[], Awaitable[None]] | None = None,
+        self, admitted: Admitted, *, before_forwarding: Callable[[], Awaitable[None]] | None = None
     ) -> ProxyAnswer:
         """What follows the policies: ``before_forwarding``, then the service; every answer, and every
         refusal, with the policies' fields."""
         with admitted.fields_on_refusal():
             if before_forwarding is not None:
                 await before_forwarding()
-            answer = await self._forward(
-                request, admitted.identity, admitted.route, admitted.tenant_id, admitted.body
-            )
+            answer = await self._forward(admitted)
         answer.headers.extend(admitted.headers)
         return answer
 
@@ -299,34 +282,24 @@ class ProxyPipeline:
             return f"{route.service}-demo"
         return route.service
 
-    async def _forward(
-        self,
-        request: ProxyRequest,
-        identity: Identity | None,
-        route: routing.Route,
-        tenant_id: str | None,
-        body: bytes,
-    ) -> ProxyAnswer:
-        event, state = request.event, request.state
-        context = event["requestContext"]
+    async def _forward(self, admitted: Admitted) -> ProxyAnswer:
+        proxied, route = admitted.proxied, admitted.route
+        request = proxied.request
         origin = downstream.ClientOrigin(
-            source_ip=request.source_ip,
-            protocol=request.headers.get("x-forwarded-proto", "https"),
-            host=context.get("domainName", ""),
+            source_ip=request.source_ip, protocol=request.scheme, host=request.host
         )
         headers = downstream.downstream_headers(
             request.headers.items(),
-            identity=identity,
-            tenant_id=tenant_id,
-            request_id=request.request_id,
+            identity=admitted.identity,
+            tenant_id=admitted.tenant_id,
+            request_id=proxied.request_id,
             origin=origin,
         )
-        query = event.get("rawQueryString") or ""
+        query = request.query_string
         url = route.base_url + route.path + (f"?{query}" if query else "")
-        deadline_seconds = self._deadline_for(request, route.service)  # before any call: no circuit failure
+        deadline_seconds = self._deadline_for(proxied, route.service)  # before any call: no circuit failure
         started = time.perf_counter()
-        circuit = state.get("circuit", circuit_breaker.CLOSED)
-        circuit_service = state.get("circuit_service") or route.service
+        circuit, circuit_service = admitted.circuit, admitted.circuit_service or route.service
         self._retries.record_request()
 
         def retry() -> bool:
@@ -343,7 +316,7 @@ class ProxyPipeline:
                 method=request.method,
                 url=url,
                 headers=headers,
-                body=body,
+                body=admitted.body,
                 service=route.service,
                 deadline_seconds=deadline_seconds,
                 retry=retry,
@@ -352,30 +325,30 @@ class ProxyPipeline:
             await self.policies.circuits.record(circuit_service, circuit, failed=True)
             raise
         finally:
-            state["downstream_ms"] = round((time.perf_counter() - started) * 1000, 3)
+            proxied.state["downstream_ms"] = round((time.perf_counter() - started) * 1000, 3)
         await self.policies.circuits.record(
             circuit_service, circuit, failed=circuit_breaker.is_failure(answer.status)
         )
-        response_headers = downstream.response_headers(answer.headers, request.request_id)
+        response_headers = downstream.response_headers(answer.headers, proxied.request_id)
         response_headers.append(("content-length", str(len(answer.body))))
         return ProxyAnswer(answer.status, response_headers, answer.body)
 
-    def _deadline_for(self, request: ProxyRequest, service: str) -> float:
+    def _deadline_for(self, proxied: ProxyRequest, service: str) -> float:
         """Connect + read timeout, cut short so the answer is ready before Lambda's timeout and API
         Gateway's 30 s (``platform_limits.answer_deadline``): the client gets our 504, not theirs."""
-        if request.answer_by is None:
+        if proxied.answer_by is None:
             return self._deadline_seconds
-        left = request.answer_by - time.monotonic()
+        left = proxied.answer_by - time.monotonic()
         if left <= 0:
             raise DownstreamTimeoutError(f"no time was left to call the {service} service")
         return min(self._deadline_seconds, left)
 
-    def _logout(self, request: ProxyRequest, identity: Identity | None) -> Revocation | None:
+    def _logout(self, request: Request, identity: Identity | None) -> Revocation | None:
         """Logout: the caller's token revoked until it expires, in the policy round trip, before the
         auth service is told. A key is revoked by an operator, not by logout."""
         if identity is None or identity.is_api_key:
             return None
-        token = bearer_token({"authorization": request.headers.get("authorization", "")})
+        token = bearer_token(request.headers)
         return logout_revocation(identity, token, leeway_seconds=self._leeway, now=self._clock())
 
 

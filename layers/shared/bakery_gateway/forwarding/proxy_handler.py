@@ -1,9 +1,10 @@
-"""The proxy function's events: every /api/v1 service path straight through ``ProxyPipeline``.
+"""The proxy function's requests: every /api/v1 service path straight through ``ProxyPipeline``.
 
 No ASGI scope, no routing table, no framework on the path most requests take (docs/architecture.md,
-the proxied path): only the gateway's own routes (``routing.GATEWAY_API_ROUTES``, and the paths
-outside /api/v1) go to the FastAPI app through ``http_api.AsgiAppHandler``. Both ways answer a failure as
-an RFC 9457 problem with the request id, and record each request once, with the same recorder.
+the proxied path): only the gateway's own routes (``edge.routes.GATEWAY_API_ROUTES``, and the paths
+outside /api/v1) go to the FastAPI app through ``lambda_http.AsgiAppHandler``. Both ways answer a
+failure as an RFC 9457 problem with the request id, and record each request once, with the same
+recorder.
 """
 
 from __future__ import annotations
@@ -13,29 +14,27 @@ from collections.abc import Collection, Mapping
 from typing import Any
 
 from bakery_gateway.constants import REQUEST_ID_HEADER
-from bakery_gateway.edge import lambda_event
+from bakery_gateway.edge.lambda_event import Event, request_from_event
 from bakery_gateway.edge.lambda_http import (
     AsgiAppHandler,
-    Event,
     Response,
     lambda_response,
     problem_response,
-    request_body,
-    request_headers,
     response_too_large,
+    unreadable_event,
 )
 from bakery_gateway.edge.platform_limits import answer_deadline, fits_in_response
+from bakery_gateway.edge.request import Request, request_id_for
+from bakery_gateway.edge.routes import API_PREFIX
 from bakery_gateway.errors import GatewayError, InternalError
 from bakery_gateway.forwarding.pipeline import ProxyPipeline, ProxyRequest
 from bakery_gateway.telemetry.observability import logger
 from bakery_gateway.telemetry.request_record import RequestRecorder, declared_size
 
-API_PREFIX = "/api/v1/"
-
 
 class ProxyHandler:
-    """The proxy function's events: its own routes through ``own_routes``, every other /api/v1 path
-    straight through ``pipeline``."""
+    """The proxy function's requests: its own routes through ``own_routes``, every other /api/v1
+    path straight through ``pipeline``."""
 
     def __init__(
         self,
@@ -49,31 +48,37 @@ class ProxyHandler:
         self._own_routes = own_routes
         self._own_paths = own_paths
 
-    def is_proxied(self, event: Event) -> bool:
-        """Whether ``event`` (stage stripped) goes to a service rather than to one of our own routes."""
-        path = event.get("rawPath") or ""
-        if not path.startswith(API_PREFIX):
+    def is_proxied(self, request: Request) -> bool:
+        """Whether ``request`` goes to a service rather than to one of our own routes."""
+        if not request.raw_path.startswith(API_PREFIX):
             return False
-        methods = self._own_paths.get(path)
-        return methods is None or event["requestContext"]["http"]["method"] not in methods
+        methods = self._own_paths.get(request.raw_path)
+        return methods is None or request.method not in methods
 
     async def __call__(self, event: Event, context: Any) -> Response:
-        if not self.is_proxied(event):
-            return await self._own_routes(event, context)
-        return await self.proxied(event, context)
+        """A Lambda invocation: the event read into its request (``lambda_event``), then served."""
+        try:
+            request = request_from_event(event)
+        except Exception:
+            return unreadable_event()
+        return await self.serve(request, context)
 
-    async def proxied(self, event: Event, context: Any = None) -> Response:
-        """``event`` through the pipeline; ``context`` (Lambda's) says how long the answer may take."""
+    async def serve(self, request: Request, context: Any = None) -> Response:
+        """``request`` to our own routes or through the pipeline; ``context`` (Lambda's) says how
+        long the answer may take."""
+        if not self.is_proxied(request):
+            return await self._own_routes.serve(request)
+        return await self.proxied(request, context)
+
+    async def proxied(self, request: Request, context: Any = None) -> Response:
+        """``request`` through the pipeline."""
         started = time.perf_counter()
-        headers = request_headers(event)
-        method = event["requestContext"]["http"]["method"]
-        request_id = lambda_event.request_id(headers.get(REQUEST_ID_HEADER))
+        request_id = request_id_for(request.headers.get(REQUEST_ID_HEADER))
         state: dict[str, Any] = {"request_id": request_id}
         error: Exception | None = None
         try:
-            request = ProxyRequest(event, method, headers, request_body(event), state)
-            request.answer_by = answer_deadline(context, time.monotonic())
-            answer = await self._pipeline.respond(request)
+            proxied = ProxyRequest(request, state, answer_by=answer_deadline(context, time.monotonic()))
+            answer = await self._pipeline.respond(proxied)
             status, response_headers, body = answer.status, answer.headers, answer.body
         except GatewayError as refusal:
             status, response_headers, body = problem_response(refusal, request_id)
@@ -89,11 +94,11 @@ class ProxyHandler:
             )
             response = lambda_response(status, response_headers, body)
         self._recorder.record(
-            method=method,
+            method=request.method,
             route=state.get("route_template"),
             status=status,
             duration=time.perf_counter() - started,
-            request_size=declared_size(headers.get("content-length")),
+            request_size=declared_size(request.headers.get("content-length")),
             response_size=len(body),
             state=state,
             error=error,

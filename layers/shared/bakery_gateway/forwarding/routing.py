@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from urllib.parse import unquote
 
 from bakery_gateway.constants import SERVICES
+from bakery_gateway.edge.routes import API_PREFIX
 from bakery_gateway.errors import BadRequestError, DownstreamUnavailableError, RouteNotFoundError
 
-API_PREFIX = "/api/v1/"
 TENANT_SERVICE = "tenants"
 KNOWN_SERVICES = frozenset(SERVICES)
 MAX_PATH_LENGTH = 2048
@@ -107,13 +107,3 @@ def checked_segments(raw_path: str) -> list[str]:
     if any(segment in ("", ".", "..") for segment in segments):
         raise BadRequestError("path contains empty or dot segments")
     return segments
-
-
-# The /api/v1 paths the gateway answers itself (the proxy's own FastAPI routes), with their methods.
-# Any other method or path under /api/v1 is a service's; tests hold this table to the app's routes.
-GATEWAY_API_ROUTES: Mapping[str, frozenset[str]] = {
-    "/api/v1/alerts/stream": frozenset({"GET"}),
-    "/api/v1/geocode": frozenset({"POST"}),
-    "/api/v1/health": frozenset({"GET"}),
-    "/api/v1/openapi.json": frozenset({"GET"}),
-}

@@ -23,6 +23,7 @@ from starlette.responses import Response
 from bakery_gateway import bounded_json
 from bakery_gateway.clients import redis_keyspace
 from bakery_gateway.constants import PROBLEM_CONTENT_TYPE, SERVICES
+from bakery_gateway.edge.routes import AGGREGATE_OPENAPI_PATH, API_PREFIX, DOCS_PATH, OPENAPI_PATH
 from bakery_gateway.own_routes.health import iso_timestamp
 from bakery_gateway.telemetry.observability import REDIS_ERRORS
 
@@ -32,12 +33,8 @@ if TYPE_CHECKING:
     from bakery_gateway.clients.factories import PerEventLoop
     from bakery_gateway.settings import Settings
 
-DOCS_PATH: Final = "/docs"
-OPENAPI_PATH: Final = "/openapi.json"
-AGGREGATE_PATH: Final = "/api/v1/openapi.json"
 DOCS_QUERY: Final = "document"  # /docs?document=gateway: the gateway's own routes only
 SERVICE_OPENAPI_PATH: Final = "/openapi.json"
-API_PREFIX: Final = "/api/v1/"
 BEARER_SCHEME: Final = "bearerAuth"
 QUERY_TOKEN_SCHEME: Final = "queryToken"  # noqa: S105 - a scheme name, not a secret
 UNAVAILABLE_EXTENSION: Final = "x-unavailable-services"
@@ -180,7 +177,7 @@ def proxied_paths(public_route_keys: frozenset[str]) -> dict[str, Any]:
         "adds X-User-ID, X-Tenant-ID, X-User-Roles and X-Request-ID. Public without a token: "
         + ", ".join(public)
         + ". The services' own routes are in the aggregated document, "
-        + AGGREGATE_PATH
+        + AGGREGATE_OPENAPI_PATH
         + "."
     )
     service = {
@@ -403,10 +400,14 @@ def install_api_docs(app: FastAPI, docs: ApiDocs) -> None:
     async def docs_page(request: Request) -> Response:
         only_gateway = request.query_params.get(DOCS_QUERY) == "gateway"
         # Relative URLs: they resolve under a named stage's prefix too (/prod/docs -> /prod/openapi.json).
-        document = OPENAPI_PATH if only_gateway else AGGREGATE_PATH
+        document = OPENAPI_PATH if only_gateway else AGGREGATE_OPENAPI_PATH
         return get_swagger_ui_html(openapi_url=document.lstrip("/"), title=f"{app.title} - API documentation")
 
-    @app.get(AGGREGATE_PATH, summary="Every service's routes in one OpenAPI document", tags=["documentation"])
+    @app.get(
+        AGGREGATE_OPENAPI_PATH,
+        summary="Every service's routes in one OpenAPI document",
+        tags=["documentation"],
+    )
     async def aggregated_openapi() -> Response:
         body, cache = await docs.aggregate()
         return Response(content=body, media_type=JSON_TYPE, headers={"x-cache": cache})

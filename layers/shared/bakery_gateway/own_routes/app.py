@@ -1,7 +1,8 @@
 """The proxy function's own routes (alert stream, geocoding, health, API docs) as a FastAPI app.
 
-Every other /api/v1 path never reaches this app: ``http_api.ProxyHandler`` serves it straight from
-the event through ``ProxyPipeline``. The routes here take the same steps from that pipeline.
+Every other /api/v1 path never reaches this app: ``forwarding.proxy_handler.ProxyHandler`` serves it
+straight through ``ProxyPipeline``. The routes here take the same steps from that pipeline, on the
+request the adapter put in their scope (``edge.request.request_in``): no route reads the host's event.
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ from bakery_gateway import __version__
 from bakery_gateway.clients.factories import PerEventLoop
 from bakery_gateway.edge.middleware import NO_OPENTELEMETRY, RequestContextMiddleware
 from bakery_gateway.edge.problem_handlers import install_problem_handlers
-from bakery_gateway.forwarding.pipeline import PUBLIC_ROUTE_KEYS, ProxyPipeline, ProxyRequest
+from bakery_gateway.edge.request import request_in
+from bakery_gateway.edge.routes import ALERT_STREAM_PATH, GEOCODE_PATH, HEALTH_PATH, PUBLIC_ROUTE_KEYS
+from bakery_gateway.forwarding.pipeline import ProxyPipeline, ProxyRequest
 from bakery_gateway.own_routes.api_docs import ApiDocs, install_api_docs
-from bakery_gateway.own_routes.geocoding import GEOCODE_PATH, Geocoder, geocode_route
+from bakery_gateway.own_routes.geocoding import Geocoder, geocode_route
 from bakery_gateway.own_routes.health import HealthChecker, install_health_routes
 from bakery_gateway.realtime.alerts import sse
 from bakery_gateway.settings import Settings
@@ -57,7 +60,7 @@ def create_app(
 
     # response_model=None: a dict return annotation would make FastAPI build a response field, and
     # that import pydantic.v1 (~25 ms of every cold start) to check the annotation is not a v1 model.
-    @app.get("/health", response_model=None)
+    @app.get(HEALTH_PATH, response_model=None)
     async def health() -> dict[str, Any]:
         """The gateway's own health: it answers, whether Redis does, the services' last known health."""
         return await health_checker.gateway_health()
@@ -65,27 +68,27 @@ def create_app(
     @app.post(GEOCODE_PATH)
     async def geocode(request: Request) -> Response:
         """Addresses to coordinates through Nominatim, within its usage policy (docs/geocoding.md)."""
-        proxied = await proxy_request(request)
-        admitted = await pipeline.admit(proxied, route=geocode_route(proxied.event["rawPath"]))
+        proxied = proxy_request(request)
+        admitted = await pipeline.admit(proxied, route=geocode_route(proxied.request.raw_path))
         with admitted.fields_on_refusal():
             return await geocoder.respond(admitted.body, admitted.headers, request.state)
 
-    @app.get(sse.ALERT_STREAM_PATH)
+    @app.get(ALERT_STREAM_PATH)
     async def alert_stream(request: Request) -> Response:
         """The tenant's alerts after the client's position, as server-sent events (docs/sse.md)."""
-        proxied = await proxy_request(request)
+        proxied = proxy_request(request)
         query = request.query_params
         admitted = await pipeline.admit(
             proxied,
-            route=sse.stream_route(proxied.event["rawPath"]),
+            route=sse.stream_route(proxied.request.raw_path),
             client_tenant_id=query.get(sse.TENANT_QUERY),
         )
         with admitted.fields_on_refusal():
             resume = sse.resume_position(
-                proxied.headers.get(sse.LAST_EVENT_ID_HEADER), query.get(sse.LAST_EVENT_ID_QUERY)
+                proxied.request.headers.get(sse.LAST_EVENT_ID_HEADER), query.get(sse.LAST_EVENT_ID_QUERY)
             )
             client = blocking_redis_clients.get()
-            wait = sse.wait_seconds(settings.alerts, proxied.event.get("stageVariables"))
+            wait = sse.wait_seconds(settings.alerts, proxied.request.stage_variables)
             return await sse.answer(
                 client, admitted.tenant_id, resume, settings.alerts, admitted.headers, wait=wait
             )
@@ -95,7 +98,7 @@ def create_app(
         app,
         settings,
         public_route_keys=PUBLIC_ROUTE_KEYS,
-        event_stream_paths=[sse.ALERT_STREAM_PATH],
+        event_stream_paths=[ALERT_STREAM_PATH],
         redis_clients=redis_clients,
         http_clients=http_clients,
     )
@@ -104,8 +107,6 @@ def create_app(
     return app
 
 
-async def proxy_request(request: Request) -> ProxyRequest:
-    """The steps' view of a request that came through ASGI; its state is the request's own."""
-    scope = request.scope
-    headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
-    return ProxyRequest(scope["aws.event"], request.method, headers, await request.body(), scope["state"])
+def proxy_request(request: Request) -> ProxyRequest:
+    """The steps' view of a request served through ASGI; its log record's state is the scope's own."""
+    return ProxyRequest(request_in(request.scope), request.scope["state"])

@@ -25,6 +25,7 @@ from starlette.responses import Response
 from bakery_gateway import bounded_json
 from bakery_gateway.clients import redis_keyspace
 from bakery_gateway.clients.factories import PerEventLoop
+from bakery_gateway.edge.routes import GEOCODE_PATH
 from bakery_gateway.errors import (
     BadDownstreamResponseError,
     DownstreamTimeoutError,
@@ -37,7 +38,6 @@ from bakery_gateway.own_routes.geocoding_request import GeocodeQuery, parse_geoc
 from bakery_gateway.settings import GeocodingSettings
 from bakery_gateway.telemetry.observability import logger
 
-GEOCODE_PATH = "/api/v1/geocode"
 GEOCODING_SERVICE = "geocoding"  # the service label of this route's metrics and logs
 SEARCH_PATH = "/search"
 # ODbL 1.0 asks every user of the data to credit OpenStreetMap.

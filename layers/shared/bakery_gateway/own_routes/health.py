@@ -24,6 +24,7 @@ from fastapi.responses import JSONResponse
 from bakery_gateway import __version__, bounded_json
 from bakery_gateway.clients import redis_keyspace
 from bakery_gateway.constants import SERVICE_HEALTH_PATH
+from bakery_gateway.edge.routes import API_HEALTH_PATH
 from bakery_gateway.errors import RedisUnavailableError
 from bakery_gateway.telemetry.observability import REDIS_ERRORS, SERVICE_HEALTH, logger
 
@@ -33,7 +34,6 @@ if TYPE_CHECKING:
     from bakery_gateway.clients.factories import PerEventLoop
     from bakery_gateway.settings import Settings
 
-HEALTH_PATH: Final = "/api/v1/health"
 # Without auth nobody can log in or refresh a token: the platform is down, whatever else answers.
 CRITICAL_SERVICES: Final = frozenset({"auth"})
 # A 2xx slower than this share of the timeout is "degraded": it answers, but close to giving up.
@@ -317,7 +317,7 @@ def response_body(report: HealthReport, state: CacheState) -> dict[str, Any]:
 def install_health_routes(app: FastAPI, checker: HealthChecker) -> None:
     """``GET /api/v1/health``: public (status pages call it), 503 only when unhealthy."""
 
-    @app.get(HEALTH_PATH, summary="Every configured service's health", tags=["health"])
+    @app.get(API_HEALTH_PATH, summary="Every configured service's health", tags=["health"])
     async def services_health() -> JSONResponse:
         report, state = await checker.aggregate()
         return JSONResponse(

@@ -29,6 +29,8 @@ from bakery_gateway.clients.factories import PerEventLoop
 from bakery_gateway.constants import PLATFORM_ADMIN_ROLE, TENANT_SERVICE_ROLE
 from bakery_gateway.edge.middleware import NO_OPENTELEMETRY, RequestContextMiddleware, send_problem
 from bakery_gateway.edge.problem_handlers import install_problem_handlers
+from bakery_gateway.edge.request import request_in
+from bakery_gateway.edge.routes import SUBSCRIPTION_EVENTS_PATH
 from bakery_gateway.errors import (
     ForbiddenRoleError,
     GatewayError,
@@ -53,7 +55,6 @@ from bakery_gateway.telemetry.pseudonymize import user_id_for_log
 from bakery_gateway.telemetry.request_record import RequestRecorder
 
 TENANT_ROUTES = "/api/v1/admin/tenants/{tenant_id}"
-SUBSCRIPTION_EVENTS_ROUTE = "/api/v1/internal/subscription-events"
 ADMIN_ROLES = frozenset({PLATFORM_ADMIN_ROLE})
 PUBLISHER_ROLES = frozenset({TENANT_SERVICE_ROLE, PLATFORM_ADMIN_ROLE})
 AUDIT_DEFAULT_LIMIT = 50
@@ -171,7 +172,7 @@ def create_admin_app(
         records = await store().audit_trail(tenant_id, audit_limit(request.query_params.get("limit")))
         return {"tenant_id": tenant_id, "records": [record.to_json() for record in records]}
 
-    @app.post(SUBSCRIPTION_EVENTS_ROUTE, status_code=204)
+    @app.post(SUBSCRIPTION_EVENTS_PATH, status_code=204)
     async def subscription_event(request: Request) -> Response:
         actor = await authorized(request, PUBLISHER_ROLES)
         event = parse_body(SubscriptionEventBody, await request.body()).checked()
@@ -207,7 +208,7 @@ class AuthenticatedFirst:
             state = scope["state"]
             try:
                 identity = caller_identity(
-                    scope["aws.event"], leeway_seconds=self.leeway_seconds, clock=self.clock
+                    request_in(scope).verdict, leeway_seconds=self.leeway_seconds, clock=self.clock
                 )
             except GatewayError as refusal:
                 await send_problem(send, refusal, state["request_id"])

@@ -27,6 +27,7 @@ from bakery_gateway.authentication.revocation import Revocation
 from bakery_gateway.clients import redis_keyspace
 from bakery_gateway.clients.factories import PerEventLoop
 from bakery_gateway.constants import RATE_LIMIT_HEADER, RATE_LIMIT_POLICY_HEADER, SUBSCRIPTION_GRACE_HEADER
+from bakery_gateway.edge.routes import DEMO_SESSIONS_PATH
 from bakery_gateway.errors import (
     ApiKeyRevokedError,
     DemoOperationForbiddenError,
@@ -55,7 +56,6 @@ from bakery_gateway.settings import Scope, Settings
 from bakery_gateway.telemetry.observability import POLICY_FALLBACKS, RATE_LIMIT_EXCEEDED, REDIS_ERRORS, logger
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-DEMO_SESSIONS_PATH = "/api/v1/demo/sessions"
 OUTAGE_LOG_INTERVAL_SECONDS = 60
 Headers = list[tuple[str, str]]
 

@@ -16,10 +16,10 @@ from typing import Final
 from urllib.parse import parse_qs
 
 from bakery_gateway import bounded_json
+from bakery_gateway.edge.routes import LOGIN_PATHS
 from bakery_gateway.errors import BadRequestError, JsonInputError, PayloadTooLargeError
 from bakery_gateway.forwarding.routing import Route
 
-LOGIN_PATHS: Final = frozenset({"/api/v1/auth/login", "/api/v1/auth/register"})
 LOGIN_NAME_FIELDS: Final = ("email", "username", "login")
 # A registration names an email and a username; more accounts than this in one attempt is a probe.
 MAX_LOGIN_NAMES: Final = 3

@@ -20,8 +20,9 @@ from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from bakery_gateway import bounded_json
-from bakery_gateway.edge import lambda_event
+from bakery_gateway.edge.lambda_event import request_headers
 from bakery_gateway.edge.problems import problem_headers, problem_json
+from bakery_gateway.edge.request import request_id_for
 from bakery_gateway.errors import (
     BadRequestError,
     GatewayError,
@@ -61,7 +62,7 @@ class DirectInvocation:
 
     def __init__(self, event: Mapping[str, Any], context: Any) -> None:
         self.event = event
-        self.request_id = str(getattr(context, "aws_request_id", "") or lambda_event.request_id(None))
+        self.request_id = str(getattr(context, "aws_request_id", "") or request_id_for(None))
         self.seconds_left = time_budget(context)
 
     def handle(self, fanout: Fanout) -> dict[str, Any]:
@@ -78,7 +79,7 @@ class EventBridgeEvent:
 
     def __init__(self, event: Mapping[str, Any], context: Any) -> None:
         self.event = event
-        self.request_id = lambda_event.request_id(str(event.get("id", "")))
+        self.request_id = request_id_for(str(event.get("id", "")))
         self.seconds_left = time_budget(context)
 
     def handle(self, fanout: Fanout) -> dict[str, Any]:
@@ -110,7 +111,7 @@ class HttpApiEvent:
 
     def __init__(self, event: Mapping[str, Any], context: Any) -> None:
         self.event = event
-        self.request_id = lambda_event.request_id(lambda_event.headers(event).get("x-request-id"))
+        self.request_id = request_id_for(request_headers(event).get("x-request-id"))
         self.seconds_left = time_budget(context)
 
     def handle(self, fanout: Fanout) -> dict[str, Any]:

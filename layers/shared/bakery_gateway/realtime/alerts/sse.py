@@ -19,11 +19,11 @@ from redis.exceptions import RedisError
 from starlette.responses import Response
 
 from bakery_gateway.clients import redis_keyspace
+from bakery_gateway.edge.routes import ALERT_STREAM_PATH
 from bakery_gateway.errors import BadRequestError, StateUnavailableError
 from bakery_gateway.forwarding import routing
 from bakery_gateway.settings import AlertSettings
 
-ALERT_STREAM_PATH = "/api/v1/alerts/stream"
 GATEWAY_SERVICE = "gateway"  # the service label of the gateway's own routes
 LAST_EVENT_ID_HEADER = "last-event-id"
 LAST_EVENT_ID_QUERY = "lastEventId"

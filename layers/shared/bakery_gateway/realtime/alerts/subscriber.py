@@ -18,7 +18,7 @@ from redis.exceptions import RedisError
 
 from bakery_gateway import bounded_json
 from bakery_gateway.clients import redis_keyspace
-from bakery_gateway.edge.lambda_event import request_id
+from bakery_gateway.edge.request import request_id_for
 from bakery_gateway.errors import InvalidAlertError, RedisUnavailableError
 from bakery_gateway.realtime.alerts.model import Alert
 from bakery_gateway.realtime.alerts.store import Accepted
@@ -47,7 +47,7 @@ def ingest(fanout: Fanout, channel: str, payload: str) -> Accepted | None:
         logger.warning("refused an alert published on another tenant's channel", extra={"channel": channel})
         return None
     # No invocation bounds the notification here: the notifier's own timeouts do.
-    return fanout.accept(alert, request_id(None), publish=False)
+    return fanout.accept(alert, request_id_for(None), publish=False)
 
 
 class Subscriber:

@@ -61,7 +61,10 @@ class LambdaRuntime:
         def tracked(factory: Callable[[], Any]) -> factories.PerEventLoop[Any]:
             def create() -> Any:
                 client = factory()
-                self._async_clients.append(client)
+                # Clients only: a module imported while this is in place keeps other per-loop
+                # objects in it too (the policy engine's scripts).
+                if hasattr(client, "aclose"):
+                    self._async_clients.append(client)
                 return client
 
             return original(create)

@@ -16,6 +16,7 @@ from starlette.routing import Route
 from bakery_gateway.clients.factories import PerEventLoop
 from bakery_gateway.edge.lambda_event import request_body, request_from_event, request_headers
 from bakery_gateway.edge.lambda_http import AsgiAppHandler, lambda_response, run_on_container_loop
+from bakery_gateway.edge.request import REQUEST_SCOPE_KEY
 from bakery_gateway.edge.routes import GATEWAY_API_ROUTES
 from bakery_gateway.errors import RateLimitedError
 from bakery_gateway.forwarding.pipeline import ProxyAnswer, ProxyRequest
@@ -262,6 +263,34 @@ def test_an_asgi_app_that_raises_gives_a_500_problem(loop: asyncio.AbstractEvent
 
     assert response["statusCode"] == 500
     assert "boom" not in response["body"]
+
+
+def test_an_asgi_app_gets_the_request_read_from_the_event_and_never_the_event(
+    loop: asyncio.AbstractEventLoop,
+) -> None:
+    scopes: list[Any] = []
+
+    async def recording(scope: Any, receive: Any, send: Any) -> None:
+        scopes.append(scope)
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    sent = event(method="post", path="/health", stage="prod")
+    loop.run_until_complete(AsgiAppHandler(lambda: recording)(sent, None))
+
+    (scope,) = scopes
+    assert scope[REQUEST_SCOPE_KEY] == request_from_event(sent)
+    assert (scope["method"], scope["path"]) == ("POST", "/health")
+    assert not any(key.startswith("aws.") for key in scope)
+
+
+def test_an_unreadable_event_for_an_asgi_app_is_a_500_problem(loop: asyncio.AbstractEventLoop) -> None:
+    broken = {**event(path="/health"), "body": "not base64!", "isBase64Encoded": True}
+
+    response = loop.run_until_complete(AsgiAppHandler(own_routes_unused)(broken, None))
+
+    assert response["statusCode"] == 500
+    assert response["headers"]["content-type"] == "application/problem+json"
 
 
 def test_the_container_loop_is_made_once_per_thread_and_reused() -> None:

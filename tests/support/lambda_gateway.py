@@ -17,17 +17,25 @@ from typing import Any
 
 from bakery_gateway.constants import PROBLEM_CONTENT_TYPE
 from bakery_gateway.edge.problems import PROBLEM_TYPE_BASE
-from bakery_gateway.edge.routes import PUBLIC_ROUTE_KEYS
+from bakery_gateway.edge.routes import (
+    ADMIN_PATHS,
+    HTTP_ROUTES,
+    LOGOUT_PATH,
+    POLICY_FUNCTION,
+    PUBLIC_ROUTE_KEYS,
+    SERVICE_PATHS,
+    SUBSCRIPTION_EVENTS_PATH,
+)
 from tests.support.events import AUTHORIZER_REQUEST, HTTP_API_PROXY, load_event
 from tests.support.lambda_runtime import LambdaContext
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
-PROXY_ROUTE_KEY = "ANY /api/v1/{proxy+}"
-LOGOUT_ROUTE_KEY = "POST /api/v1/auth/logout"
-ADMIN_ROUTE_KEY = "ANY /api/v1/admin/{proxy+}"
-SUBSCRIPTION_EVENTS_ROUTE_KEY = "POST /api/v1/internal/subscription-events"
-POLICY_ROUTE_KEYS = frozenset({ADMIN_ROUTE_KEY, SUBSCRIPTION_EVENTS_ROUTE_KEY})
+PROXY_ROUTE_KEY = f"ANY {SERVICE_PATHS}"
+LOGOUT_ROUTE_KEY = f"POST {LOGOUT_PATH}"
+ADMIN_ROUTE_KEY = f"ANY {ADMIN_PATHS}"
+SUBSCRIPTION_EVENTS_ROUTE_KEY = f"POST {SUBSCRIPTION_EVENTS_PATH}"
+POLICY_ROUTE_KEYS = frozenset(route.route_key for route in HTTP_ROUTES if route.function == POLICY_FUNCTION)
 STACK_TRACE_MARKERS = ("Traceback (most recent call last)", 'File "/')
 
 
@@ -74,7 +82,7 @@ def route_key_for(method: str, path: str) -> str:
         prefix = template.removesuffix("{proxy+}")
         if prefix != template and route_method in ("ANY", method) and path.startswith(prefix):
             return public
-    return ADMIN_ROUTE_KEY if path.startswith("/api/v1/admin/") else PROXY_ROUTE_KEY
+    return ADMIN_ROUTE_KEY if path.startswith(ADMIN_PATHS.removesuffix("{proxy+}")) else PROXY_ROUTE_KEY
 
 
 class LambdaGateway:

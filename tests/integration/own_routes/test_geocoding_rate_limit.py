@@ -60,9 +60,7 @@ class Container:
 
     def invoke(self, event: dict[str, Any]) -> Future[ProxyResponse]:
         context: Any = LambdaContext()
-        return self._thread.submit(
-            lambda: ProxyResponse(run_on_container_loop(self._events(event, context)))
-        )
+        return self._thread.submit(lambda: ProxyResponse(run_on_container_loop(self._events(event, context))))
 
     def close(self) -> None:
         async def close_clients() -> None:

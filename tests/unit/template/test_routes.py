@@ -99,7 +99,9 @@ def test_each_authorizer_has_the_templates_function_identity_sources_and_cache(
     )
 
 
-@pytest.mark.parametrize("route", [route for route in HTTP_ROUTES if route.token_in_query], ids=lambda route: route.route_key)
+@pytest.mark.parametrize(
+    "route", [route for route in HTTP_ROUTES if route.token_in_query], ids=lambda route: route.route_key
+)
 def test_a_route_that_takes_its_token_from_the_query_names_no_identity_source(route: HttpRoute) -> None:
     # API Gateway answers 401 without asking the authorizer when an identity source is missing: a
     # header source would refuse the very clients (EventSource) the query token is for.

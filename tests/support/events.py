@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
+from bakery_gateway.edge.routes import API_PREFIX
+
 EVENTS_DIR = Path(__file__).resolve().parent.parent / "events"
 
 # The recordings the suite uses, by role.
@@ -36,8 +38,6 @@ SAM_LOCAL_AUTHORIZER_REQUEST = "sam_local_authorizer_request"  # TokenAuthorizer
 SAM_LOCAL_STREAM_AUTHORIZER_REQUEST = "sam_local_stream_authorizer_request"  # StreamTokenAuthorizer, ?token=
 SAM_LOCAL_PROXY = "sam_local_proxy"  # the proxy's event for that POST, with our authorizer's context
 SAM_LOCAL_FANOUT = "sam_local_fanout"  # POST /internal/alerts (SAM runs AWS_IAM routes unauthorized)
-
-_API_PREFIX = "/api/v1/"
 
 
 class _Recorded(Enum):
@@ -121,8 +121,8 @@ def load_event(
     if path is not None:
         event["rawPath"] = path
         http["path"] = path
-        if path.startswith(_API_PREFIX):
-            event["pathParameters"] = {"proxy": path[len(_API_PREFIX) :]}
+        if path.startswith(API_PREFIX):
+            event["pathParameters"] = {"proxy": path[len(API_PREFIX) :]}
         else:
             event.pop("pathParameters", None)
     if stage is not None:

@@ -92,22 +92,20 @@ HTTP_ROUTES: Final[tuple[HttpRoute, ...]] = (
     HttpRoute("ANY", SERVICE_PATHS, PROXY_FUNCTION, TOKEN_AUTHORIZER),
     HttpRoute("POST", LOGOUT_PATH, PROXY_FUNCTION, TOKEN_AUTHORIZER),
     HttpRoute("GET", ALERT_STREAM_PATH, PROXY_FUNCTION, STREAM_TOKEN_AUTHORIZER, token_in_query=True),
-    HttpRoute("POST", LOGIN_PATH, PROXY_FUNCTION, None),
-    HttpRoute("POST", REGISTER_PATH, PROXY_FUNCTION, None),
-    HttpRoute("POST", REFRESH_PATH, PROXY_FUNCTION, None),
+    # Public: what a client needs before it has a token.
+    *(HttpRoute("POST", path, PROXY_FUNCTION, None) for path in (LOGIN_PATH, REGISTER_PATH, REFRESH_PATH)),
     HttpRoute("ANY", DEMO_PATHS, PROXY_FUNCTION, None),
     # Status pages and developers, before any login (docs/health.md, docs/api-docs.md).
-    HttpRoute("GET", HEALTH_PATH, PROXY_FUNCTION, None),
-    HttpRoute("GET", API_HEALTH_PATH, PROXY_FUNCTION, None),
-    HttpRoute("GET", DOCS_PATH, PROXY_FUNCTION, None),
-    HttpRoute("GET", OPENAPI_PATH, PROXY_FUNCTION, None),
-    HttpRoute("GET", AGGREGATE_OPENAPI_PATH, PROXY_FUNCTION, None),
+    *(
+        HttpRoute("GET", path, PROXY_FUNCTION, None)
+        for path in (HEALTH_PATH, API_HEALTH_PATH, DOCS_PATH, OPENAPI_PATH, AGGREGATE_OPENAPI_PATH)
+    ),
     HttpRoute("ANY", ADMIN_PATHS, POLICY_FUNCTION, TOKEN_AUTHORIZER),
     HttpRoute("POST", SUBSCRIPTION_EVENTS_PATH, POLICY_FUNCTION, TOKEN_AUTHORIZER),
     HttpRoute("POST", INTERNAL_ALERTS_PATH, FANOUT_FUNCTION, IAM),
 )
 ROUTE_KEYS: Final = frozenset(route.route_key for route in HTTP_ROUTES)
-# The proxy serves these without an identity; every other route of its fails closed without one.
+# The proxy serves these without an identity; every other route of the proxy fails closed without one.
 PUBLIC_ROUTE_KEYS: Final = frozenset(route.route_key for route in HTTP_ROUTES if route.authorizer is None)
 QUERY_TOKEN_ROUTE_KEYS: Final = frozenset(route.route_key for route in HTTP_ROUTES if route.token_in_query)
 

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import httpx
 from websockets.asyncio.client import connect
 
-from bakery_gateway.edge.routes import INTERNAL_ALERTS_PATH
+from bakery_gateway.api.routes import INTERNAL_ALERTS_PATH
 from bakery_local.alert_client import new_alert
 
 STREAM_PATH = "/api/v1/alerts/stream"

@@ -80,7 +80,7 @@ STAGES: Final[tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...]] = (
             "/bakery_gateway/policies/",
             "/bakery_gateway/clients/pipelined_redis.py",
             "/bakery_gateway/authentication/revocation.py",
-            "/bakery_gateway/forwarding/circuit_breaker.py",
+            "/bakery_gateway/policies/circuit_breaker.py",
             "/redis/",
             "/hiredis/",
         ),
@@ -99,9 +99,9 @@ STAGES: Final[tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...]] = (
     (
         "identity",
         (
-            "/bakery_gateway/authentication/identity.py",
+            "/bakery_gateway/api/identity.py",
             "/bakery_gateway/authentication/caller.py",
-            "/bakery_gateway/authentication/demo.py",
+            "/bakery_gateway/api/demo.py",
         ),
         (),
     ),

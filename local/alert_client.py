@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from bakery_gateway.edge.routes import INTERNAL_ALERTS_PATH
+from bakery_gateway.api.routes import INTERNAL_ALERTS_PATH
 from bakery_local.gateway_client import post_json
 
 

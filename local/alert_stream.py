@@ -35,7 +35,7 @@ from typing import Any
 
 from starlette.types import Receive, Send
 
-from bakery_gateway.edge.routes import ALERT_STREAM_PATH, SERVICE_PATHS
+from bakery_gateway.api.routes import ALERT_STREAM_PATH, SERVICE_PATHS
 from bakery_gateway.realtime.alerts.sse import (
     LAST_EVENT_ID_HEADER,
     TENANT_HEADER,

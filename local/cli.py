@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Protocol
 
 from bakery_gateway import constants
-from bakery_gateway.authentication.demo import VALID_DEMO_ACCOUNT_TYPES
-from bakery_gateway.edge.platform_limits import WEBSOCKET_MESSAGE_BYTES
+from bakery_gateway.api.demo import VALID_DEMO_ACCOUNT_TYPES
+from bakery_gateway.api.platform_limits import WEBSOCKET_MESSAGE_BYTES
 from bakery_gateway.realtime.alerts.model import SEVERITIES
 from bakery_local.demo_client import DEFAULT_GATEWAY_URL
 from bakery_local.dev_tokens import DevKeyPair

@@ -6,7 +6,7 @@ authorizer with API Gateway's caching rules (missing identity source: 401 withou
 function in-process and turns its result into the HTTP response. The alert stream is the one
 response it keeps open, invoking the proxy in a loop (``alert_stream``).
 
-Limits (``bakery_gateway.edge.platform_limits``, docs/limits.md): a body over 10 MB is a 413; 30 s without
+Limits (``bakery_gateway.api.platform_limits``, docs/limits.md): a body over 10 MB is a 413; 30 s without
 the function's answer is a 503, a function past its own timeout a 500. With ``lambda_quotas``
 (``bakery-gateway local``), also what the cloud refuses that a long-lived server (``serve``) need not:
 a request line and headers over 10,240 bytes (431), an event or a result over Lambda's 6 MB (500).
@@ -24,8 +24,8 @@ from typing import Any
 
 from starlette.types import Receive, Scope, Send
 
+from bakery_gateway.api import platform_limits
 from bakery_gateway.clients.factories import async_redis_factory
-from bakery_gateway.edge import platform_limits
 from bakery_gateway.settings import Settings
 from bakery_local import alert_feed, alert_stream, api_events
 from bakery_local.alert_feed import AlertFeeds

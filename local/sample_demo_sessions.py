@@ -2,7 +2,7 @@
 
 ``POST /api/v1/demo/sessions`` with ``{"account_type": "professional"|"enterprise"}`` (and an
 optional ``ttl_seconds``, default 30 minutes) writes the session record where the gateway reads it
-(``bakery_gateway.authentication.demo``'s contract, in the runtime's Redis, the key expiring with the
+(``bakery_gateway.api.demo``'s contract, in the runtime's Redis, the key expiring with the
 session),
 mints a demo access token with the development key pair, and answers ``201``.
 ``GET /api/v1/demo/accounts`` lists the two account types. ``GET /health``, which the gateway's
@@ -25,10 +25,10 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from bakery_gateway import bounded_json
-from bakery_gateway.authentication.demo import DemoAccountType, DemoSession, require_demo_account_type
+from bakery_gateway.api.demo import DemoAccountType, DemoSession, require_demo_account_type
+from bakery_gateway.api.problems import problem_body
 from bakery_gateway.clients import redis_keyspace
 from bakery_gateway.constants import PROBLEM_CONTENT_TYPE, SERVICE_HEALTH_PATH
-from bakery_gateway.edge.problems import problem_body
 from bakery_gateway.errors import BadRequestError, GatewayError, MethodNotAllowedError, RouteNotFoundError
 from bakery_gateway.settings import RedisSettings, read_settings
 from bakery_local.dev_tokens import DevKeyPair

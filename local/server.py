@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from bakery_gateway.edge.platform_limits import HTTP_API_INTEGRATION_TIMEOUT_SECONDS
+from bakery_gateway.api.platform_limits import HTTP_API_INTEGRATION_TIMEOUT_SECONDS
 from bakery_local.gateway import LocalHttpApi
 from bakery_local.invoker import Invoker
 from bakery_local.template import read_http_api

@@ -19,7 +19,7 @@ from urllib.parse import unquote
 
 from starlette.types import Message, Send
 
-from bakery_gateway.edge.platform_limits import WEBSOCKET_MESSAGE_BYTES
+from bakery_gateway.api.platform_limits import WEBSOCKET_MESSAGE_BYTES
 from bakery_local.iam import is_loopback
 from bakery_local.websocket_events import Handshake
 

@@ -26,7 +26,7 @@ from urllib.parse import parse_qsl
 
 from starlette.types import Receive, Scope, Send
 
-from bakery_gateway.edge.platform_limits import (
+from bakery_gateway.api.platform_limits import (
     WEBSOCKET_CONNECTION_SECONDS,
     WEBSOCKET_FRAME_BYTES,
     WEBSOCKET_IDLE_SECONDS,

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from bakery_gateway import bounded_json
-from bakery_gateway.edge.platform_limits import WEBSOCKET_MESSAGE_BYTES
+from bakery_gateway.api.platform_limits import WEBSOCKET_MESSAGE_BYTES
 from bakery_local.template import FUNCTION_TYPE, Resolver, TemplateError, load_template
 
 API_TYPE = "AWS::ApiGatewayV2::Api"

@@ -3,9 +3,10 @@ WebSocket API's $connect (token in the query string, an IAM policy)."""
 
 from typing import Any
 
-from bakery_gateway.authentication.authorizer import Authorizer, handle_event
+from bakery_gateway.authentication.authorizer import Authorizer
 from bakery_gateway.authentication.reloading_verifier import ColdStartVerifier
 from bakery_gateway.clients.factories import sync_redis
+from bakery_gateway.edge.authorizer_events import handle_event
 from bakery_gateway.settings import get_settings
 from bakery_gateway.telemetry.instrument import instrument
 

@@ -2,10 +2,10 @@
 
 from typing import Any
 
+from bakery_gateway.api.routes import GATEWAY_API_ROUTES
 from bakery_gateway.clients.factories import PerEventLoop, async_redis_factory, http_client_factory
 from bakery_gateway.clients.pipelined_redis import pipelined_redis_factory
 from bakery_gateway.edge.lambda_http import AsgiAppHandler, run_on_container_loop
-from bakery_gateway.edge.routes import GATEWAY_API_ROUTES
 from bakery_gateway.forwarding.pipeline import ProxyPipeline
 from bakery_gateway.forwarding.proxy_handler import ProxyHandler
 from bakery_gateway.settings import get_settings

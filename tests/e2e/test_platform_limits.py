@@ -19,14 +19,14 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 from bakery_gateway import constants as names
-from bakery_gateway.clients import redis_keyspace
-from bakery_gateway.edge.platform_limits import (
+from bakery_gateway.api.platform_limits import (
     DEFAULT_MAX_REQUEST_BYTES,
     HTTP_API_REQUEST_LINE_AND_HEADERS_BYTES,
     LAMBDA_REQUEST_PAYLOAD_BYTES,
     WEBSOCKET_FRAME_BYTES,
     WEBSOCKET_MESSAGE_BYTES,
 )
+from bakery_gateway.clients import redis_keyspace
 from bakery_local.dev_tokens import DevKeyPair
 from bakery_local.server import INTEGRATION_TIMEOUT_VARIABLE
 from bakery_local.websocket_gateway import IDLE_SECONDS_VARIABLE, MAX_SECONDS_VARIABLE

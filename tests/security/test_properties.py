@@ -20,9 +20,9 @@ from hypothesis import strategies as st
 
 from bakery_gateway import bounded_json
 from bakery_gateway import constants as names
+from bakery_gateway.api.demo import DemoAccountType
+from bakery_gateway.api.identity import Identity
 from bakery_gateway.authentication.authorizer import _unverified_claims
-from bakery_gateway.authentication.demo import DemoAccountType
-from bakery_gateway.authentication.identity import Identity
 from bakery_gateway.authentication.public_keys import parse_key_material
 from bakery_gateway.authentication.token_verifier import TokenVerifier
 from bakery_gateway.errors import (

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Protocol
 
-from bakery_gateway.authentication.demo import DemoAccountType, DemoSession
+from bakery_gateway.api.demo import DemoAccountType, DemoSession
 from bakery_gateway.clients import redis_keyspace
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
-from bakery_gateway.edge.routes import API_PREFIX
+from bakery_gateway.api.routes import API_PREFIX
 
 EVENTS_DIR = Path(__file__).resolve().parent.parent / "events"
 

@@ -15,9 +15,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bakery_gateway.constants import PROBLEM_CONTENT_TYPE
-from bakery_gateway.edge.problems import PROBLEM_TYPE_BASE
-from bakery_gateway.edge.routes import (
+from bakery_gateway.api.problems import PROBLEM_TYPE_BASE
+from bakery_gateway.api.routes import (
     ADMIN_PATHS,
     HTTP_ROUTES,
     LOGOUT_PATH,
@@ -26,6 +25,7 @@ from bakery_gateway.edge.routes import (
     SERVICE_PATHS,
     SUBSCRIPTION_EVENTS_PATH,
 )
+from bakery_gateway.constants import PROBLEM_CONTENT_TYPE
 from tests.support.events import AUTHORIZER_REQUEST, HTTP_API_PROXY, load_event
 from tests.support.lambda_runtime import LambdaContext
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from bakery_gateway.api.problems import PROBLEM_TYPE_BASE
 from bakery_gateway.constants import PROBLEM_CONTENT_TYPE
-from bakery_gateway.edge.problems import PROBLEM_TYPE_BASE
 from bakery_local.alert_client import new_alert, publish
 from bakery_local.dev_tokens import DevKeyPair
 

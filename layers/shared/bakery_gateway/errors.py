@@ -1,6 +1,6 @@
 """Every error the gateway raises. Each ``GatewayError`` knows the problem response it becomes.
 
-The mapping to RFC 9457 responses lives in one place, ``edge/problems.py``; raising code only picks the
+The mapping to RFC 9457 responses lives in one place, ``api/problems.py``; raising code only picks the
 error and a detail that is safe to show a client (never a token, a secret or a stack trace).
 """
 

@@ -9,11 +9,12 @@ import jwt
 import pytest
 import redis
 
-from bakery_gateway.authentication.authorizer import Authorizer, authorize_http_event
+from bakery_gateway.authentication.authorizer import Authorizer
 from bakery_gateway.authentication.public_keys import parse_key_material
 from bakery_gateway.authentication.token_verifier import TokenVerifier
 from bakery_gateway.clients import redis_keyspace
 from bakery_gateway.clients.factories import sync_redis
+from bakery_gateway.edge.authorizer_events import authorize_http_event
 from bakery_gateway.settings import JwtSettings, RedisSettings
 from bakery_local.dev_tokens import DevKeyPair
 from tests.conftest import MetricReader

@@ -14,7 +14,7 @@ import json
 import time
 from typing import Any
 
-from bakery_gateway.edge.platform_limits import (
+from bakery_gateway.api.platform_limits import (
     HTTP_API_REQUEST_LINE_AND_HEADERS_BYTES,
     LAMBDA_REQUEST_PAYLOAD_BYTES,
     LAMBDA_RESPONSE_PAYLOAD_BYTES,

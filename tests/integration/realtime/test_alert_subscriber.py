@@ -15,7 +15,7 @@ import httpx
 import pytest
 import redis
 
-from bakery_gateway.authentication.identity import Identity
+from bakery_gateway.api.identity import Identity
 from bakery_gateway.clients import redis_keyspace
 from bakery_gateway.realtime.alerts.fanout import Fanout
 from bakery_gateway.realtime.alerts.model import Alert

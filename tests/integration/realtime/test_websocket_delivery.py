@@ -14,7 +14,7 @@ import pytest
 import redis
 
 from bakery_gateway import constants as names
-from bakery_gateway.authentication.identity import Identity
+from bakery_gateway.api.identity import Identity
 from bakery_gateway.clients import redis_keyspace
 from bakery_gateway.clients.aws_signing import Credentials
 from bakery_gateway.realtime.websocket.connections import Connections

@@ -10,13 +10,14 @@ from typing import Any
 import fakeredis
 import pytest
 
+from bakery_gateway.api.identity import Identity, Unauthenticated, verdict_from_context
 from bakery_gateway.authentication import api_keys
-from bakery_gateway.authentication.authorizer import Authorizer, authorize_http_event
+from bakery_gateway.authentication.authorizer import Authorizer
 from bakery_gateway.authentication.caller import caller_identity
-from bakery_gateway.authentication.identity import Identity, Unauthenticated, verdict_from_context
 from bakery_gateway.authentication.public_keys import parse_key_material
 from bakery_gateway.authentication.token_verifier import TokenVerifier
 from bakery_gateway.clients import redis_keyspace
+from bakery_gateway.edge.authorizer_events import authorize_http_event
 from bakery_gateway.errors import ApiKeyRevokedError, InvalidApiKeyError, ServiceScopeError
 from bakery_gateway.forwarding.downstream import ClientOrigin, downstream_headers
 from bakery_gateway.policies.api_key_admin import CreateApiKeyBody

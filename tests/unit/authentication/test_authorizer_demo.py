@@ -11,12 +11,13 @@ import fakeredis
 import jwt
 import pytest
 
-from bakery_gateway.authentication.authorizer import Authorizer, authorize_http_event
+from bakery_gateway.api.identity import Verdict
+from bakery_gateway.authentication.authorizer import Authorizer
 from bakery_gateway.authentication.caller import caller_identity
-from bakery_gateway.authentication.identity import Verdict
 from bakery_gateway.authentication.public_keys import parse_key_material
 from bakery_gateway.authentication.token_verifier import TokenVerifier
 from bakery_gateway.clients import redis_keyspace
+from bakery_gateway.edge.authorizer_events import authorize_http_event
 from bakery_gateway.edge.lambda_event import request_from_event
 from bakery_gateway.errors import (
     AuthenticationError,

@@ -11,7 +11,7 @@ from typing import cast
 import fakeredis
 import pytest
 
-from bakery_gateway.authentication.identity import Identity
+from bakery_gateway.api.identity import Identity
 from bakery_gateway.authentication.revocation import AsyncRedis, is_revoked, logout_revocation
 from bakery_gateway.clients import redis_keyspace
 from bakery_gateway.errors import RedisUnavailableError

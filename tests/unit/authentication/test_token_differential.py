@@ -34,7 +34,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from jwt.algorithms import get_default_algorithms
 
-from bakery_gateway.authentication.identity import Identity
+from bakery_gateway.api.identity import Identity
 from bakery_gateway.authentication.public_keys import DEFAULT_KEY_ID, parse_key_material
 from bakery_gateway.authentication.token_verifier import MAX_TOKEN_LENGTH, REQUIRED_CLAIMS, TokenVerifier
 from bakery_gateway.errors import InvalidTokenError

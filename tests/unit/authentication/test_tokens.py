@@ -13,7 +13,7 @@ from typing import Any
 import jwt
 import pytest
 
-from bakery_gateway.authentication.demo import DemoAccountType
+from bakery_gateway.api.demo import DemoAccountType
 from bakery_gateway.authentication.public_keys import parse_key_material
 from bakery_gateway.authentication.token_verifier import MAX_TOKEN_LENGTH, TokenVerifier
 from bakery_gateway.errors import InvalidTokenError

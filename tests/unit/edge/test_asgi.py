@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from bakery_gateway.authentication.identity import Identity, Unauthenticated
+from bakery_gateway.api.identity import Identity, Unauthenticated
+from bakery_gateway.api.request import REQUEST_SCOPE_KEY, Request
 from bakery_gateway.edge.asgi import request_from_scope, scope_for
 from bakery_gateway.edge.lambda_event import request_from_event
-from bakery_gateway.edge.request import REQUEST_SCOPE_KEY, Request
 from bakery_local.api_events import IncomingRequest, http_event
 
 IDENTITY = Identity("user-1", "tenant-a", ("tenant-a",), ("owner",), "jti-1", 1_710_000_000, 1_710_003_600)

@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 from starlette.routing import Route
 
+from bakery_gateway.api.request import REQUEST_SCOPE_KEY
+from bakery_gateway.api.routes import GATEWAY_API_ROUTES
 from bakery_gateway.clients.factories import PerEventLoop
 from bakery_gateway.edge.lambda_event import request_body, request_from_event, request_headers
 from bakery_gateway.edge.lambda_http import AsgiAppHandler, lambda_response, run_on_container_loop
-from bakery_gateway.edge.request import REQUEST_SCOPE_KEY
-from bakery_gateway.edge.routes import GATEWAY_API_ROUTES
 from bakery_gateway.errors import RateLimitedError
 from bakery_gateway.forwarding.pipeline import ProxyAnswer, ProxyRequest
 from bakery_gateway.forwarding.proxy_handler import ProxyHandler

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bakery_gateway.authentication.identity import Identity, Unauthenticated
+from bakery_gateway.api.identity import Identity, Unauthenticated
 from bakery_gateway.edge.lambda_event import request_from_event, request_headers
 from tests.support.events import HTTP_API_PROXY, HTTP_API_PROXY_SAM, SAM_LOCAL_PROXY, load_event
 

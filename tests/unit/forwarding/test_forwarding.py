@@ -9,8 +9,8 @@ import gzip
 import httpx
 import pytest
 
-from bakery_gateway.authentication.demo import DemoAccountType
-from bakery_gateway.authentication.identity import Identity
+from bakery_gateway.api.demo import DemoAccountType
+from bakery_gateway.api.identity import Identity
 from bakery_gateway.errors import (
     BadDownstreamResponseError,
     DownstreamTimeoutError,

@@ -13,7 +13,7 @@ from typing import Any, cast
 import httpx
 import pytest
 
-from bakery_gateway.edge.platform_limits import LAMBDA_RESPONSE_PAYLOAD_BYTES, invocation_payload_bytes
+from bakery_gateway.api.platform_limits import LAMBDA_RESPONSE_PAYLOAD_BYTES, invocation_payload_bytes
 from bakery_local.gateway import LocalHttpApi
 from bakery_local.invoker import FunctionInvoker
 from bakery_local.template import HttpApiSpec, RouteSpec

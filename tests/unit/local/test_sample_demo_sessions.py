@@ -10,7 +10,7 @@ import fakeredis
 import jwt
 import pytest
 
-from bakery_gateway.authentication.demo import DemoAccountType, DemoSession
+from bakery_gateway.api.demo import DemoAccountType, DemoSession
 from bakery_gateway.authentication.public_keys import parse_key_material
 from bakery_gateway.authentication.token_verifier import TokenVerifier
 from bakery_gateway.clients import redis_keyspace

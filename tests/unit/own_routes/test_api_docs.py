@@ -13,9 +13,9 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from openapi_spec_validator import validate
 
+from bakery_gateway.api.routes import PUBLIC_ROUTE_KEYS
 from bakery_gateway.clients.factories import PerEventLoop
 from bakery_gateway.constants import PROBLEM_CONTENT_TYPE
-from bakery_gateway.edge.routes import PUBLIC_ROUTE_KEYS
 from bakery_gateway.own_routes import api_docs
 from bakery_gateway.own_routes.app import create_app
 from bakery_gateway.settings import Settings

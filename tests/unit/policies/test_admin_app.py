@@ -11,7 +11,7 @@ from typing import Any
 import fakeredis
 import pytest
 
-from bakery_gateway.authentication.identity import Identity, Unauthenticated
+from bakery_gateway.api.identity import Identity, Unauthenticated
 from bakery_gateway.clients import redis_keyspace
 from bakery_gateway.clients.factories import PerEventLoop
 from bakery_gateway.edge.lambda_http import AsgiAppHandler, run_on_container_loop

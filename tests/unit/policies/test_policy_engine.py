@@ -13,7 +13,7 @@ import fakeredis
 import httpx
 import pytest
 
-from bakery_gateway.authentication.identity import Identity
+from bakery_gateway.api.identity import Identity
 from bakery_gateway.authentication.revocation import logout_revocation
 from bakery_gateway.clients import redis_keyspace
 from bakery_gateway.clients.factories import PerEventLoop

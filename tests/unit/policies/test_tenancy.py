@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bakery_gateway.authentication.identity import Identity
+from bakery_gateway.api.identity import Identity
 from bakery_gateway.errors import TenantAccessError
 from bakery_gateway.policies.tenancy import select_tenant
 

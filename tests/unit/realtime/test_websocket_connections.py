@@ -8,7 +8,7 @@ import json
 import fakeredis
 import pytest
 
-from bakery_gateway.authentication.identity import Identity
+from bakery_gateway.api.identity import Identity
 from bakery_gateway.clients import redis_keyspace
 from bakery_gateway.errors import RedisUnavailableError
 from bakery_gateway.realtime.websocket.connections import (

@@ -10,8 +10,8 @@ import time
 import fakeredis
 import pytest
 
-from bakery_gateway.authentication.identity import Identity
-from bakery_gateway.edge.platform_limits import WEBSOCKET_MESSAGE_BYTES
+from bakery_gateway.api.identity import Identity
+from bakery_gateway.api.platform_limits import WEBSOCKET_MESSAGE_BYTES
 from bakery_gateway.realtime.websocket.connections import Connections
 from bakery_gateway.realtime.websocket.delivery import Delivery
 from bakery_gateway.realtime.websocket.delivery_order import TopicLocks

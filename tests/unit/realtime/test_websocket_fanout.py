@@ -10,7 +10,7 @@ import fakeredis
 import httpx
 import pytest
 
-from bakery_gateway.authentication.identity import Identity
+from bakery_gateway.api.identity import Identity
 from bakery_gateway.errors import BadRequestError
 from bakery_gateway.realtime.alerts.fanout import Fanout
 from bakery_gateway.realtime.alerts.ingress import TRAINING_DETAIL_TYPE, TrainingProgressInvocation, handle

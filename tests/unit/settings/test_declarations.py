@@ -80,8 +80,8 @@ SETTINGS_MAY_IMPORT = {
     "bakery_gateway.cold_start",
     "bakery_gateway.constants",
     "bakery_gateway.errors",
-    "bakery_gateway.edge",
-    "bakery_gateway.edge.platform_limits",
+    "bakery_gateway.api",
+    "bakery_gateway.api.platform_limits",
 }
 
 

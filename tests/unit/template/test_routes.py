@@ -1,4 +1,4 @@
-"""The gateway's route table (``edge/routes.py``) is template.yaml's HTTP API, in both directions.
+"""The gateway's route table (``api/routes.py``) is template.yaml's HTTP API, in both directions.
 
 Every route of the template is in the table with the same function and the same guard, and every
 route of the table is in the template; the authorizers agree on their function, identity sources
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bakery_gateway.edge.routes import (
+from bakery_gateway.api.routes import (
     API_PREFIX,
     DEMO_SESSIONS_PATH,
     GATEWAY_API_ROUTES,

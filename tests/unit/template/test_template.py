@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from bakery_gateway import constants as names
-from bakery_gateway.edge.routes import PUBLIC_ROUTE_KEYS
+from bakery_gateway.api.routes import PUBLIC_ROUTE_KEYS
 from bakery_gateway.realtime.alerts.ingress import (
     EVENTBRIDGE_DETAIL_TYPE,
     EVENTBRIDGE_SOURCE,

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from bakery_gateway import bounded_json
 from bakery_gateway import constants as names
-from bakery_gateway.authentication.identity import Identity
+from bakery_gateway.api.identity import Identity
 from bakery_gateway.errors import ServiceScopeError
 
 KEY_PREFIX = "bk"

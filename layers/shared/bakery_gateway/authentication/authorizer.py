@@ -13,7 +13,7 @@ the identity source (``Authorization``) alone, so a verdict must never depend on
 there. A key's verdict is the same kind of identity, for the principal ``api-key:<id>``.
 
 The WebSocket API's ``$connect`` is the exception: its REQUEST authorizer answers an IAM policy and
-denies a refused token (``authorize_websocket_event``), since no function could answer a 401 there.
+denies a refused token (``edge/authorizer_events.py``), since no function could answer a 401 there.
 """
 
 from __future__ import annotations
@@ -26,14 +26,13 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from bakery_gateway import bounded_json
+from bakery_gateway.api.demo import DemoSession
+from bakery_gateway.api.identity import Identity, Unauthenticated, Verdict
+from bakery_gateway.api.request import Request
+from bakery_gateway.api.routes import QUERY_TOKEN_ROUTE_KEYS
 from bakery_gateway.authentication import api_keys
 from bakery_gateway.authentication.credentials import QUERY_TOKEN_PARAMETER, api_key, bearer_token
-from bakery_gateway.authentication.demo import DemoSession
-from bakery_gateway.authentication.identity import Identity, Unauthenticated, Verdict
 from bakery_gateway.clients import redis_keyspace
-from bakery_gateway.edge.lambda_event import request_from_event
-from bakery_gateway.edge.request import Request
-from bakery_gateway.edge.routes import QUERY_TOKEN_ROUTE_KEYS
 from bakery_gateway.errors import (
     DemoAccountTypeRefusedError,
     DemoSessionExpiredError,
@@ -197,7 +196,7 @@ class Authorizer:
 
 def authorize_http_request(authorizer: Authorizer, request: Request) -> Verdict:
     """The verdict on a request of the HTTP API: its API key's, else its bearer token's (or, on a
-    route that takes one, its ``?token=``'s, see ``edge.routes.HttpRoute.token_in_query``)."""
+    route that takes one, its ``?token=``'s, see ``api.routes.HttpRoute.token_in_query``)."""
     key = api_key(request.headers)
     if key is not None:
         return authorizer.authorize_api_key(key)
@@ -209,50 +208,6 @@ def authorize_http_request(authorizer: Authorizer, request: Request) -> Verdict:
         AUTH_ATTEMPTS.labels("failure").inc()
         return Unauthenticated("no bearer token in the Authorization header")
     return authorizer.authorize(token)
-
-
-def authorize_http_event(authorizer: Authorizer, event: Mapping[str, Any]) -> dict[str, Any]:
-    """Answer an HTTP API (payload 2.0, simple response) authorizer event."""
-    verdict = authorize_http_request(authorizer, request_from_event(event))
-    return {"isAuthorized": True, "context": verdict.to_context()}
-
-
-def authorize_websocket_event(authorizer: Authorizer, event: Mapping[str, Any]) -> dict[str, Any]:
-    """Answer a WebSocket API ``$connect`` REQUEST authorizer event with an IAM policy.
-
-    Browsers cannot set headers on a WebSocket, so the token comes in the ``token`` query parameter.
-    Unlike the HTTP API's, this answer denies a refused token: API Gateway then refuses the
-    handshake (403) and ``$connect`` never runs. The context is the identity's, as for HTTP.
-    """
-    token = ((event.get("queryStringParameters") or {}).get("token") or "").strip()
-    if not token:
-        AUTH_ATTEMPTS.labels("failure").inc()
-        verdict: Verdict = Unauthenticated("no token in the token query parameter")
-    else:
-        verdict = authorizer.authorize(token)
-    allowed = isinstance(verdict, Identity)
-    return {
-        "principalId": verdict.user_id if isinstance(verdict, Identity) else "unauthenticated",
-        "policyDocument": {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Action": "execute-api:Invoke",
-                    "Effect": "Allow" if allowed else "Deny",
-                    "Resource": str(event.get("methodArn", "")),
-                }
-            ],
-        },
-        "context": verdict.to_context(),
-    }
-
-
-def handle_event(authorizer: Authorizer, event: Mapping[str, Any]) -> dict[str, Any]:
-    """Either API's authorizer event: a WebSocket REQUEST event carries ``methodArn``, an HTTP API
-    payload 2.0 event does not (it has ``routeArn``)."""
-    if "methodArn" in event:
-        return authorize_websocket_event(authorizer, event)
-    return authorize_http_event(authorizer, event)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,7 @@
 """The functions' side of the authorizer contract: who called, as the authorizer decided.
 
 Every function behind the authorizer calls ``caller_identity`` first, with the verdict its request
-carries (``edge.request.Request.verdict``): the authorizer never denies (see ``authorizer.py``), so a
+carries (``api.request.Request.verdict``): the authorizer never denies (see ``authorizer.py``), so a
 refused token arrives here as ``Unauthenticated`` and becomes a 401 problem. Expiry is checked
 again because API Gateway may answer from a cached authorizer result.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from bakery_gateway.authentication.identity import Identity, Unauthenticated, Verdict
+from bakery_gateway.api.identity import Identity, Unauthenticated, Verdict
 from bakery_gateway.errors import (
     ApiKeyRevokedError,
     AuthenticationError,

@@ -2,7 +2,7 @@
 
 Read by the authorizer, which judges them, and by the proxy, which revokes a token at logout; so
 they live apart from both, and the proxy's import does not pull in the authorizer. ``headers`` are a
-request's, by lower-case name (``edge.request.Request.headers``).
+request's, by lower-case name (``api.request.Request.headers``).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Final
 from bakery_gateway.constants import API_KEY_HEADER
 
 API_KEY_SCHEME: Final = "apikey"  # ``Authorization: ApiKey <key>``, compared case-insensitively
-# Where a route takes its token from the query (``edge.routes.HttpRoute.token_in_query``).
+# Where a route takes its token from the query (``api.routes.HttpRoute.token_in_query``).
 QUERY_TOKEN_PARAMETER: Final = "token"  # noqa: S105 - a parameter name, not a secret
 
 

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
-from bakery_gateway.authentication.identity import Identity
+from bakery_gateway.api.identity import Identity
 from bakery_gateway.authentication.public_keys import load_public_keys
 from bakery_gateway.authentication.token_verifier import TokenVerifier
 from bakery_gateway.errors import ConfigurationError, KeySourceError, TokenKeysUnavailableError

@@ -19,8 +19,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from bakery_gateway import bounded_json
-from bakery_gateway.authentication.demo import VALID_DEMO_ACCOUNT_TYPES, parse_demo_account_type
-from bakery_gateway.authentication.identity import Identity
+from bakery_gateway.api.demo import VALID_DEMO_ACCOUNT_TYPES, parse_demo_account_type
+from bakery_gateway.api.identity import Identity
 from bakery_gateway.authentication.public_keys import DEFAULT_KEY_ID
 from bakery_gateway.errors import DemoAccountTypeRefusedError, InvalidTokenError, JsonInputError
 from bakery_gateway.settings import JwtSettings

@@ -80,7 +80,7 @@ def rate_limit_key(suffix: str) -> str:
     return RATE_LIMIT_PREFIX + suffix
 
 
-# --- Demo sessions (written by the demo-session service; see authentication/demo.py) ----------------
+# --- Demo sessions (written by the demo-session service; see api/demo.py) ----------------
 DEMO_SESSION_PREFIX = "gw:demo:session:"
 
 
@@ -177,7 +177,7 @@ def health_report_ttl(cache_seconds: float) -> int:
 API_DOCS_KEY = "gw:docs:openapi"
 
 
-# --- Circuit breakers (forwarding/circuit_breaker.py; docs/resilience.md) ----------------------------------
+# --- Circuit breakers (policies/circuit_breaker.py; docs/resilience.md) ----------------------------------
 # One hash per downstream service, shared by every container: failures (the current run),
 # opened_until and probe_until (epoch ms). Gone when closed with no failures.
 CIRCUIT_PREFIX = "gw:circuit:"

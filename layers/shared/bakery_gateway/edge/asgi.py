@@ -16,10 +16,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from bakery_gateway.edge.request import NO_STAGE_VARIABLES, REQUEST_SCOPE_KEY, Request
+from bakery_gateway.api.request import NO_STAGE_VARIABLES, REQUEST_SCOPE_KEY, Request
 
 if TYPE_CHECKING:
-    from bakery_gateway.authentication.identity import Verdict
+    from bakery_gateway.api.identity import Verdict
 
 HTTPS_PORT = 443
 

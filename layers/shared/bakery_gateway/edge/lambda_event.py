@@ -15,9 +15,9 @@ import base64
 from collections.abc import Mapping
 from typing import Any
 
-from bakery_gateway.authentication.identity import Verdict, verdict_from_context
-from bakery_gateway.edge.request import NO_STAGE_VARIABLES, Request
-from bakery_gateway.edge.routes import canonical_route_key
+from bakery_gateway.api.identity import Verdict, verdict_from_context
+from bakery_gateway.api.request import NO_STAGE_VARIABLES, Request
+from bakery_gateway.api.routes import canonical_route_key
 
 Event = Mapping[str, Any]
 

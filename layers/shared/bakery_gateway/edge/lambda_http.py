@@ -14,11 +14,11 @@ import base64
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from bakery_gateway.api.platform_limits import LAMBDA_RESPONSE_PAYLOAD_BYTES, fits_in_response
+from bakery_gateway.api.problems import problem_headers, problem_json
+from bakery_gateway.api.request import Request, request_id_for
 from bakery_gateway.edge.asgi import scope_for
 from bakery_gateway.edge.lambda_event import Event, request_from_event
-from bakery_gateway.edge.platform_limits import LAMBDA_RESPONSE_PAYLOAD_BYTES, fits_in_response
-from bakery_gateway.edge.problems import problem_headers, problem_json
-from bakery_gateway.edge.request import Request, request_id_for
 from bakery_gateway.errors import GatewayError, InternalError, ResponseTooLargeError
 from bakery_gateway.telemetry.observability import logger
 

@@ -13,9 +13,9 @@ from typing import Any
 from fastapi.telemetry import TelemetryConfig
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from bakery_gateway.api.problems import problem_headers, problem_json
+from bakery_gateway.api.request import request_id_for
 from bakery_gateway.constants import REQUEST_ID_HEADER
-from bakery_gateway.edge.problems import problem_headers, problem_json
-from bakery_gateway.edge.request import request_id_for
 from bakery_gateway.errors import GatewayError, InternalError
 from bakery_gateway.telemetry.observability import logger
 from bakery_gateway.telemetry.request_record import RequestRecorder, declared_size

@@ -12,7 +12,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 
-from bakery_gateway.edge.problems import problem_headers, problem_json
+from bakery_gateway.api.problems import problem_headers, problem_json
 from bakery_gateway.errors import BadRequestError, GatewayError, MethodNotAllowedError, RouteNotFoundError
 
 

@@ -1,6 +1,6 @@
 """The proxied request's steps: identity, route, tenant, body size, every policy, then the service.
 
-Framework-free and host-free: the steps read only the transport-neutral request (``edge.request``),
+Framework-free and host-free: the steps read only the transport-neutral request (``api.request``),
 so the proxy function serves ``/api/v1/{service}/**`` straight from it while the gateway's own
 routes (alert stream, geocoding) reuse the same steps (``admit``) from their ASGI handlers. A step
 that refuses raises a ``GatewayError``; the caller turns it into a problem response. Every answer
@@ -18,16 +18,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from bakery_gateway import bounded_json
+from bakery_gateway.api.demo import DemoAccountType, require_demo_account_type
+from bakery_gateway.api.identity import Identity
+from bakery_gateway.api.request import Request
+from bakery_gateway.api.routes import DEMO_SESSIONS_PATH, LOGOUT_PATH, PUBLIC_ROUTE_KEYS
 from bakery_gateway.authentication.api_keys import require_in_scope
 from bakery_gateway.authentication.caller import caller_identity
 from bakery_gateway.authentication.credentials import bearer_token
-from bakery_gateway.authentication.demo import DemoAccountType, require_demo_account_type
-from bakery_gateway.authentication.identity import Identity
 from bakery_gateway.authentication.revocation import Revocation, logout_revocation
 from bakery_gateway.clients.factories import PerEventLoop
 from bakery_gateway.constants import TENANT_ID_HEADER
-from bakery_gateway.edge.request import Request
-from bakery_gateway.edge.routes import DEMO_SESSIONS_PATH, LOGOUT_PATH, PUBLIC_ROUTE_KEYS
 from bakery_gateway.errors import (
     BadDownstreamResponseError,
     DownstreamTimeoutError,
@@ -36,9 +36,9 @@ from bakery_gateway.errors import (
     JsonInputError,
     PayloadTooLargeError,
 )
-from bakery_gateway.forwarding import circuit_breaker, downstream, retry_budget, routing
-from bakery_gateway.forwarding.circuit_breaker import CircuitView
-from bakery_gateway.policies import login_attempts
+from bakery_gateway.forwarding import downstream, retry_budget, routing
+from bakery_gateway.policies import circuit_breaker, login_attempts
+from bakery_gateway.policies.circuit_breaker import CircuitView
 from bakery_gateway.policies.engine import PolicyEngine, PolicyRequest
 from bakery_gateway.policies.tenancy import select_tenant
 from bakery_gateway.settings import Settings
@@ -159,7 +159,7 @@ class ProxyPipeline:
             body = self.checked_body(request)
             names = (
                 login_attempts.login_names(body, request.headers.get("content-type"))
-                if login_attempts.is_login(request.method, route)
+                if login_attempts.is_login(request.method, route.unscoped_path)
                 else ()
             )
         except GatewayError as refusal:
@@ -258,7 +258,7 @@ class ProxyPipeline:
             route_template=route.template if route is not None else "",
             source_ip=request.source_ip,
             request_id=proxied.request_id,
-            login_attempt=route is not None and login_attempts.is_login(request.method, route),
+            login_attempt=route is not None and login_attempts.is_login(request.method, route.unscoped_path),
             login_names=login_names,
             service=service,
             revocation=revocation,

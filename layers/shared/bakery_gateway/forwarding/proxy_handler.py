@@ -1,7 +1,7 @@
 """The proxy function's requests: every /api/v1 service path straight through ``ProxyPipeline``.
 
 No ASGI scope, no routing table, no framework on the path most requests take (docs/architecture.md,
-the proxied path): only the gateway's own routes (``edge.routes.GATEWAY_API_ROUTES``, and the paths
+the proxied path): only the gateway's own routes (``api.routes.GATEWAY_API_ROUTES``, and the paths
 outside /api/v1) go to the FastAPI app through ``lambda_http.AsgiAppHandler``. Both ways answer a
 failure as an RFC 9457 problem with the request id, and record each request once, with the same
 recorder.
@@ -13,6 +13,9 @@ import time
 from collections.abc import Collection, Mapping
 from typing import Any
 
+from bakery_gateway.api.platform_limits import answer_deadline, fits_in_response
+from bakery_gateway.api.request import Request, request_id_for
+from bakery_gateway.api.routes import API_PREFIX
 from bakery_gateway.constants import REQUEST_ID_HEADER
 from bakery_gateway.edge.lambda_event import Event, request_from_event
 from bakery_gateway.edge.lambda_http import (
@@ -23,9 +26,6 @@ from bakery_gateway.edge.lambda_http import (
     response_too_large,
     unreadable_event,
 )
-from bakery_gateway.edge.platform_limits import answer_deadline, fits_in_response
-from bakery_gateway.edge.request import Request, request_id_for
-from bakery_gateway.edge.routes import API_PREFIX
 from bakery_gateway.errors import GatewayError, InternalError
 from bakery_gateway.forwarding.pipeline import ProxyPipeline, ProxyRequest
 from bakery_gateway.telemetry.observability import logger

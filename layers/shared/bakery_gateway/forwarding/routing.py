@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import unquote
 
+from bakery_gateway.api.routes import API_PREFIX
 from bakery_gateway.constants import SERVICES
-from bakery_gateway.edge.routes import API_PREFIX
 from bakery_gateway.errors import BadRequestError, DownstreamUnavailableError, RouteNotFoundError
 
 TENANT_SERVICE = "tenants"

@@ -21,9 +21,9 @@ from fastapi.openapi.utils import get_openapi
 from starlette.responses import Response
 
 from bakery_gateway import bounded_json
+from bakery_gateway.api.routes import AGGREGATE_OPENAPI_PATH, API_PREFIX, DOCS_PATH, OPENAPI_PATH
 from bakery_gateway.clients import redis_keyspace
 from bakery_gateway.constants import PROBLEM_CONTENT_TYPE, SERVICES
-from bakery_gateway.edge.routes import AGGREGATE_OPENAPI_PATH, API_PREFIX, DOCS_PATH, OPENAPI_PATH
 from bakery_gateway.own_routes.health import iso_timestamp
 from bakery_gateway.telemetry.observability import REDIS_ERRORS
 

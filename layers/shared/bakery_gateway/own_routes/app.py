@@ -2,7 +2,7 @@
 
 Every other /api/v1 path never reaches this app: ``forwarding.proxy_handler.ProxyHandler`` serves it
 straight through ``ProxyPipeline``. The routes here take the same steps from that pipeline, on the
-request the adapter put in their scope (``edge.request.request_in``): no route reads the host's event.
+request the adapter put in their scope (``api.request.request_in``): no route reads the host's event.
 """
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 
 from bakery_gateway import __version__
+from bakery_gateway.api.request import request_in
+from bakery_gateway.api.routes import ALERT_STREAM_PATH, GEOCODE_PATH, HEALTH_PATH, PUBLIC_ROUTE_KEYS
 from bakery_gateway.clients.factories import PerEventLoop
 from bakery_gateway.edge.middleware import NO_OPENTELEMETRY, RequestContextMiddleware
 from bakery_gateway.edge.problem_handlers import install_problem_handlers
-from bakery_gateway.edge.request import request_in
-from bakery_gateway.edge.routes import ALERT_STREAM_PATH, GEOCODE_PATH, HEALTH_PATH, PUBLIC_ROUTE_KEYS
 from bakery_gateway.forwarding.pipeline import ProxyPipeline, ProxyRequest
 from bakery_gateway.own_routes.api_docs import ApiDocs, install_api_docs
 from bakery_gateway.own_routes.geocoding import Geocoder, geocode_route

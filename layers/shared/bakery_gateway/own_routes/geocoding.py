@@ -23,9 +23,9 @@ from redis.exceptions import RedisError
 from starlette.responses import Response
 
 from bakery_gateway import bounded_json
+from bakery_gateway.api.routes import GEOCODE_PATH
 from bakery_gateway.clients import redis_keyspace
 from bakery_gateway.clients.factories import PerEventLoop
-from bakery_gateway.edge.routes import GEOCODE_PATH
 from bakery_gateway.errors import (
     BadDownstreamResponseError,
     DownstreamTimeoutError,

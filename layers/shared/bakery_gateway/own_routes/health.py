@@ -22,9 +22,9 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
 from bakery_gateway import __version__, bounded_json
+from bakery_gateway.api.routes import API_HEALTH_PATH
 from bakery_gateway.clients import redis_keyspace
 from bakery_gateway.constants import SERVICE_HEALTH_PATH
-from bakery_gateway.edge.routes import API_HEALTH_PATH
 from bakery_gateway.errors import RedisUnavailableError
 from bakery_gateway.telemetry.observability import REDIS_ERRORS, SERVICE_HEALTH, logger
 

@@ -22,15 +22,15 @@ from fastapi import FastAPI, Request, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bakery_gateway import __version__
+from bakery_gateway.api.identity import Identity
+from bakery_gateway.api.request import request_in
+from bakery_gateway.api.routes import SUBSCRIPTION_EVENTS_PATH
 from bakery_gateway.authentication import revocation
 from bakery_gateway.authentication.caller import caller_identity
-from bakery_gateway.authentication.identity import Identity
 from bakery_gateway.clients.factories import PerEventLoop
 from bakery_gateway.constants import PLATFORM_ADMIN_ROLE, TENANT_SERVICE_ROLE
 from bakery_gateway.edge.middleware import NO_OPENTELEMETRY, RequestContextMiddleware, send_problem
 from bakery_gateway.edge.problem_handlers import install_problem_handlers
-from bakery_gateway.edge.request import request_in
-from bakery_gateway.edge.routes import SUBSCRIPTION_EVENTS_PATH
 from bakery_gateway.errors import (
     ForbiddenRoleError,
     GatewayError,

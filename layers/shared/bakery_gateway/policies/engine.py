@@ -22,12 +22,12 @@ from typing import Any
 
 from redis.exceptions import ResponseError
 
-from bakery_gateway.authentication.identity import Identity
+from bakery_gateway.api.identity import Identity
+from bakery_gateway.api.routes import DEMO_SESSIONS_PATH
 from bakery_gateway.authentication.revocation import Revocation
 from bakery_gateway.clients import redis_keyspace
 from bakery_gateway.clients.factories import PerEventLoop
 from bakery_gateway.constants import RATE_LIMIT_HEADER, RATE_LIMIT_POLICY_HEADER, SUBSCRIPTION_GRACE_HEADER
-from bakery_gateway.edge.routes import DEMO_SESSIONS_PATH
 from bakery_gateway.errors import (
     ApiKeyRevokedError,
     DemoOperationForbiddenError,
@@ -39,8 +39,8 @@ from bakery_gateway.errors import (
     SubscriptionRequiredError,
     TokenRevokedError,
 )
-from bakery_gateway.forwarding.circuit_breaker import UNKNOWN, CircuitBreakers, CircuitView
 from bakery_gateway.policies import subscription as subscriptions
+from bakery_gateway.policies.circuit_breaker import UNKNOWN, CircuitBreakers, CircuitView
 from bakery_gateway.policies.fallback import KnownRevocations, LastKnown, LocalRateLimiter
 from bakery_gateway.policies.path_patterns import operation_matches, path_matches
 from bakery_gateway.policies.rules import BucketSpec, select_bucket

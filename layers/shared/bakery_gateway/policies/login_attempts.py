@@ -16,9 +16,8 @@ from typing import Final
 from urllib.parse import parse_qs
 
 from bakery_gateway import bounded_json
-from bakery_gateway.edge.routes import LOGIN_PATHS
+from bakery_gateway.api.routes import LOGIN_PATHS
 from bakery_gateway.errors import BadRequestError, JsonInputError, PayloadTooLargeError
-from bakery_gateway.forwarding.routing import Route
 
 LOGIN_NAME_FIELDS: Final = ("email", "username", "login")
 # A registration names an email and a username; more accounts than this in one attempt is a probe.
@@ -26,9 +25,10 @@ MAX_LOGIN_NAMES: Final = 3
 MAX_NAME_LENGTH: Final = 256
 
 
-def is_login(method: str, route: Route) -> bool:
-    """Whether a request (method already normalised) is a login or a registration."""
-    return method == "POST" and route.service == "auth" and route.unscoped_path in LOGIN_PATHS
+def is_login(method: str, unscoped_path: str) -> bool:
+    """Whether a request (method already normalised; its path decoded, without a tenant scope or a
+    trailing slash: ``Route.unscoped_path``) is a login or a registration."""
+    return method == "POST" and unscoped_path in LOGIN_PATHS
 
 
 def login_names(body: bytes, content_type: str | None) -> tuple[str, ...]:

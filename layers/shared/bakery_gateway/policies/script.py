@@ -10,7 +10,7 @@ from typing import Any, Protocol
 
 from bakery_gateway.authentication.revocation import Revocation
 from bakery_gateway.clients import redis_keyspace
-from bakery_gateway.forwarding.circuit_breaker import CLOSED, CircuitView
+from bakery_gateway.policies.circuit_breaker import CLOSED, CircuitView
 from bakery_gateway.policies.rules import BucketSpec, Candidate
 from bakery_gateway.settings import Scope
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bakery_gateway.authentication.identity import Identity
+from bakery_gateway.api.identity import Identity
 from bakery_gateway.errors import TenantAccessError
 
 

@@ -19,7 +19,7 @@ from functools import lru_cache
 from typing import Any, Final
 
 from bakery_gateway import constants as names
-from bakery_gateway.edge.platform_limits import DEFAULT_MAX_REQUEST_BYTES, MAX_REQUEST_BYTES_CEILING
+from bakery_gateway.api.platform_limits import DEFAULT_MAX_REQUEST_BYTES, MAX_REQUEST_BYTES_CEILING
 from bakery_gateway.settings.declarations import (
     Number,
     OneOf,

@@ -20,9 +20,9 @@ from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from bakery_gateway import bounded_json
+from bakery_gateway.api.problems import problem_headers, problem_json
+from bakery_gateway.api.request import request_id_for
 from bakery_gateway.edge.lambda_event import request_headers
-from bakery_gateway.edge.problems import problem_headers, problem_json
-from bakery_gateway.edge.request import request_id_for
 from bakery_gateway.errors import (
     BadRequestError,
     GatewayError,

@@ -18,8 +18,8 @@ from typing import Any
 from redis.exceptions import RedisError
 from starlette.responses import Response
 
+from bakery_gateway.api.routes import ALERT_STREAM_PATH
 from bakery_gateway.clients import redis_keyspace
-from bakery_gateway.edge.routes import ALERT_STREAM_PATH
 from bakery_gateway.errors import BadRequestError, StateUnavailableError
 from bakery_gateway.forwarding import routing
 from bakery_gateway.settings import AlertSettings

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING
 from redis.exceptions import RedisError
 
 from bakery_gateway import bounded_json
+from bakery_gateway.api.request import request_id_for
 from bakery_gateway.clients import redis_keyspace
-from bakery_gateway.edge.request import request_id_for
 from bakery_gateway.errors import InvalidAlertError, RedisUnavailableError
 from bakery_gateway.realtime.alerts.model import Alert
 from bakery_gateway.realtime.alerts.store import Accepted

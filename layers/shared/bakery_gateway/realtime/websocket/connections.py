@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from redis.exceptions import RedisError
 
 from bakery_gateway import bounded_json
-from bakery_gateway.authentication.identity import Identity
+from bakery_gateway.api.identity import Identity
 from bakery_gateway.clients import redis_keyspace
 from bakery_gateway.errors import RedisUnavailableError, TenantAccessError
 from bakery_gateway.policies.tenancy import select_tenant

@@ -25,7 +25,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from bakery_gateway.edge.platform_limits import WEBSOCKET_MESSAGE_BYTES
+from bakery_gateway.api.platform_limits import WEBSOCKET_MESSAGE_BYTES
 from bakery_gateway.errors import RedisUnavailableError
 from bakery_gateway.realtime.websocket.connections import Connections
 from bakery_gateway.realtime.websocket.delivery_order import TOPIC_LOCKS, TopicLocks

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bakery_gateway import bounded_json
-from bakery_gateway.edge.platform_limits import WEBSOCKET_MESSAGE_BYTES
+from bakery_gateway.api.platform_limits import WEBSOCKET_MESSAGE_BYTES
 from bakery_gateway.errors import JsonInputError
 
 ACTIONS = ("subscribe", "unsubscribe", "ping")

@@ -9,7 +9,7 @@ import pytest
 
 from bakery_gateway.clients.factories import PerEventLoop
 from bakery_gateway.errors import ConfigurationError, ServiceCircuitOpenError
-from bakery_gateway.forwarding.circuit_breaker import (
+from bakery_gateway.policies.circuit_breaker import (
     CLOSED,
     UNKNOWN,
     CircuitBreakers,

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from bakery_gateway import constants as names
-from bakery_gateway.authentication.demo import (
+from bakery_gateway.api.demo import (
     VALID_DEMO_ACCOUNT_TYPES,
     DemoAccountType,
     DemoSession,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from bakery_gateway.edge.problems import problem_body, problem_headers, problem_json
+from bakery_gateway.api.problems import problem_body, problem_headers, problem_json
 from bakery_gateway.errors import AuthenticationError, PayloadTooLargeError, TenantAccessError
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bakery_gateway import bounded_json
-from bakery_gateway.authentication.demo import DemoAccountType
+from bakery_gateway.api.demo import DemoAccountType
 
 INVALID_TOKEN = "invalid-token"  # noqa: S105 - the problem type of a refused token (AuthenticationError's)
 

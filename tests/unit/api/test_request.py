@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from bakery_gateway.edge.request import REQUEST_SCOPE_KEY, Request, request_id_for, request_in
+from bakery_gateway.api.request import REQUEST_SCOPE_KEY, Request, request_id_for, request_in
 
 
 def request(query_string: str = "") -> Request:

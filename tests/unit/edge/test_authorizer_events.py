@@ -7,9 +7,10 @@ from typing import Any
 import fakeredis
 import pytest
 
-from bakery_gateway.authentication.authorizer import Authorizer, authorize_websocket_event, handle_event
+from bakery_gateway.authentication.authorizer import Authorizer
 from bakery_gateway.authentication.public_keys import parse_key_material
 from bakery_gateway.authentication.token_verifier import TokenVerifier
+from bakery_gateway.edge.authorizer_events import authorize_websocket_event, handle_event
 from bakery_gateway.realtime.websocket.connections import identity_from_authorizer
 from bakery_gateway.settings import JwtSettings
 from bakery_local.dev_tokens import DevKeyPair

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from bakery_gateway.edge.platform_limits import (
+from bakery_gateway.api.platform_limits import (
     ANSWER_MARGIN_SECONDS,
     DEFAULT_MAX_REQUEST_BYTES,
     EVENT_ENVELOPE_BYTES,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bakery_gateway.authentication.demo import DemoAccountType
-from bakery_gateway.authentication.identity import Identity, Unauthenticated
+from bakery_gateway.api.demo import DemoAccountType
+from bakery_gateway.api.identity import Identity, Unauthenticated
 
 USER = Identity(
     user_id="user-1",

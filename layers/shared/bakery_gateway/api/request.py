@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import parse_qs
 
 if TYPE_CHECKING:
-    from bakery_gateway.authentication.identity import Verdict
+    from bakery_gateway.api.identity import Verdict
 
 NO_STAGE_VARIABLES: Final[Mapping[str, str]] = MappingProxyType({})
 _SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -89,3 +90,21 @@ def start_private_gateway(start_gateway: GatewayStarter, private_redis: RedisPro
         return start_gateway(**{"REDIS_PORT": str(private_redis.port), "REDIS_DB": "0", **overrides})
 
     return start
+
+
+@pytest.fixture
+def unanswered_port() -> Iterator[int]:
+    """A port whose listen queue is full: a connection attempt gets no answer at all."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    fillers = []
+    for _ in range(3):
+        filler = socket.socket()
+        filler.setblocking(False)
+        filler.connect_ex(("127.0.0.1", port))
+        fillers.append(filler)
+    yield port
+    for sock in [*fillers, listener]:
+        sock.close()

@@ -20,8 +20,6 @@ from hypothesis import strategies as st
 
 from bakery_gateway import bounded_json
 from bakery_gateway import constants as names
-from bakery_gateway.api.demo import DemoAccountType
-from bakery_gateway.api.identity import Identity
 from bakery_gateway.authentication.authorizer import _unverified_claims
 from bakery_gateway.authentication.public_keys import parse_key_material
 from bakery_gateway.authentication.token_verifier import TokenVerifier
@@ -50,6 +48,7 @@ from bakery_gateway.realtime.websocket import messages
 from bakery_gateway.settings import JwtSettings
 from bakery_local.dev_tokens import DevKeyPair
 from tests.support.events import FANOUT_HTTP_API, load_event
+from tests.support.identities import demo_identity
 
 SERVICE_URLS = {service: f"http://{service}.internal" for service in names.SERVICES}
 # No example database: the same run on every machine, and no .hypothesis/ folder in the tree.
@@ -154,16 +153,8 @@ def test_pattern_characters_other_than_stars_match_only_themselves(literal: str,
 
 
 # --- the downstream header filter ------------------------------------------------------------------
-IDENTITY = Identity(
-    user_id="user-1",
-    tenant_id="tenant-a",
-    tenant_ids=("tenant-a",),
-    roles=("owner",),
-    jti="jti-1",
-    issued_at=0,
-    expires_at=1,
-    demo_session_id="session-1",
-    demo_account_type=DemoAccountType.ENTERPRISE,
+IDENTITY = demo_identity(
+    user_id="user-1", tenant_id="tenant-a", tenant_ids=("tenant-a",), jti="jti-1", issued_at=0, expires_at=1
 )
 ORIGIN = ClientOrigin(source_ip="203.0.113.10", protocol="https", host="api.bakery.example")
 GATEWAY_OWNED = names.IDENTITY_HEADERS | {

@@ -10,9 +10,8 @@ import asyncio
 import gc
 import gzip
 import logging
-import socket
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 
 import httpx
 import pytest
@@ -49,24 +48,6 @@ async def client(transport: str) -> AsyncIterator[httpx.AsyncClient]:
     client = http_client_factory(settings)()
     yield client
     await client.aclose()
-
-
-@pytest.fixture
-def unanswered_port() -> Iterator[int]:
-    """A port whose listen queue is full: a connection attempt gets no answer at all."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(0)
-    port = listener.getsockname()[1]
-    fillers = []
-    for _ in range(3):
-        filler = socket.socket()
-        filler.setblocking(False)
-        filler.connect_ex(("127.0.0.1", port))
-        fillers.append(filler)
-    yield port
-    for sock in [*fillers, listener]:
-        sock.close()
 
 
 class Permission:

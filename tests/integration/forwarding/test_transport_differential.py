@@ -22,9 +22,8 @@ from __future__ import annotations
 
 import asyncio
 import re
-import socket
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import httpx
 import pytest
@@ -265,24 +264,6 @@ def test_an_answer_comes_back_the_same_over_either_transport(
 
 
 # --- faults: the same httpx exception ------------------------------------------------------------
-@pytest.fixture
-def unanswered_port() -> Iterator[int]:
-    """A port whose listen queue is full: a connection attempt gets no answer at all."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(0)
-    port = listener.getsockname()[1]
-    fillers = []
-    for _ in range(3):
-        filler = socket.socket()
-        filler.setblocking(False)
-        filler.connect_ex(("127.0.0.1", port))
-        fillers.append(filler)
-    yield port
-    for sock in [*fillers, listener]:
-        sock.close()
-
-
 @pytest.mark.parametrize(
     ("fault", "raised"),
     [

@@ -4,29 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from bakery_gateway.api.demo import DemoAccountType
 from bakery_gateway.api.identity import Identity, Unauthenticated
+from tests.support.identities import demo_identity, identity
 
-USER = Identity(
-    user_id="user-1",
-    tenant_id="tenant-a",
-    tenant_ids=("tenant-a", "tenant-b"),
-    roles=("admin",),
-    jti="jti-1",
-    issued_at=1_700_000_000,
-    expires_at=1_700_003_600,
-)
-DEMO_USER = Identity(
-    user_id="demo-user",
-    tenant_id="parent",
-    tenant_ids=("parent", "outlet-1"),
-    roles=("owner",),
-    jti="jti-2",
-    issued_at=1_700_000_000,
-    expires_at=1_700_003_600,
-    demo_session_id="session-1",
-    demo_account_type=DemoAccountType.ENTERPRISE,
-)
+USER = identity(roles=("admin",))
+DEMO_USER = demo_identity()
 
 
 @pytest.mark.parametrize("identity", [USER, DEMO_USER], ids=["user", "demo"])

@@ -11,11 +11,9 @@ import pytest
 import redis
 
 from bakery_gateway.authentication.authorizer import Authorizer
-from bakery_gateway.authentication.public_keys import parse_key_material
 from bakery_gateway.authentication.token_verifier import TokenVerifier
 from bakery_gateway.clients import redis_keyspace
 from bakery_gateway.edge.authorizer_events import authorize_http_event
-from bakery_gateway.settings import JwtSettings
 from bakery_local.dev_tokens import DevKeyPair
 from tests.conftest import MetricReader
 from tests.support.demo_sessions import start_demo_session
@@ -27,21 +25,6 @@ from tests.support.events import (
 )
 
 CONTEXT_VALUE_TYPES = (str, int, bool)
-
-
-@pytest.fixture
-def fake_redis() -> fakeredis.FakeRedis:
-    return fakeredis.FakeRedis(decode_responses=True)  # as clients.sync_redis is configured
-
-
-@pytest.fixture
-def verifier(dev_keys: DevKeyPair) -> TokenVerifier:
-    return TokenVerifier(parse_key_material(dev_keys.public_keys_json, "JWT_PUBLIC_KEYS"), JwtSettings())
-
-
-@pytest.fixture
-def authorizer(verifier: TokenVerifier, fake_redis: fakeredis.FakeRedis) -> Authorizer:
-    return Authorizer(verifier, fake_redis)
 
 
 def authorize(authorizer: Authorizer, token: str | None) -> dict[str, Any]:

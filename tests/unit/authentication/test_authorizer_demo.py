@@ -14,7 +14,6 @@ import pytest
 from bakery_gateway.api.identity import Verdict
 from bakery_gateway.authentication.authorizer import Authorizer
 from bakery_gateway.authentication.caller import caller_identity
-from bakery_gateway.authentication.public_keys import parse_key_material
 from bakery_gateway.authentication.token_verifier import TokenVerifier
 from bakery_gateway.clients import redis_keyspace
 from bakery_gateway.edge.authorizer_events import authorize_http_event
@@ -25,7 +24,6 @@ from bakery_gateway.errors import (
     DemoSessionExpiredError,
     StateUnavailableError,
 )
-from bakery_gateway.settings import JwtSettings
 from bakery_local.dev_tokens import DevKeyPair
 from tests.support.demo_sessions import start_demo_session
 from tests.support.events import AUTHORIZER_REQUEST, HTTP_API_PROXY, load_event
@@ -44,16 +42,6 @@ def server() -> fakeredis.FakeServer:
 @pytest.fixture
 def fake_redis(server: fakeredis.FakeServer) -> fakeredis.FakeRedis:
     return fakeredis.FakeRedis(server=server, decode_responses=True)  # as clients.sync_redis is configured
-
-
-@pytest.fixture
-def verifier(dev_keys: DevKeyPair) -> TokenVerifier:
-    return TokenVerifier(parse_key_material(dev_keys.public_keys_json, "JWT_PUBLIC_KEYS"), JwtSettings())
-
-
-@pytest.fixture
-def authorizer(verifier: TokenVerifier, fake_redis: fakeredis.FakeRedis) -> Authorizer:
-    return Authorizer(verifier, fake_redis)
 
 
 def demo_token(

@@ -9,7 +9,6 @@ import gzip
 import httpx
 import pytest
 
-from bakery_gateway.api.demo import DemoAccountType
 from bakery_gateway.api.identity import Identity
 from bakery_gateway.errors import (
     BadDownstreamResponseError,
@@ -24,28 +23,11 @@ from bakery_gateway.forwarding.downstream import (
     forward,
     response_headers,
 )
+from tests.support.identities import demo_identity, identity
 
 ORIGIN = ClientOrigin(source_ip="203.0.113.10", protocol="https", host="api.bakery-ia.com")
-USER = Identity(
-    user_id="user-1",
-    tenant_id="tenant-a",
-    tenant_ids=("tenant-a", "tenant-b"),
-    roles=("admin", "baker"),
-    jti="jti-1",
-    issued_at=1_700_000_000,
-    expires_at=1_700_003_600,
-)
-DEMO_USER = Identity(
-    user_id="demo-user",
-    tenant_id="demo-tenant",
-    tenant_ids=("demo-tenant",),
-    roles=("owner",),
-    jti="jti-2",
-    issued_at=1_700_000_000,
-    expires_at=1_700_003_600,
-    demo_session_id="session-1",
-    demo_account_type=DemoAccountType.ENTERPRISE,
-)
+USER = identity(roles=("admin", "baker"))
+DEMO_USER = demo_identity(tenant_id="demo-tenant", tenant_ids=("demo-tenant",))
 FORGED_IDENTITY = [
     ("x-user-id", "admin"),
     ("x-tenant-id", "someone-elses-tenant"),

@@ -7,16 +7,9 @@ import pytest
 from bakery_gateway.api.identity import Identity
 from bakery_gateway.errors import TenantAccessError
 from bakery_gateway.policies.tenancy import select_tenant
+from tests.support.identities import identity
 
-USER = Identity(
-    user_id="user-1",
-    tenant_id="tenant-a",
-    tenant_ids=("tenant-a", "tenant-b"),
-    roles=("owner",),
-    jti="jti-1",
-    issued_at=0,
-    expires_at=1,
-)
+USER = identity(issued_at=0, expires_at=1)
 
 
 @pytest.mark.parametrize(

@@ -18,16 +18,9 @@ from bakery_gateway.realtime.websocket.connections import (
     identity_from_authorizer,
 )
 from bakery_gateway.realtime.websocket.messages import MessageError, Request
+from tests.support.identities import identity
 
-USER = Identity(
-    user_id="user-1",
-    tenant_id="tenant-a",
-    tenant_ids=("tenant-a", "tenant-b"),
-    roles=("owner",),
-    jti="jti-1",
-    issued_at=1710000000,
-    expires_at=1710003600,
-)
+USER = identity(issued_at=1710000000, expires_at=1710003600)
 ALERTS = Request("subscribe", "alerts")
 
 

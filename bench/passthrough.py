@@ -24,7 +24,7 @@ from typing import Any
 import uvicorn
 from stub_service import QUIET_SERVER, exit_when_stdin_closes
 
-from bakery_local.asgi_body import read_body
+from bakery_gateway.serve.asgi_body import read_body
 
 UPSTREAM_VARIABLE = "BENCH_PASSTHROUGH_UPSTREAM"
 CLIENT_VARIABLE = "BENCH_PASSTHROUGH_CLIENT"

@@ -22,7 +22,7 @@ from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
-from bakery_local.serve_protocol import GuardedHttpToolsProtocol
+from bakery_gateway.serve.protocol import GuardedHttpToolsProtocol
 
 HEAD = b"Host: gateway.test\r\nAuthorization: Bearer " + b"t" * 700 + b"\r\nAccept: */*\r\n"
 SHAPES: dict[str, tuple[bytes, ...]] = {

@@ -72,7 +72,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
 
     serve = commands.add_parser("serve", help="the gateway as a production server (docs/standalone.md)")
-    _add_serve_arguments(serve)
+    # Imported here: `serve` brings uvicorn's protocol, which the other commands never need.
+    from bakery_gateway.serve import cli as serve_cli
+
+    serve_cli.add_arguments(serve)
 
     token = commands.add_parser("token", help="print a development access token the local runtime accepts")
     token.add_argument("--user", required=True, help="user id (sub)")
@@ -104,79 +107,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if arguments.command == "demo":
         return _print_demo_session(arguments)
     if arguments.command == "serve":
-        return _run_standalone(arguments)
+        return serve_cli.run(arguments)
     return _serve(arguments)
-
-
-def _add_serve_arguments(serve: argparse.ArgumentParser) -> None:
-    from bakery_local.standalone import DEFAULT_GRACEFUL_SECONDS, DEFAULT_THREADS
-
-    serve.add_argument("--host", default="0.0.0.0")  # noqa: S104 - a container's server listens on all
-    serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--template", type=Path, help="default: $BAKERY_SERVE_TEMPLATE or the project's")
-    serve.add_argument("--workers", type=int, help="processes (default: $WEB_CONCURRENCY, else the CPUs)")
-    serve.add_argument(
-        "--threads",
-        type=int,
-        default=DEFAULT_THREADS,
-        help="threads per worker process, for functions without an async_handler (the authorizer)",
-    )
-    serve.add_argument(
-        "--graceful-timeout",
-        type=int,
-        default=DEFAULT_GRACEFUL_SECONDS,
-        help="seconds in-flight requests get to finish after SIGTERM",
-    )
-    serve.add_argument(
-        "--forwarded-allow-ips", help="proxies whose X-Forwarded-For is trusted (default 127.0.0.1)"
-    )
-    # Defaults: the environment variable, else ServerSettings' own (docs/standalone.md).
-    serve.add_argument(
-        "--header-timeout",
-        type=float,
-        help=f"seconds for a request's head (${constants.SERVE_HEADER_TIMEOUT_SECONDS})",
-    )
-    serve.add_argument(
-        "--body-timeout",
-        type=float,
-        help=f"seconds for a request's body (${constants.SERVE_BODY_TIMEOUT_SECONDS})",
-    )
-    serve.add_argument(
-        "--max-header-bytes", type=int, help=f"request line and headers (${constants.SERVE_MAX_HEADER_BYTES})"
-    )
-    serve.add_argument(
-        "--max-connections",
-        type=int,
-        help=f"open connections per worker (${constants.SERVE_MAX_CONNECTIONS})",
-    )
-
-
-def _run_standalone(arguments: argparse.Namespace) -> int:
-    from bakery_local.standalone import TEMPLATE_VARIABLE as SERVE_TEMPLATE
-    from bakery_local.standalone import ServeOptions, serve
-
-    template = arguments.template or Path(os.environ.get(SERVE_TEMPLATE) or PROJECT_ROOT / "template.yaml")
-    return serve(
-        ServeOptions(
-            host=arguments.host,
-            port=arguments.port,
-            workers=arguments.workers,
-            threads=arguments.threads,
-            template=template,
-            graceful_seconds=arguments.graceful_timeout,
-            forwarded_allow_ips=arguments.forwarded_allow_ips,
-            server_variables={
-                variable: str(value)
-                for variable, value in (
-                    (constants.SERVE_HEADER_TIMEOUT_SECONDS, arguments.header_timeout),
-                    (constants.SERVE_BODY_TIMEOUT_SECONDS, arguments.body_timeout),
-                    (constants.SERVE_MAX_HEADER_BYTES, arguments.max_header_bytes),
-                    (constants.SERVE_MAX_CONNECTIONS, arguments.max_connections),
-                )
-                if value is not None
-            },
-        )
-    )
 
 
 def _print_token(arguments: argparse.Namespace) -> int:

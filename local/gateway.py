@@ -4,11 +4,13 @@ It selects the route from ``template.yaml``, answers CORS preflights itself, run
 authorizer with API Gateway's caching rules (missing identity source: 401 without invoking;
 ``isAuthorized: false``: 403; a failing authorizer: 500), builds the payload 2.0 event, invokes the
 function in-process and turns its result into the HTTP response. The alert stream is the one
-response it keeps open, invoking the proxy in a loop (``alert_stream``).
+response it keeps open, invoking the proxy in a loop (``alert_stream``). Route selection, the
+verdict cache, CORS, API Gateway's own answers and the alert stream are the library's
+(``bakery_gateway.serve``, ``api.cors``), which ``bakery-gateway serve`` runs without events.
 
 Limits (``bakery_gateway.api.platform_limits``, docs/limits.md): a body over 10 MB is a 413; 30 s without
 the function's answer is a 503, a function past its own timeout a 500. With ``lambda_quotas``
-(``bakery-gateway local``), also what the cloud refuses that a long-lived server (``serve``) need not:
+(``bakery-gateway local``), also what the cloud refuses that a long-lived server need not:
 a request line and headers over 10,240 bytes (431), an event or a result over Lambda's 6 MB (500).
 """
 
@@ -17,24 +19,27 @@ from __future__ import annotations
 import asyncio
 import base64
 import dataclasses
-import json
 import logging
 from collections.abc import Mapping
 from typing import Any
 
 from starlette.types import Receive, Scope, Send
 
+from bakery_gateway.api import cors as api_cors
 from bakery_gateway.api import platform_limits
 from bakery_gateway.clients.factories import async_redis_factory
+from bakery_gateway.serve import alert_feed, alert_stream
+from bakery_gateway.serve.alert_feed import AlertFeeds
+from bakery_gateway.serve.answers import json_answer, send_whole
+from bakery_gateway.serve.answers import message as _message
+from bakery_gateway.serve.asgi_body import ClientDisconnectedError, read_body_within
+from bakery_gateway.serve.routing import RouteMatch, RouteTable
+from bakery_gateway.serve.verdict_cache import VerdictCache
 from bakery_gateway.settings import Settings
-from bakery_local import alert_feed, alert_stream, api_events
-from bakery_local.alert_feed import AlertFeeds
-from bakery_local.asgi_body import ClientDisconnectedError, read_body_within
-from bakery_local.authorizer_cache import AuthorizerCache
+from bakery_local import api_events
 from bakery_local.iam import iam_refusal
 from bakery_local.invoker import FunctionInvoker, FunctionTimeoutError
-from bakery_local.routes import RouteMatch, RouteTable
-from bakery_local.template import CorsSpec, HttpApiSpec
+from bakery_local.template import HttpApiSpec, RouteSpec
 from bakery_local.websocket_connections import is_management_path
 from bakery_local.websocket_gateway import LocalWebSocketApi
 
@@ -57,7 +62,7 @@ class LocalHttpApi:
         api: HttpApiSpec,
         invoker: FunctionInvoker,
         *,
-        cache: AuthorizerCache | None = None,
+        cache: VerdictCache[dict[str, Any]] | None = None,
         sse_heartbeat_seconds: float | None = None,
         websocket: LocalWebSocketApi | None = None,
         lambda_quotas: bool = False,
@@ -81,8 +86,8 @@ class LocalHttpApi:
             )
         )
         self.invoker = invoker
-        self.cache = cache or AuthorizerCache()
-        self.routes = RouteTable(api.routes)
+        self.cache: VerdictCache[dict[str, Any]] = cache or VerdictCache()
+        self.routes: RouteTable[RouteSpec] = RouteTable(api.routes)
         self.authorizer_invocations = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -95,7 +100,7 @@ class LocalHttpApi:
         if scope["type"] != "http":
             return
         if scope["path"] == STATUS_PATH:
-            await _send_whole(send, _json(200, self.status()))
+            await send_whole(send, json_answer(200, self.status()))
         elif scope["path"] == METRICS_PATH:
             await self._metrics(send)
         elif is_management_path(_raw_path(scope)):
@@ -114,7 +119,7 @@ class LocalHttpApi:
             (b"content-type", CONTENT_TYPE_LATEST.encode()),
             (b"content-length", str(len(body)).encode()),
         ]
-        await _send_whole(send, (200, headers, body))
+        await send_whole(send, (200, headers, body))
 
     def status(self) -> dict[str, Any]:
         """Invocation counts: how tests see that API Gateway's authorizer cache did its work."""
@@ -143,15 +148,15 @@ class LocalHttpApi:
         except ClientDisconnectedError:
             return
         if self.websocket is None:
-            await _send_whole(send, _message(404, "Not Found"))
+            await send_whole(send, _message(404, "Not Found"))
             return
         source_ip = (scope.get("client") or ("127.0.0.1", 0))[0]
         answer = await self.websocket.registry.manage(scope["method"], _raw_path(scope), body, source_ip)
-        await _send_whole(send, answer)
+        await send_whole(send, answer)
 
     async def respond(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.lambda_quotas and _request_line_and_headers_bytes(scope) > HEADERS_LIMIT:
-            await _send_whole(send, _message(431, "Request Header Fields Too Large"))
+            await send_whole(send, _message(431, "Request Header Fields Too Large"))
             return
         request_headers = [
             (name.decode("latin-1").lower(), value.decode("latin-1")) for name, value in scope["headers"]
@@ -163,7 +168,7 @@ class LocalHttpApi:
         except ClientDisconnectedError:
             return  # nobody to answer; a part of a body is never invoked with
         if body is None:
-            await _send_whole(send, _message(413, "Request Entity Too Large"))
+            await send_whole(send, _message(413, "Request Entity Too Large"))
             return
         request = api_events.IncomingRequest(
             method=scope["method"],
@@ -175,10 +180,10 @@ class LocalHttpApi:
             scheme=scope.get("scheme", "http"),
         )
         cors = self.api.cors
-        if cors and request.method == "OPTIONS" and origin and "access-control-request-method" in last_values:
-            await _send_whole(send, (204, _preflight_headers(cors, origin, last_values), b""))
+        if cors and origin and api_cors.is_preflight(request.method, last_values):
+            await send_whole(send, (204, api_cors.preflight_headers(cors, origin, last_values), b""))
             return
-        cors_headers = _cors_headers(cors, origin) if cors and origin else []
+        cors_headers = api_cors.response_headers(cors, origin) if cors and origin else []
         match = self.routes.match(request.method, request.raw_path)
         if match is not None and alert_stream.is_alert_stream(
             request.method, match.route.route_key, request.raw_path, self.api.stage
@@ -188,10 +193,8 @@ class LocalHttpApi:
             return
         status, headers, response_body = await self._invoke_route(request, match)
         if cors:  # as API Gateway: with CORS configured, the integration's own CORS headers are ignored
-            headers = [
-                (name, value) for name, value in headers if not name.lower().startswith(b"access-control-")
-            ]
-        await _send_whole(send, (status, headers + cors_headers, response_body))
+            headers = api_cors.without_cors_headers(headers)
+        await send_whole(send, (status, headers + cors_headers, response_body))
 
     async def _stream_alerts(
         self,
@@ -232,7 +235,7 @@ class LocalHttpApi:
     async def _invoke_route(
         self,
         request: api_events.IncomingRequest,
-        match: RouteMatch | None,
+        match: RouteMatch[RouteSpec] | None,
         stage_variables: Mapping[str, str] | None = None,
     ) -> tuple[int, Headers, bytes]:
         """``request`` to its route's function (``match``: its route, selected once per request)."""
@@ -278,7 +281,7 @@ class LocalHttpApi:
         return _http_response(result)
 
     async def _authorize(
-        self, request: api_events.IncomingRequest, match: RouteMatch
+        self, request: api_events.IncomingRequest, match: RouteMatch[RouteSpec]
     ) -> dict[str, Any] | tuple[int, Headers, bytes]:
         """The authorizer's context, or the response API Gateway gives instead of calling the route."""
         authorizer = self.api.authorizers[match.route.authorizer or ""]
@@ -342,7 +345,7 @@ def _simple_response(answer: Any) -> tuple[bool, dict[str, Any]]:
 def _http_response(result: Any) -> tuple[int, Headers, bytes]:
     """A payload 2.0 function result as HTTP, including HTTP API's shorthand for plain results."""
     if not isinstance(result, Mapping) or "statusCode" not in result:
-        return _json(200, result)
+        return json_answer(200, result)
     raw_body = result.get("body") or ""
     body = base64.b64decode(raw_body) if result.get("isBase64Encoded") else str(raw_body).encode()
     headers: Headers = [
@@ -353,64 +356,6 @@ def _http_response(result: Any) -> tuple[int, Headers, bytes]:
     headers += [(b"set-cookie", str(cookie).encode("latin-1")) for cookie in result.get("cookies") or []]
     headers.append((b"content-length", str(len(body)).encode()))
     return int(result["statusCode"]), headers, body
-
-
-async def _send_whole(send: Send, answer: tuple[int, Headers, bytes]) -> None:
-    status, headers, body = answer
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
-
-
-def _message(status: int, message: str) -> tuple[int, Headers, bytes]:
-    """API Gateway's own answers: a JSON object with a message."""
-    return _json(status, {"message": message})
-
-
-def _json(status: int, document: object) -> tuple[int, Headers, bytes]:
-    body = json.dumps(document).encode()
-    return (
-        status,
-        [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
-        body,
-    )
-
-
-def _origin_allowed(cors: CorsSpec, origin: str) -> bool:
-    return "*" in cors.allow_origins or origin in cors.allow_origins
-
-
-def _cors_headers(cors: CorsSpec, origin: str) -> Headers:
-    if not _origin_allowed(cors, origin):
-        return []
-    allowed = "*" if "*" in cors.allow_origins and not cors.allow_credentials else origin
-    headers = [(b"access-control-allow-origin", allowed.encode()), (b"vary", b"origin")]
-    if cors.allow_credentials:
-        headers.append((b"access-control-allow-credentials", b"true"))
-    if cors.expose_headers:
-        headers.append((b"access-control-expose-headers", ",".join(cors.expose_headers).encode()))
-    return headers
-
-
-def _preflight_headers(cors: CorsSpec, origin: str, request_headers: Mapping[str, str]) -> Headers:
-    if not _origin_allowed(cors, origin):
-        return [(b"content-length", b"0")]
-    headers = _cors_headers(cors, origin)
-    method = request_headers["access-control-request-method"].upper()
-    if "*" in cors.allow_methods or method in cors.allow_methods:
-        headers.append((b"access-control-allow-methods", ",".join(cors.allow_methods).encode()))
-    wanted = request_headers.get("access-control-request-headers", "")
-    if wanted:
-        names = [name.strip().lower() for name in wanted.split(",") if name.strip()]
-        if "*" in cors.allow_headers:
-            allowed = names
-        else:
-            allowed = [name for name in names if name in cors.allow_headers]
-        if allowed:
-            headers.append((b"access-control-allow-headers", ",".join(allowed).encode()))
-    if cors.max_age is not None:
-        headers.append((b"access-control-max-age", str(cors.max_age).encode()))
-    headers.append((b"content-length", b"0"))
-    return headers
 
 
 async def _lifespan(receive: Receive, send: Send, invoker: FunctionInvoker) -> None:

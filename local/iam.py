@@ -7,26 +7,14 @@ answers any other caller as API Gateway answers a request IAM refuses: 403 ``{"m
 
 from __future__ import annotations
 
-import ipaddress
-import json
-
+from bakery_gateway.serve.answers import FORBIDDEN, Answer, is_loopback
 from bakery_local.template import RouteSpec
 
-FORBIDDEN_BODY = json.dumps({"message": "Forbidden"}).encode()
+__all__ = ["iam_refusal", "is_loopback"]
 
 
-def is_loopback(source_ip: str) -> bool:
-    try:
-        address = ipaddress.ip_address(source_ip.strip("[]"))
-    except ValueError:
-        return False
-    mapped = address.ipv4_mapped if isinstance(address, ipaddress.IPv6Address) else None
-    return (mapped or address).is_loopback
-
-
-def iam_refusal(route: RouteSpec, source_ip: str) -> tuple[int, list[tuple[bytes, bytes]], bytes] | None:
+def iam_refusal(route: RouteSpec, source_ip: str) -> Answer | None:
     """API Gateway's 403 for an IAM route called from another machine; None when the call may go on."""
     if not route.iam or is_loopback(source_ip):
         return None
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(FORBIDDEN_BODY)).encode())]
-    return 403, headers, FORBIDDEN_BODY
+    return FORBIDDEN

@@ -31,7 +31,7 @@ Handler = Callable[[dict[str, Any], Any], Any]
 
 
 class FunctionInvoker(Protocol):
-    """What the local gateways need of an invoker: ``Invoker`` (threads), ``LoopInvoker`` (``serve``)."""
+    """What the local gateway needs of an invoker (``Invoker``; tests give fakes)."""
 
     invocations: dict[str, int]  # per logical id: what /_local/status reports
 

@@ -23,7 +23,7 @@ from urllib.parse import parse_qsl
 from starlette.types import Receive, Scope, Send
 
 from bakery_gateway.constants import DEMO_SERVICE, REQUEST_ID_HEADER
-from bakery_local.asgi_body import read_body
+from bakery_gateway.serve.asgi_body import read_body
 
 if TYPE_CHECKING:
     import uvicorn

@@ -24,7 +24,7 @@ import uvicorn
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from uvicorn.supervisors import ChangeReload
 
-from bakery_local.alert_stream import STOPPING_STATE
+from bakery_gateway.serve.alert_stream import STOPPING_STATE
 
 # What is still open this long after a reload or Ctrl-C began is cancelled: "a few seconds".
 GRACEFUL_SHUTDOWN_SECONDS = 3

@@ -16,6 +16,8 @@ from typing import Any
 
 import yaml
 
+from bakery_gateway.api.cors import CorsPolicy
+
 FUNCTION_TYPE = "AWS::Serverless::Function"
 HTTP_API_TYPE = "AWS::Serverless::HttpApi"
 NO_VALUE = object()
@@ -61,20 +63,10 @@ class RouteSpec:
 
 
 @dataclass(frozen=True)
-class CorsSpec:
-    allow_origins: tuple[str, ...] = ()
-    allow_headers: tuple[str, ...] = ()
-    allow_methods: tuple[str, ...] = ()
-    expose_headers: tuple[str, ...] = ()
-    allow_credentials: bool = False
-    max_age: int | None = None
-
-
-@dataclass(frozen=True)
 class HttpApiSpec:
     routes: tuple[RouteSpec, ...]
     authorizers: Mapping[str, AuthorizerSpec]
-    cors: CorsSpec | None
+    cors: CorsPolicy | None
     stage: str = "$default"
     functions: Mapping[str, FunctionSpec] = field(default_factory=dict)
 
@@ -309,12 +301,12 @@ def _authorizer_spec(
     )
 
 
-def _cors_spec(definition: Mapping[str, Any]) -> CorsSpec:
+def _cors_spec(definition: Mapping[str, Any]) -> CorsPolicy:
     def strings(key: str) -> tuple[str, ...]:
         return tuple(str(item).strip() for item in definition.get(key, []) if str(item).strip())
 
     max_age = definition.get("MaxAge")
-    return CorsSpec(
+    return CorsPolicy(
         allow_origins=strings("AllowOrigins"),
         allow_headers=tuple(header.lower() for header in strings("AllowHeaders")),
         allow_methods=tuple(method.upper() for method in strings("AllowMethods")),

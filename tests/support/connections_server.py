@@ -15,7 +15,7 @@ from types import TracebackType
 import uvicorn
 from starlette.types import Message, Receive, Scope, Send
 
-from bakery_local.asgi_body import read_body
+from bakery_gateway.serve.asgi_body import read_body
 from bakery_local.websocket_connections import ConnectionRegistry, LiveConnection
 from bakery_local.websocket_events import Handshake
 from tests.support.redis_server import free_port

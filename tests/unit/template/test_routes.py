@@ -15,6 +15,7 @@ import pytest
 from bakery_gateway.api.routes import (
     API_PREFIX,
     DEMO_SESSIONS_PATH,
+    FUNCTION_TIMEOUT_SECONDS,
     GATEWAY_API_ROUTES,
     HTTP_ROUTES,
     LOGIN_PATHS,
@@ -26,7 +27,7 @@ from bakery_gateway.api.routes import (
     Authorizer,
     HttpRoute,
 )
-from bakery_local.routes import RouteTable
+from bakery_gateway.serve.routing import RouteTable
 from bakery_local.template import IAM_AUTHORIZER, HttpApiSpec, RouteSpec, read_http_api
 
 TEMPLATE = Path(__file__).resolve().parents[3] / "template.yaml"
@@ -110,6 +111,15 @@ def test_a_route_that_takes_its_token_from_the_query_names_no_identity_source(ro
     assert route.authorizer.ttl_seconds == 0  # API Gateway caches only by identity sources
 
 
+@pytest.mark.parametrize("function", sorted(FUNCTION_TIMEOUT_SECONDS))
+def test_each_functions_timeout_is_the_templates(api: HttpApiSpec, function: str) -> None:
+    assert FUNCTION_TIMEOUT_SECONDS[function] == api.functions[function].timeout_seconds
+
+
+def test_every_function_behind_a_route_has_its_timeout_in_the_table() -> None:
+    assert {route.function for route in HTTP_ROUTES} <= set(FUNCTION_TIMEOUT_SECONDS)
+
+
 def test_the_derived_sets_are_the_tables() -> None:
     assert {route.route_key for route in HTTP_ROUTES if route.authorizer is None} == PUBLIC_ROUTE_KEYS
     assert {route.route_key for route in HTTP_ROUTES if route.token_in_query} == QUERY_TOKEN_ROUTE_KEYS
@@ -118,7 +128,7 @@ def test_the_derived_sets_are_the_tables() -> None:
 # --- the paths the functions judge, inside the template's routes ------------------------------------
 def route_taken(api: HttpApiSpec, method: str, path: str) -> RouteSpec:
     """The template route API Gateway chooses for a request (the most specific path, then the method)."""
-    match = RouteTable(api.routes).match(method, path)
+    match = RouteTable[RouteSpec](api.routes).match(method, path)
     assert match is not None, f"no template route serves {method} {path}"
     return match.route
 

@@ -40,8 +40,9 @@ SERVE_ONLY_VARIABLES = set(names.SERVE_VARIABLES)
 # Settings the nested Redis stack provides when it is created, else their parameter:
 # !If [RedisCreated, <the stack's output>, !Ref <parameter>] (tests/unit/template/test_deploy_template.py).
 REDIS_STACK_VARIABLES = {names.REDIS_HOST, names.REDIS_PORT, names.REDIS_TLS, names.REDIS_PASSWORD_SECRET_ID}
-# API Gateway's CORS configuration: no function reads them; the template wires each to its parameter
-# so that the local runtime reads the variable as a deploy reads the parameter (local/template.py).
+# API Gateway's CORS configuration: no function reads them (serve does: ServerSettings); the template
+# wires each to its parameter so that the local runtime reads the variable as a deploy reads the
+# parameter (local/template.py).
 API_GATEWAY_VARIABLES = {names.CORS_ORIGINS, names.CORS_ALLOW_CREDENTIALS}
 # Where a deploy's default deliberately differs from the code's: on AWS the keys come from this SSM
 # parameter unless another source is set; a local run has no SSM.
@@ -80,13 +81,13 @@ def test_every_setting_reaches_the_functions_from_a_template_parameter(
     assert value["Ref"] in template["Parameters"]
 
 
-def test_every_environment_variable_name_is_a_declared_setting_or_api_gateways() -> None:
+def test_every_environment_variable_name_is_a_declared_setting() -> None:
     constants = {value for name, value in vars(names).items() if name.isupper() and value == name}
 
-    assert constants - set(DECLARED) == API_GATEWAY_VARIABLES
+    assert constants - set(DECLARED) == set()
 
 
-@pytest.mark.parametrize("variable", sorted(set(setting_variables()) - API_GATEWAY_VARIABLES))
+@pytest.mark.parametrize("variable", setting_variables())
 def test_a_parameters_default_means_the_settings_default(template: dict[str, Any], variable: str) -> None:
     declaration = DECLARED[variable]
     default = str(parameter_of(template, variable).get("Default", ""))
@@ -97,7 +98,7 @@ def test_a_parameters_default_means_the_settings_default(template: dict[str, Any
     )
 
 
-@pytest.mark.parametrize("variable", sorted(set(setting_variables()) - API_GATEWAY_VARIABLES))
+@pytest.mark.parametrize("variable", setting_variables())
 def test_a_value_the_template_accepts_is_one_the_settings_accept(
     template: dict[str, Any], variable: str
 ) -> None:

@@ -22,6 +22,14 @@ PROXY_FUNCTION: Final = "ProxyFunction"
 POLICY_FUNCTION: Final = "PolicyFunction"
 FANOUT_FUNCTION: Final = "FanoutFunction"
 AUTHORIZER_FUNCTION: Final = "AuthorizerFunction"
+# Each HTTP function's Timeout in template.yaml: past it Lambda ends the invocation, and API Gateway
+# answers 500. ``bakery-gateway serve`` holds each function's work to the same time.
+FUNCTION_TIMEOUT_SECONDS: Final[Mapping[str, float]] = {
+    PROXY_FUNCTION: 29.0,
+    POLICY_FUNCTION: 5.0,
+    FANOUT_FUNCTION: 20.0,
+    AUTHORIZER_FUNCTION: 5.0,
+}
 
 
 @dataclass(frozen=True, slots=True)

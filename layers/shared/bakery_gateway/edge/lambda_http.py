@@ -26,7 +26,15 @@ if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message
 
 Response = dict[str, Any]
+# An answer as HTTP: status, headers (repeated ones repeated), body.
+Answer = tuple[int, list[tuple[str, str]], bytes]
 Result = TypeVar("Result")
+# At most what one byte of a body or header becomes in a Lambda response's JSON (a character escaped
+# as a surrogate pair), and the bytes around the members: an answer whose bound is within Lambda's
+# limit fits without being encoded to measure it.
+_ENCODED_BYTES_PER_BYTE = 12
+_RESPONSE_FRAME_BYTES = 256
+_HEADER_FRAME_BYTES = 8
 
 # Bodies of these types go back as text; any other body is base64-encoded for API Gateway.
 TEXT_MIME_TYPES = (
@@ -85,7 +93,15 @@ def lambda_response(status: int, headers: Iterable[tuple[str, str]], body: bytes
     return response
 
 
-def problem_response(error: GatewayError, request_id: str) -> tuple[int, list[tuple[str, str]], bytes]:
+def fits_in_lambda_response(status: int, headers: list[tuple[str, str]], body: bytes) -> bool:
+    """Whether Lambda can return this answer (as ``lambda_response`` writes it)."""
+    text = len(body) + sum(len(name) + len(value) + _HEADER_FRAME_BYTES for name, value in headers)
+    if _RESPONSE_FRAME_BYTES + _ENCODED_BYTES_PER_BYTE * text <= LAMBDA_RESPONSE_PAYLOAD_BYTES:
+        return True
+    return fits_in_response(lambda_response(status, headers, body))
+
+
+def problem_response(error: GatewayError, request_id: str) -> Answer:
     body = problem_json(error, request_id)
     headers = [*problem_headers(error, request_id).items(), ("content-length", str(len(body)))]
     return error.status, headers, body
@@ -126,6 +142,10 @@ class AsgiAppHandler:
 
     async def serve(self, request: Request) -> Response:
         """``request`` through the application, in a scope made of it alone (``asgi.scope_for``)."""
+        return lambda_response(*await self.answer(request))
+
+    async def answer(self, request: Request) -> Answer:
+        """``serve``'s answer as HTTP, for a host that is an HTTP server (``bakery-gateway serve``)."""
         scope = scope_for(request)
         exchange = _Exchange(request.body)
         try:
@@ -134,13 +154,13 @@ class AsgiAppHandler:
             # The application's middleware answers every error; this is the last line behind it.
             request_id = _request_id(scope)
             logger.exception("unhandled error", extra={"correlation_id": request_id})
-            return lambda_response(*problem_response(InternalError(), request_id))
-        response = lambda_response(exchange.status, exchange.headers, b"".join(exchange.body))
-        if fits_in_response(response):
-            return response
+            return problem_response(InternalError(), request_id)
+        body = b"".join(exchange.body)
+        if fits_in_lambda_response(exchange.status, exchange.headers, body):
+            return exchange.status, exchange.headers, body
         request_id = _request_id(scope)
         logger.warning("answer too large for Lambda", extra={"correlation_id": request_id})
-        return lambda_response(*problem_response(response_too_large(None), request_id))
+        return problem_response(response_too_large(None), request_id)
 
 
 def unreadable_event() -> Response:

@@ -13,14 +13,16 @@ import time
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from bakery_gateway.api.platform_limits import answer_deadline, fits_in_response
+from bakery_gateway.api.platform_limits import answer_deadline
 from bakery_gateway.api.request import Request, request_id_for
 from bakery_gateway.api.routes import API_PREFIX
 from bakery_gateway.constants import REQUEST_ID_HEADER
 from bakery_gateway.edge.lambda_event import Event, request_from_event
 from bakery_gateway.edge.lambda_http import (
+    Answer,
     AsgiAppHandler,
     Response,
+    fits_in_lambda_response,
     lambda_response,
     problem_response,
     response_too_large,
@@ -70,8 +72,18 @@ class ProxyHandler:
             return await self._own_routes.serve(request)
         return await self.proxied(request, context)
 
+    async def answer(self, request: Request, context: Any = None) -> Answer:
+        """``serve``'s answer as HTTP, for a host that is an HTTP server (``bakery-gateway serve``):
+        no Lambda response is made of a proxied answer, and none read back."""
+        if not self.is_proxied(request):
+            return await self._own_routes.answer(request)
+        return await self._proxied_answer(request, context)
+
     async def proxied(self, request: Request, context: Any = None) -> Response:
         """``request`` through the pipeline."""
+        return lambda_response(*await self._proxied_answer(request, context))
+
+    async def _proxied_answer(self, request: Request, context: Any) -> Answer:
         started = time.perf_counter()
         request_id = request_id_for(request.headers.get(REQUEST_ID_HEADER))
         state: dict[str, Any] = {"request_id": request_id}
@@ -87,12 +99,10 @@ class ProxyHandler:
             # The stack trace goes to the log, never to the client.
             logger.exception("unhandled error", extra={"correlation_id": request_id})
             status, response_headers, body = problem_response(InternalError(), request_id)
-        response = lambda_response(status, response_headers, body)
-        if not fits_in_response(response):
+        if not fits_in_lambda_response(status, response_headers, body):
             status, response_headers, body = problem_response(
                 response_too_large(state.get("service")), request_id
             )
-            response = lambda_response(status, response_headers, body)
         self._recorder.record(
             method=request.method,
             route=state.get("route_template"),
@@ -103,4 +113,4 @@ class ProxyHandler:
             state=state,
             error=error,
         )
-        return response
+        return status, response_headers, body

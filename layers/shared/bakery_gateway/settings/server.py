@@ -1,4 +1,5 @@
-"""What a client may hold of one ``bakery-gateway serve`` worker process (docs/standalone.md)."""
+"""``bakery-gateway serve``'s own settings: what a client may hold of one worker process, and the
+CORS configuration API Gateway applies on AWS (docs/standalone.md)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from bakery_gateway import constants as names
-from bakery_gateway.settings.declarations import Number, Whole, read_settings, setting
+from bakery_gateway.settings.declarations import Number, Whole, boolean, csv, read_settings, setting
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +31,11 @@ class ServerSettings:
     max_connections: int = setting(
         names.SERVE_MAX_CONNECTIONS, default=1000, parse=Whole(minimum=1, maximum=1_000_000)
     )
+
+    # API Gateway's CORS configuration on AWS (the template's CorsOrigins and CorsAllowCredentials,
+    # api/cors.py), which serve applies itself: no origins, no CORS.
+    cors_origins: tuple[str, ...] = setting(names.CORS_ORIGINS, default=(), parse=csv)
+    cors_allow_credentials: bool = setting(names.CORS_ALLOW_CREDENTIALS, default=True, parse=boolean)
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> ServerSettings:

@@ -1,5 +1,5 @@
-"""``bakery-gateway serve``'s application with the real handlers, Redis and a service: the proxy's
-``async_handler`` awaited on the server's own loop, the authorizer on a thread behind its cache."""
+"""``bakery-gateway serve``'s application with the real functions, Redis and a service: the proxy
+called with the request on the server's own loop, the authorizer on a thread behind its cache."""
 
 from __future__ import annotations
 
@@ -13,19 +13,21 @@ from typing import Any
 import httpx
 import pytest
 
-from bakery_local.standalone import StandaloneApp, build_app
+from bakery_gateway.api.request import Request
+from bakery_gateway.serve.app import ServeApp
+from bakery_gateway.serve.server import build_app
+from bakery_gateway.settings import ServerSettings, Settings
 from tests.integration.conftest import GatewayStarter
 from tests.support.lambda_gateway import LambdaGateway
 from tests.support.lambda_runtime import PROXY_MODULE, LambdaRuntime
 from tests.support.stub_service import StubService
-from tests.unit.local.test_standalone import TEMPLATE
 
 PATH = "/api/v1/sales/items"
 
 
 @dataclass
 class Serve:
-    app: StandaloneApp
+    app: ServeApp
     loop: asyncio.AbstractEventLoop
     # Where each proxy invocation ran: (running loop, thread).
     proxy_ran_on: list[tuple[asyncio.AbstractEventLoop, int]] = field(default_factory=list)
@@ -39,7 +41,7 @@ class Serve:
         return self.loop.run_until_complete(get())
 
     def invocations(self) -> dict[str, int]:
-        return dict(self.app.api.invoker.invocations)
+        return dict(self.app.invocations)
 
 
 @pytest.fixture
@@ -51,22 +53,24 @@ def lambda_gateway(start_gateway: GatewayStarter) -> LambdaGateway:
 def serve(
     lambda_gateway: LambdaGateway, lambda_runtime: LambdaRuntime, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Serve]:
-    """One worker's application, on the loop the runtime closes its clients on (as uvicorn's worker)."""
-    proxy = sys.modules[PROXY_MODULE]
-    served = Serve(build_app(TEMPLATE, threads=2), lambda_runtime.loop)
-    original = proxy.async_handler
+    """One worker's application, on the loop the runtime closes its clients on (as uvicorn's worker),
+    with the very objects the handler modules built."""
+    proxy = sys.modules[PROXY_MODULE].events
+    original = proxy.answer
+    ran_on: list[tuple[asyncio.AbstractEventLoop, int]] = []
 
-    async def recorded(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        served.proxy_ran_on.append((asyncio.get_running_loop(), threading.get_ident()))
-        answer: dict[str, Any] = await original(event, context)
-        return answer
+    async def recorded(request: Request, context: Any) -> Any:
+        ran_on.append((asyncio.get_running_loop(), threading.get_ident()))
+        return await original(request, context)
 
-    monkeypatch.setattr(proxy, "async_handler", recorded)
+    monkeypatch.setattr(proxy, "answer", recorded)
+    app = build_app(Settings.from_environ(), ServerSettings.from_environ(), threads=2)
+    served = Serve(app, lambda_runtime.loop, ran_on)
     yield served
-    served.app.api.invoker.close()
+    served.app.close()
 
 
-def test_serve_forwards_through_the_proxys_async_handler_on_the_servers_loop(
+def test_serve_forwards_through_the_proxy_on_the_servers_loop(
     serve: Serve, stub_service: StubService, token: str
 ) -> None:
     response = serve.get(PATH, {"authorization": f"Bearer {token}"})

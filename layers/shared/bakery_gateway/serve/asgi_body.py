@@ -1,5 +1,5 @@
-"""Reading an ASGI request's whole body: the local runtime's servers, its sample services, the
-test and bench servers all need it."""
+"""Reading an ASGI request's whole body: ``serve``, the local runtime's servers and sample services,
+the test and bench servers all need it."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""One reader per tenant's alert stream, shared by every open SSE stream of the local runtime.
+"""One reader per tenant's alert stream, shared by every open SSE stream of a server process.
 
 A thousand browsers following one tenant must not mean a thousand blocking reads, nor a thousand
 handler invocations per alert: the runtime keeps one ``XREAD BLOCK`` loop per followed tenant, holds
@@ -27,7 +27,7 @@ from bakery_gateway.realtime.alerts.sse import (
     event_block,
 )
 
-log = logging.getLogger("bakery_local")
+log = logging.getLogger("bakery_gateway.serve")
 
 # How long one XREAD blocks: short enough that a stopped feed's reader ends promptly.
 BLOCK_MILLISECONDS = 5000

@@ -12,7 +12,7 @@ import redis
 import redis.asyncio as aioredis
 
 from bakery_gateway.realtime.alerts.sse import StreamId
-from bakery_local.alert_feed import AlertFeeds, FeedUnavailableError, TenantFeed
+from bakery_gateway.serve.alert_feed import AlertFeeds, FeedUnavailableError, TenantFeed
 from tests.support.alerts import write_alert
 from tests.support.redis_server import RedisEndpoint, free_port
 

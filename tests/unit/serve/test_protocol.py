@@ -11,9 +11,9 @@ import pytest
 from uvicorn.config import Config
 from uvicorn.server import ServerState
 
+from bakery_gateway.serve import protocol as serve_protocol
+from bakery_gateway.serve.protocol import GuardedHttpToolsProtocol
 from bakery_gateway.settings import ServerSettings
-from bakery_local import serve_protocol
-from bakery_local.serve_protocol import GuardedHttpToolsProtocol
 
 SHORT = 0.05  # seconds: the deadlines of these tests
 LIMITS = ServerSettings(

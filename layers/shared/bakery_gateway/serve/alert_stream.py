@@ -1,9 +1,10 @@
-"""The alert stream as a continuous server-sent event stream, on the local runtime only.
+"""The alert stream as a continuous server-sent event stream, where the gateway is an HTTP server.
 
 Behind API Gateway, ``GET /api/v1/alerts/stream`` answers once per request (HTTP APIs buffer) and
-EventSource reconnects with ``Last-Event-ID``. Locally the response stays open:
+EventSource reconnects with ``Last-Event-ID``. Under ``bakery-gateway serve`` and the local runtime
+the response stays open:
 
-1. the runtime invokes the proxy once, as API Gateway would (authorizer, policies, tenant access),
+1. the server asks the proxy once, as API Gateway would (authorizer, policies, tenant access),
    with the stage variable ``sseWaitSeconds=0`` so it answers at once: the replay after the
    client's ``Last-Event-ID``, or the current position, and the tenant it chose (``X-Tenant-ID``);
 2. it then follows that tenant's shared feed (``alert_feed``: one Redis reader per tenant, however
@@ -16,11 +17,11 @@ EventSource reconnects with ``Last-Event-ID``. Locally the response stays open:
    long poll would be refused.
 
 It stops when the client goes away, the proxy answers anything but ``200`` (relayed as is when
-nothing was sent yet), Redis fails (the client reconnects with ``Last-Event-ID``), or the runtime
-stops — a code reload or Ctrl-C: the server completes the future it hands every request as
-``scope["state"][STOPPING_STATE]`` (``bakery_local.serving``), and each open stream ends at once with
-a reconnect hint instead of holding the restart until its client leaves. Same handler, same ids,
-same resume rule (``docs/sse.md``).
+nothing was sent yet), Redis fails (the client reconnects with ``Last-Event-ID``), or the server
+stops and says so — the local runtime's code reload or Ctrl-C: it completes the future it hands
+every request as ``scope["state"][STOPPING_STATE]`` (``bakery_local.serving``), and each open stream
+ends at once with a reconnect hint instead of holding the restart until its client leaves. Same
+handler, same ids, same resume rule (``docs/sse.md``).
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ from bakery_gateway.realtime.alerts.sse import (
     StreamId,
     retry_hint,
 )
-from bakery_local.alert_feed import AlertFeeds, FeedUnavailableError, TenantFeed
+from bakery_gateway.serve.alert_feed import AlertFeeds, FeedUnavailableError, TenantFeed
 
 # The template route the stream arrives on: the proxy's catch-all.
 PROXY_ROUTE_KEY = f"ANY {SERVICE_PATHS}"
@@ -51,8 +52,8 @@ PROXY_ROUTE_KEY = f"ANY {SERVICE_PATHS}"
 # in a template without that route.
 STREAM_ROUTE_KEYS = frozenset({f"GET {ALERT_STREAM_PATH}", PROXY_ROUTE_KEY})
 HEARTBEAT = b": heartbeat\n\n"
-# The key of the server's "stopping" future in each request's ASGI state (``bakery_local.serving``).
-STOPPING_STATE = "bakery_local.stopping"
+# The key of the server's "stopping" future in each request's ASGI state.
+STOPPING_STATE = "bakery.stopping"
 # The stage variables of the proxy invocations behind a continuous stream: answer without waiting.
 STREAM_STAGE_VARIABLES = {WAIT_STAGE_VARIABLE: "0"}
 _BLOCK_END = re.compile(rb"\r\n\r\n|\n\n|\r\r")

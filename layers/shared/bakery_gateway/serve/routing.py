@@ -1,27 +1,41 @@
-"""HTTP API route selection: the most specific path wins, then an explicit method over ANY."""
+"""HTTP API route selection: the most specific path wins, then an explicit method over ANY.
+
+Generic over the route's type: ``serve`` selects among ``api.routes.HTTP_ROUTES``, the local runtime
+among the routes it read from a template (``bakery_local.template.RouteSpec``); both select alike.
+"""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Generic, Protocol, TypeVar
 
-from bakery_local.template import RouteSpec
+
+class RouteLike(Protocol):
+    @property
+    def method(self) -> str: ...  # upper case, or ANY
+
+    @property
+    def path(self) -> str: ...  # a pattern: /api/v1/{proxy+}
+
+
+RouteT = TypeVar("RouteT", bound=RouteLike)
 
 
 @dataclass(frozen=True)
-class RouteMatch:
-    route: RouteSpec
+class RouteMatch(Generic[RouteT]):
+    route: RouteT
     path_parameters: dict[str, str]
 
 
-class RouteTable:
-    def __init__(self, routes: tuple[RouteSpec, ...]) -> None:
+class RouteTable(Generic[RouteT]):
+    def __init__(self, routes: tuple[RouteT, ...]) -> None:
         compiled = [(_pattern(route.path), route) for route in routes]
         # Literal segments before parameters before greedy ones, as API Gateway prioritises.
         compiled.sort(key=lambda item: _specificity(item[1]))
         self._routes = compiled
 
-    def match(self, method: str, path: str) -> RouteMatch | None:
+    def match(self, method: str, path: str) -> RouteMatch[RouteT] | None:
         for pattern, route in self._routes:
             if route.method not in (method, "ANY"):
                 continue
@@ -50,7 +64,7 @@ def _group(name: str) -> str:
     return re.sub(r"\W", "_", name)
 
 
-def _specificity(route: RouteSpec) -> tuple[int, int, int]:
+def _specificity(route: RouteLike) -> tuple[int, int, int]:
     segments = route.path.strip("/").split("/")
     greedy = int(any(segment.endswith("+}") for segment in segments))
     literal = sum(1 for segment in segments if not segment.startswith("{"))

@@ -1,17 +1,12 @@
 """``bakery-gateway serve``: the gateway as a long-lived ASGI server, for production containers.
 
-The same handlers as on Lambda and in ``bakery-gateway local``, behind the same API Gateway
-behaviour (``LocalHttpApi``: template routes, the authorizer with its result cache, payload 2.0
-events), in several uvicorn worker processes. What only a developer wants is left out: no embedded
-Redis (a real one is required and checked before any worker starts), no development key pair, no
-sample services, no ``/_local`` routes, no reload. Settings are Lambda's: ``Settings.from_environ``.
-
-Each worker process has its own ``LoopInvoker``: a function that exports ``async_handler`` (the
-proxy) is awaited on the worker's own event loop, the others (the authorizer) run on ``Invoker``'s
-threads, each with an event loop, as Lambda containers. Each worker has its own authorizer result
-cache: a token is verified once per worker per TTL, not once per request. The WebSocket API is not
-served (its connection registry lives in one process). Each worker's connections are held to the
-deadlines and limits of ``ServerSettings`` (``serve_protocol.py``).
+Each uvicorn worker process runs ``ServeApp`` (``app``): the route table, CORS, the authorizer behind
+its verdict cache, and the functions' objects called with the request. It needs nothing but the
+installed package and its settings: no ``template.yaml``, no embedded Redis (a real one is required
+and checked before any worker starts), no development key pair, no sample services, no ``/_local``
+routes, no reload. Settings are Lambda's (``Settings.from_environ``) plus ``ServerSettings``. The
+WebSocket API is not served (its connection registry lives in one process). Each worker's
+connections are held to the deadlines and limits of ``ServerSettings`` (``protocol``).
 """
 
 from __future__ import annotations
@@ -21,33 +16,22 @@ import resource
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
-
-from starlette.types import Receive, Scope, Send
 
 from bakery_gateway import constants
 from bakery_gateway.errors import ConfigurationError
+from bakery_gateway.serve.app import DEFAULT_THREADS, ServeApp
+from bakery_gateway.serve.protocol import GuardedHttpToolsProtocol
 from bakery_gateway.settings import ServerSettings, Settings
-from bakery_local.gateway import LocalHttpApi
-from bakery_local.invoker import Invoker
-from bakery_local.loop_invoker import LoopInvoker
-from bakery_local.serve_protocol import GuardedHttpToolsProtocol
-from bakery_local.template import read_http_api
 
 # Read by each worker process's factory (uvicorn starts workers with a fresh interpreter).
-TEMPLATE_VARIABLE = "BAKERY_SERVE_TEMPLATE"
 THREADS_VARIABLE = "BAKERY_SERVE_THREADS"
-DEFAULT_THREADS = 32
 DEFAULT_GRACEFUL_SECONDS = 8  # inside `docker stop`'s default 10 s before SIGKILL
-# The local runtime's own routes (status, development helpers): absent from a production server.
-DEVELOPMENT_PREFIX = "/_local"
 KEY_SOURCES = (
     constants.JWT_PUBLIC_KEY,
     constants.JWT_PUBLIC_KEYS,
     constants.JWT_PUBLIC_KEYS_SSM_PARAMETER,
     constants.JWT_PUBLIC_KEYS_SECRET_ID,
 )
-NOT_FOUND = b'{"message":"Not Found"}'
 
 
 @dataclass(frozen=True)
@@ -56,7 +40,6 @@ class ServeOptions:
     port: int
     workers: int | None  # None: default_workers()
     threads: int
-    template: Path
     graceful_seconds: int
     forwarded_allow_ips: str | None
     # ServerSettings given on the command line, as the variables they stand for (they win).
@@ -113,35 +96,42 @@ def _ping(settings: Settings) -> None:
         client.close()
 
 
-class StandaloneApp:
-    """``LocalHttpApi`` with the development routes answered 404, as any unknown path."""
+def build_app(settings: Settings, server: ServerSettings, *, threads: int = DEFAULT_THREADS) -> ServeApp:
+    """One worker's application: the HTTP API and its functions, no WebSocket API."""
+    from bakery_gateway.api.cors import gateway_cors
+    from bakery_gateway.clients.factories import async_redis_factory
+    from bakery_gateway.serve import alert_feed
+    from bakery_gateway.serve.app import AlertStreaming
+    from bakery_gateway.serve.functions import after_each_request, authorizer_call, served_functions
 
-    def __init__(self, api: LocalHttpApi) -> None:
-        self.api = api
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"].startswith(DEVELOPMENT_PREFIX):
-            headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(NOT_FOUND))]
-            await send({"type": "http.response.start", "status": 404, "headers": headers})
-            await send({"type": "http.response.body", "body": NOT_FOUND})
-            return
-        await self.api(scope, receive, send)
-
-
-def build_app(template: Path, *, threads: int = DEFAULT_THREADS) -> StandaloneApp:
-    """One worker's application: the template's HTTP API, no WebSocket API."""
-    api = read_http_api(template)
-    invoker = LoopInvoker(api.functions, Invoker(api.functions, workers=threads))
-    return StandaloneApp(LocalHttpApi(api, invoker, websocket=None))
-
-
-def create_app() -> StandaloneApp:
-    """The uvicorn factory, called once in each worker process."""
-    return build_app(
-        Path(os.environ[TEMPLATE_VARIABLE]), threads=int(os.environ.get(THREADS_VARIABLE, DEFAULT_THREADS))
+    # One reader per followed tenant; its blocking reads outlast alert_feed.BLOCK_MILLISECONDS.
+    feed_timeout = alert_feed.BLOCK_MILLISECONDS / 1000 + FEED_READ_MARGIN_SECONDS
+    streaming = AlertStreaming(
+        feeds=alert_feed.AlertFeeds(async_redis_factory(settings.redis, read_timeout_seconds=feed_timeout)),
+        heartbeat_seconds=settings.alerts.sse_heartbeat_seconds,
+        recheck_seconds=settings.alerts.sse_wait_seconds,
+        retry_milliseconds=settings.alerts.sse_retry_milliseconds,
+    )
+    return ServeApp(
+        served_functions(),
+        authorizer_call(),
+        cors=gateway_cors(server.cors_origins, allow_credentials=server.cors_allow_credentials),
+        streaming=streaming,
+        threads=threads,
+        after_each=after_each_request(settings),
     )
 
 
+def create_app() -> ServeApp:
+    """The uvicorn factory, called once in each worker process."""
+    return build_app(
+        Settings.from_environ(),
+        ServerSettings.from_environ(),
+        threads=int(os.environ.get(THREADS_VARIABLE, DEFAULT_THREADS)),
+    )
+
+
+FEED_READ_MARGIN_SECONDS = 2.0
 # A worker's files besides client connections and the downstream pool: Redis, alert streams, logs.
 SPARE_OPEN_FILES = 64
 
@@ -167,8 +157,6 @@ def serve(options: ServeOptions) -> int:
     import uvicorn
 
     try:
-        if not options.template.is_file():
-            raise ConfigurationError(f"{TEMPLATE_VARIABLE}: no template at {options.template}")
         workers = default_workers() if options.workers is None else options.workers
         if workers < 1 or options.threads < 1:
             raise ConfigurationError("--workers and --threads must be at least 1")
@@ -178,7 +166,6 @@ def serve(options: ServeOptions) -> int:
     except ConfigurationError as error:
         print(f"bakery-gateway serve: {error}", file=sys.stderr)
         return 2
-    os.environ[TEMPLATE_VARIABLE] = str(options.template.resolve())
     os.environ[THREADS_VARIABLE] = str(options.threads)
     os.environ.update(options.server_variables)  # read by each worker's protocol
     print(
@@ -190,9 +177,9 @@ def serve(options: ServeOptions) -> int:
         flush=True,
     )
     uvicorn.run(
-        "bakery_local.standalone:create_app",
+        "bakery_gateway.serve.server:create_app",
         factory=True,
-        # uvicorn's httptools protocol with deadlines and limits (serve_protocol.py).
+        # uvicorn's httptools protocol with deadlines and limits (protocol.py).
         http=GuardedHttpToolsProtocol,
         host=options.host,
         port=options.port,

@@ -1,24 +1,21 @@
-"""``bakery-gateway serve``: its configuration checks and what it leaves out (no Redis, no sockets)."""
+"""``bakery-gateway serve``: its configuration checks and how it starts its workers (no Redis, no sockets)."""
 
 from __future__ import annotations
 
 import os
 import resource
-from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from bakery_gateway import constants as names
 from bakery_gateway.errors import ConfigurationError
+from bakery_gateway.serve import server as standalone
+from bakery_gateway.serve.protocol import GuardedHttpToolsProtocol
+from bakery_gateway.serve.server import check_configuration
 from bakery_gateway.settings import ServerSettings
-from bakery_local import cli, standalone
-from bakery_local.serve_protocol import GuardedHttpToolsProtocol
-from bakery_local.server import PROJECT_ROOT
-from bakery_local.standalone import build_app, check_configuration
+from bakery_local import cli
 
-TEMPLATE = PROJECT_ROOT / "template.yaml"
 KEYS = '{"k1": "-----BEGIN PUBLIC KEY-----\\nx\\n-----END PUBLIC KEY-----"}'
 CONFIGURED = {names.REDIS_HOST: "redis.internal", names.JWT_PUBLIC_KEYS: KEYS}
 
@@ -69,7 +66,7 @@ def container_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for name, value in CONFIGURED.items():
         monkeypatch.setenv(name, value)
     # Unset, and restored after: serve writes them into this process's environment for its workers.
-    for name in (standalone.TEMPLATE_VARIABLE, standalone.THREADS_VARIABLE, *names.SERVE_VARIABLES):
+    for name in (standalone.THREADS_VARIABLE, *names.SERVE_VARIABLES):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -78,7 +75,7 @@ def test_serve_runs_the_standalone_factory_in_the_asked_number_of_workers(uvicor
     assert cli.main(["serve", "--workers", "3", "--port", "9000", "--graceful-timeout", "5"]) == 0
 
     [(arguments, options)] = uvicorn_run.calls
-    assert arguments == ("bakery_local.standalone:create_app",)
+    assert arguments == ("bakery_gateway.serve.server:create_app",)
     assert options["factory"] is True
     assert options["workers"] == 3
     assert options["port"] == 9000
@@ -105,6 +102,8 @@ def test_the_server_limits_default_to_what_the_docs_state() -> None:
         body_timeout_seconds=60.0,
         max_header_bytes=16 * 1024,
         max_connections=1000,
+        cors_origins=(),
+        cors_allow_credentials=True,
     )
 
 
@@ -204,21 +203,22 @@ def test_serve_without_redis_exits_before_starting_any_worker(
 
 
 @pytest.mark.usefixtures("container_environment")
-def test_serve_with_a_missing_template_names_it(uvicorn_run: _Recorder, tmp_path: Path) -> None:
-    assert cli.main(["serve", "--template", str(tmp_path / "nope.yaml")]) == 2
+def test_serve_needs_no_template(
+    uvicorn_run: _Recorder, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    monkeypatch.chdir(tmp_path)  # an empty folder, as a container's working directory may be
 
-    assert uvicorn_run.calls == []
+    assert cli.main(["serve"]) == 0
+
+    assert len(uvicorn_run.calls) == 1
 
 
 @pytest.mark.usefixtures("container_environment")
-async def test_the_application_has_no_development_routes_and_no_websocket_api() -> None:
-    app = build_app(TEMPLATE, threads=1)
-    try:
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
-            response = await client.get("/_local/status")
+def test_the_librarys_own_entry_point_serves_as_the_cli_does(uvicorn_run: _Recorder) -> None:
+    from bakery_gateway.serve.cli import main
 
-        assert response.status_code == 404
-        assert app.api.websocket is None
-    finally:
-        app.api.invoker.close()
+    assert main(["--workers", "2", "--port", "9001"]) == 0
+
+    [(arguments, options)] = uvicorn_run.calls
+    assert arguments == ("bakery_gateway.serve.server:create_app",)
+    assert (options["workers"], options["port"]) == (2, 9001)

@@ -9,8 +9,8 @@ from typing import Any, cast
 
 import pytest
 
-from bakery_local.alert_feed import AlertFeeds
-from bakery_local.alert_stream import (
+from bakery_gateway.serve.alert_feed import AlertFeeds
+from bakery_gateway.serve.alert_stream import (
     PROXY_ROUTE_KEY,
     Answer,
     is_alert_stream,

@@ -12,9 +12,11 @@ of every dependency, so that only the gateway's own code differs. (A ``.pth`` li
 from __future__ import annotations
 
 import shutil
+import statistics
 import subprocess
 import sys
 import sysconfig
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -60,3 +62,30 @@ def baseline_python(ref: str) -> tuple[str, Path]:
     )
     (home / READY).write_text(commit + "\n")
     return commit[:7], python
+
+
+def cpu_before_after(rows: Sequence[tuple[int, str, object, Mapping[str, float]]]) -> list[str]:
+    """Each gateway arm's server CPU per request (median over the rounds), and the ratio of this
+    checkout's to the baseline's: empty without a ``gateway@REF`` arm."""
+    per_arm: dict[str, list[float]] = {}
+    for _, name, _, cpu in rows:
+        if name.startswith("gateway"):
+            per_arm.setdefault(name, []).append(cpu["server"])
+    baselines = [name for name in per_arm if name.startswith("gateway@")]
+    if not baselines or "gateway" not in per_arm:
+        return []
+    now = statistics.median(per_arm["gateway"])
+    lines = ["| arm | serve's CPU µs/req (median of rounds) | rounds |", "|---|---:|---|"]
+    lines += [
+        f"| {name} | {statistics.median(values):.0f} | {', '.join(f'{v:.0f}' for v in values)} |"
+        for name, values in per_arm.items()
+    ]
+    for name in baselines:
+        before = statistics.median(per_arm[name])
+        lines.append("")
+        lines.append(
+            f"serve's CPU per request, gateway / {name}: {now / before:.3f} "
+            f"({(now - before) / before:+.1%}; {now:.0f} µs vs {before:.0f} µs)"
+        )
+    lines.append("")
+    return lines

@@ -9,14 +9,19 @@ Arms, each a server of its own on loopback, all forwarding to the same stub serv
   client factory over the aiohttp transport: the gateway's client when ``--transport aiohttp``;
 - ``bare httpx``: the same factory over httpx's own transport: the gateway's client when
   ``--transport httpx``, and the comparison for the aiohttp transport;
-- ``bare aiohttp``: the same passthrough with a plain aiohttp session (no httpx API on top).
+- ``bare aiohttp``: the same passthrough with a plain aiohttp session (no httpx API on top);
+- ``gateway@REF`` (``--baseline-ref REF``): the same ``serve`` of another commit (``baseline.py``: a
+  worktree and a virtualenv of its own, cached under ``build/``), for a before/after in one run; the
+  report then ends with each gateway's server CPU per request (median over the rounds) and their
+  ratio. ``--no-bare`` leaves the bare arms out.
 
 Arms run one after another, interleaved over ``--rounds``, each after a warm-up; the report prints
 req/s, latency p50/p99, errors (non-2xx, socket errors, timeouts), the ratio to the bare arm with
 the gateway's own client (same factory, same transport) of the same round, and the load average,
 and appends the table to ``results/throughput.md``.
 
-Run: ``make bench-throughput`` or ``.venv/bin/python bench/throughput.py --duration 10 --rounds 2``
+Run: ``make bench-throughput`` or ``.venv/bin/python bench/throughput.py --duration 10 --rounds 2``;
+before/after: ``make bench-throughput ARGS='--baseline-ref main'``
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from pathlib import Path
 
 import httpx
 import redis
+from baseline import baseline_python, cpu_before_after
 from harness import (
     BENCH_DIR,
     REQUEST_PATH,
@@ -251,6 +257,7 @@ def report(rows: list[Row], args: argparse.Namespace, loads: tuple[float, float]
             + " |"
         )
     lines.append("")
+    lines += cpu_before_after(rows)
     return "\n".join(lines)
 
 
@@ -274,6 +281,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=Settings().downstream_http_transport,
         help="the gateway's DOWNSTREAM_HTTP_TRANSPORT (default: the gateway's default)",
     )
+    parser.add_argument(
+        "--baseline-ref",
+        help="also measure serve of this commit, branch or tag (arm gateway@REF), interleaved with ours",
+    )
+    parser.add_argument("--no-bare", action="store_true", help="leave the bare passthrough arms out")
     parser.add_argument("--no-write", action="store_true", help=f"do not append to {RESULTS}")
     args = parser.parse_args(argv)
     loads_start = os.getloadavg()[0]
@@ -301,7 +313,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         pid = stack.enter_context(server(command, environ, f"{gateway}/health", workdir / "serve.log"))
         arms.append(Arm("gateway", f"{gateway}{REQUEST_PATH}", {"Authorization": f"Bearer {token}"}, pid))
 
-        for client in BARE_CLIENTS:
+        if args.baseline_ref:
+            commit, python = baseline_python(args.baseline_ref)
+            port = free_port()
+            command = [str(python), "-m", "bakery_local.cli", "serve", "--host", "127.0.0.1"]
+            command += ["--port", str(port), "--workers", str(args.workers)]
+            command += ["--threads", str(args.serve_threads)]
+            url = f"http://127.0.0.1:{port}"
+            baseline_environ = {**environ, "PYTHONPATH": str(python.parents[2] / "checkout" / "bench")}
+            log = workdir / "serve-baseline.log"
+            pid = stack.enter_context(server(command, baseline_environ, f"{url}/health", log))
+            name = f"gateway@{args.baseline_ref}" + (
+                "" if args.baseline_ref.startswith(commit) else f" ({commit})"
+            )
+            arms.append(Arm(name, f"{url}{REQUEST_PATH}", {"Authorization": f"Bearer {token}"}, pid))
+
+        for client in () if args.no_bare else BARE_CLIENTS:
             port = free_port()
             command = [sys.executable, str(PASSTHROUGH), "--port", str(port), "--upstream", stub_url]
             command += ["--client", client, "--workers", str(args.workers), "--exit-on-stdin-eof"]
@@ -316,7 +343,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         for arm in arms:
             check_answers(arm)
         for round_ in range(1, args.rounds + 1):
-            for arm in arms:
+            # Every other round in reverse: no arm always runs first (or right after the same one).
+            for arm in arms if round_ % 2 else arms[::-1]:
                 run_wrk(arm, seconds=args.warmup, connections=args.connections, threads=args.wrk_threads)
                 result, cpu = measured_run(arm, args, shared)
                 rows.append((round_, arm.name, result, cpu))

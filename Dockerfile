@@ -5,22 +5,21 @@ FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
-    PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    BAKERY_SERVE_TEMPLATE=/app/template.yaml
+    PIP_DISABLE_PIP_VERSION_CHECK=1
 
 WORKDIR /app
 
-# What `pip install` builds from, and the template with the handler files it names (serve reads
-# both); nothing else of the repository (.dockerignore).
-COPY pyproject.toml template.yaml ./
+# What `pip install` builds from; nothing else of the repository (.dockerignore). serve runs from
+# the installed package alone: no template.yaml (its routes are the library's route table).
+COPY pyproject.toml ./
 COPY layers/shared ./layers/shared
 COPY functions ./functions
 COPY local ./local
 
 # The package with its runtime dependencies and the server's (uvicorn, PyYAML); no dev tools, no
-# fakeredis. A system user without a home or shell runs it.
+# fakeredis. The sources are removed once installed. A system user without a home or shell runs it.
 RUN pip install '.[serve]' \
-    && rm -rf build ./*.egg-info \
+    && rm -rf build ./*.egg-info pyproject.toml layers functions local \
     && useradd --system --uid 10001 --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin gateway
 
 USER 10001

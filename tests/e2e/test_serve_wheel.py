@@ -92,7 +92,7 @@ def server(
     environ.pop("PYTHONPATH", None)
     log_path = tmp_path_factory.mktemp("log") / "serve.log"
     command = [
-        installed / "bakery-gateway",
+        str(installed / "bakery-gateway"),
         "serve",
         "--host",
         "127.0.0.1",

@@ -28,11 +28,12 @@ from starlette.types import Receive, Scope, Send
 from bakery_gateway.api import cors as api_cors
 from bakery_gateway.api import platform_limits
 from bakery_gateway.clients.factories import async_redis_factory
+from bakery_gateway.errors import ClientDisconnectedError
 from bakery_gateway.serve import alert_feed, alert_stream
 from bakery_gateway.serve.alert_feed import AlertFeeds
 from bakery_gateway.serve.answers import json_answer, send_whole
 from bakery_gateway.serve.answers import message as _message
-from bakery_gateway.serve.asgi_body import ClientDisconnectedError, read_body_within
+from bakery_gateway.serve.asgi_body import read_body_within
 from bakery_gateway.serve.routing import RouteMatch, RouteTable
 from bakery_gateway.serve.verdict_cache import VerdictCache
 from bakery_gateway.settings import Settings

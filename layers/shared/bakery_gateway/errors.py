@@ -13,6 +13,16 @@ class ConfigurationError(Exception):
     """A setting is missing or malformed. Raised at cold start; names the variable."""
 
 
+class ClientDisconnectedError(Exception):
+    """The client left (or its connection was closed) before its body was whole: there is no
+    request to answer, and a part of a body must never be taken for the whole."""
+
+
+class FeedUnavailableError(Exception):
+    """An alert feed cannot read its tenant's stream (Redis failing): the open streams end, and
+    their clients reconnect with ``Last-Event-ID``."""
+
+
 class GatewayError(Exception):
     """An error that the gateway answers itself, as an RFC 9457 problem."""
 

@@ -11,8 +11,9 @@ import pytest
 import redis
 import redis.asyncio as aioredis
 
+from bakery_gateway.errors import FeedUnavailableError
 from bakery_gateway.realtime.alerts.sse import StreamId
-from bakery_gateway.serve.alert_feed import AlertFeeds, FeedUnavailableError, TenantFeed
+from bakery_gateway.serve.alert_feed import AlertFeeds, TenantFeed
 from tests.support.alerts import write_alert
 from tests.support.redis_server import RedisEndpoint, free_port
 

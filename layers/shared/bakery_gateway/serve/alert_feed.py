@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any
 
 from bakery_gateway.clients import redis_keyspace
+from bakery_gateway.errors import FeedUnavailableError
 from bakery_gateway.realtime.alerts.sse import (
     ALERT_EVENT,
     MAX_ALERTS_PER_ANSWER,
@@ -36,10 +37,6 @@ CAPACITY = 2000
 RETRY_SECONDS = 1.0
 STOP_SECONDS = 1.0
 Entry = tuple[StreamId, str]  # (stream id, the rendered event block)
-
-
-class FeedUnavailableError(Exception):
-    """The feed cannot read the tenant's stream (Redis failing)."""
 
 
 def render_entries(raw: Sequence[tuple[str, Mapping[str, str]]]) -> list[Entry]:

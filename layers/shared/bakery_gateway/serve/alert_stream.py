@@ -37,6 +37,7 @@ from typing import Any
 from starlette.types import Receive, Send
 
 from bakery_gateway.api.routes import ALERT_STREAM_PATH, SERVICE_PATHS
+from bakery_gateway.errors import FeedUnavailableError
 from bakery_gateway.realtime.alerts.sse import (
     LAST_EVENT_ID_HEADER,
     TENANT_HEADER,
@@ -44,7 +45,7 @@ from bakery_gateway.realtime.alerts.sse import (
     StreamId,
     retry_hint,
 )
-from bakery_gateway.serve.alert_feed import AlertFeeds, FeedUnavailableError, TenantFeed
+from bakery_gateway.serve.alert_feed import AlertFeeds, TenantFeed
 
 # The template route the stream arrives on: the proxy's catch-all.
 PROXY_ROUTE_KEY = f"ANY {SERVICE_PATHS}"

@@ -32,6 +32,7 @@ from bakery_gateway.api.identity import Verdict
 from bakery_gateway.api.request import Request
 from bakery_gateway.api.routes import HTTP_ROUTES, Authorizer, HttpRoute
 from bakery_gateway.edge.asgi import request_from_scope
+from bakery_gateway.errors import ClientDisconnectedError
 from bakery_gateway.realtime.alerts.sse import LAST_EVENT_ID_HEADER
 from bakery_gateway.serve import alert_stream
 from bakery_gateway.serve.alert_feed import AlertFeeds
@@ -48,7 +49,7 @@ from bakery_gateway.serve.answers import (
     is_loopback,
     send_whole,
 )
-from bakery_gateway.serve.asgi_body import ClientDisconnectedError, read_body_within
+from bakery_gateway.serve.asgi_body import read_body_within
 from bakery_gateway.serve.routing import RouteMatch, RouteTable
 from bakery_gateway.serve.verdict_cache import VerdictCache
 

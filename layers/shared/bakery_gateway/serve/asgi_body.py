@@ -7,10 +7,7 @@ import sys
 
 from starlette.types import Message, Receive
 
-
-class ClientDisconnectedError(Exception):
-    """The client left (or its connection was closed) before its body was whole: there is no
-    request to answer, and a part of a body must never be taken for the whole."""
+from bakery_gateway.errors import ClientDisconnectedError
 
 
 async def read_body_within(receive: Receive, max_bytes: int) -> bytes | None:

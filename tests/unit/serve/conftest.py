@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,7 +46,8 @@ class FakeFunction:
 @dataclass
 class FakeAuthorizer:
     """Authorizes ``Bearer token-*`` with an identity; denies (isAuthorized false) ``Bearer deny``;
-    raises for ``Bearer fail``; refuses anything else in its verdict, as ours does."""
+    raises for ``Bearer fail``, outlasts ``TIMEOUT_SECONDS`` for ``Bearer slow``; refuses anything
+    else in its verdict, as ours does."""
 
     calls: list[Request] = field(default_factory=list)
     threads: list[int] = field(default_factory=list)
@@ -56,6 +58,8 @@ class FakeAuthorizer:
         credential = request.headers.get("authorization", "")
         if credential == "Bearer fail":
             raise RuntimeError("the authorizer failed")
+        if credential == "Bearer slow":
+            time.sleep(SLOW_SECONDS)
         if credential == "Bearer deny":
             return False, Unauthenticated("denied")
         if credential.startswith("Bearer token-"):
@@ -81,7 +85,8 @@ def gateway() -> Gateway:
     functions = {name: FakeFunction(name) for name in (PROXY_FUNCTION, POLICY_FUNCTION, FANOUT_FUNCTION)}
     authorizer = FakeAuthorizer()
     served = {name: ServedFunction(function.answer, TIMEOUT_SECONDS) for name, function in functions.items()}
-    return Gateway(ServeApp(served, authorizer, threads=2), functions, authorizer)
+    app = ServeApp(served, authorizer, threads=2, authorizer_timeout_seconds=TIMEOUT_SECONDS)
+    return Gateway(app, functions, authorizer)
 
 
 @pytest.fixture

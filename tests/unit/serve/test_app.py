@@ -22,7 +22,7 @@ from bakery_gateway.api.routes import (
     PROXY_FUNCTION,
 )
 from bakery_gateway.serve.verdict_cache import VerdictCache
-from tests.unit.serve.conftest import TIMEOUT_SECONDS, TOKEN, Gateway, client_from
+from tests.unit.serve.conftest import SLOW_SECONDS, TIMEOUT_SECONDS, TOKEN, Gateway, client_from
 
 SERVICE_PATH = "/api/v1/sales/items"
 AUTHORIZED = {"authorization": TOKEN}
@@ -167,6 +167,14 @@ async def test_a_failing_authorizer_is_api_gateways_500_and_is_not_cached(
 
     assert len(gateway.authorizer.calls) == 2
     assert "authorizer TokenAuthorizer failed" in caplog.text
+
+
+async def test_an_authorizer_past_its_timeout_is_api_gateways_500(client: httpx.AsyncClient) -> None:
+    started = time.monotonic()
+    response = await client.get(SERVICE_PATH, headers={"authorization": "Bearer slow"})
+
+    assert (response.status_code, response.json()) == (500, {"message": "Internal Server Error"})
+    assert time.monotonic() - started < SLOW_SECONDS
 
 
 async def test_the_stream_route_without_identity_sources_asks_the_authorizer_every_time(

@@ -30,7 +30,13 @@ from bakery_gateway.api import cors as api_cors
 from bakery_gateway.api import platform_limits
 from bakery_gateway.api.identity import Verdict
 from bakery_gateway.api.request import Request
-from bakery_gateway.api.routes import HTTP_ROUTES, Authorizer, HttpRoute
+from bakery_gateway.api.routes import (
+    AUTHORIZER_FUNCTION,
+    FUNCTION_TIMEOUT_SECONDS,
+    HTTP_ROUTES,
+    Authorizer,
+    HttpRoute,
+)
 from bakery_gateway.edge.asgi import request_from_scope
 from bakery_gateway.errors import ClientDisconnectedError
 from bakery_gateway.realtime.alerts.sse import LAST_EVENT_ID_HEADER
@@ -113,6 +119,7 @@ class ServeApp:
         streaming: AlertStreaming | None = None,
         threads: int = DEFAULT_THREADS,
         after_each: Callable[[], None] | None = None,
+        authorizer_timeout_seconds: float = FUNCTION_TIMEOUT_SECONDS[AUTHORIZER_FUNCTION],
         integration_timeout_seconds: float = platform_limits.HTTP_API_INTEGRATION_TIMEOUT_SECONDS,
     ) -> None:
         self.functions = dict(functions)
@@ -122,6 +129,7 @@ class ServeApp:
         self.cache: VerdictCache[Verdict] = VerdictCache()
         self.invocations: Counter[str] = Counter()  # per function: what tests read
         self.integration_timeout_seconds = integration_timeout_seconds
+        self.authorizer_timeout_seconds = authorizer_timeout_seconds
         self._authorize_call = authorize
         self._threads = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="authorizer")
         self._after_each = after_each
@@ -208,9 +216,10 @@ class ServeApp:
             function = guard.function or ""
             self.invocations[function] += 1
             loop = asyncio.get_running_loop()
-            timeout = self.functions[function].timeout_seconds if function in self.functions else None
             try:
-                async with asyncio.timeout(timeout):
+                # Past its timeout the verification's thread runs on (nothing can stop it); the
+                # request gets API Gateway's 500 for a failing authorizer.
+                async with asyncio.timeout(self.authorizer_timeout_seconds):
                     authorized, verdict = await loop.run_in_executor(
                         self._threads, self._authorize_call, request
                     )

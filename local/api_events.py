@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
+from bakery_local.template import AuthorizerSpec
+
 ACCOUNT_ID = "000000000000"
 API_ID = "local"
 _TEXT_TYPES = (
@@ -133,6 +135,27 @@ def http_event(
     if body is not None:
         event["body"] = body
     return event
+
+
+def identity_source(request: IncomingRequest, authorizer: AuthorizerSpec) -> tuple[str, ...]:
+    """The values of ``authorizer``'s identity sources in ``request`` ("" for a missing one: API
+    Gateway then answers 401 without invoking the authorizer); its verdict is cached under them."""
+    headers = combined_headers(request.headers)
+    query = query_parameters(request.raw_query) or {}
+    return tuple(headers.get(name, "") for name in authorizer.identity_headers) + tuple(
+        query.get(name, "") for name in authorizer.identity_query_strings
+    )
+
+
+def authorizer_verdict(answer: Any) -> tuple[bool, dict[str, Any]]:
+    """A simple response read as API Gateway reads it: ``isAuthorized`` and the context;
+    ``ValueError`` for anything else (API Gateway's 500)."""
+    if not isinstance(answer, Mapping) or not isinstance(answer.get("isAuthorized"), bool):
+        raise ValueError("authorizer answered without a boolean isAuthorized")
+    context = answer.get("context") or {}
+    if not all(isinstance(value, str | int | float | bool) for value in context.values()):
+        raise ValueError("authorizer context values must be strings, numbers or booleans")
+    return answer["isAuthorized"], dict(context)
 
 
 def authorizer_event(

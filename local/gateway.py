@@ -286,11 +286,7 @@ class LocalHttpApi:
     ) -> dict[str, Any] | tuple[int, Headers, bytes]:
         """The authorizer's context, or the response API Gateway gives instead of calling the route."""
         authorizer = self.api.authorizers[match.route.authorizer or ""]
-        headers = api_events.combined_headers(request.headers)
-        query = api_events.query_parameters(request.raw_query) or {}
-        identity = tuple(headers.get(name, "") for name in authorizer.identity_headers) + tuple(
-            query.get(name, "") for name in authorizer.identity_query_strings
-        )
+        identity = api_events.identity_source(request, authorizer)
         if not all(identity):
             return _message(401, "Unauthorized")
         cached = self.cache.get(authorizer.name, identity)
@@ -305,7 +301,7 @@ class LocalHttpApi:
             self.authorizer_invocations += 1
             try:
                 answer = await self.invoker.invoke(authorizer.function, event)
-                authorized, context = _simple_response(answer)
+                authorized, context = api_events.authorizer_verdict(answer)
             except Exception:
                 log.exception("authorizer %s failed", authorizer.name)
                 return _message(500, "Internal Server Error")
@@ -332,15 +328,6 @@ def _raw_path(scope: Scope) -> str:
     """The path as sent, percent-encoding kept: a connection id may hold an encoded ``/``."""
     raw: bytes = scope.get("raw_path") or scope["path"].encode()
     return raw.decode("latin-1")
-
-
-def _simple_response(answer: Any) -> tuple[bool, dict[str, Any]]:
-    if not isinstance(answer, Mapping) or not isinstance(answer.get("isAuthorized"), bool):
-        raise ValueError("authorizer answered without a boolean isAuthorized")
-    context = answer.get("context") or {}
-    if not all(isinstance(value, str | int | float | bool) for value in context.values()):
-        raise ValueError("authorizer context values must be strings, numbers or booleans")
-    return answer["isAuthorized"], dict(context)
 
 
 def _http_response(result: Any) -> tuple[int, Headers, bytes]:

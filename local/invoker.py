@@ -44,23 +44,29 @@ class FunctionInvoker(Protocol):
 
 @dataclass
 class LambdaContext:
-    """The attributes of the Lambda context object that handlers and powertools read."""
+    """The attributes of the Lambda context object that handlers and powertools read.
 
-    function_name: str
-    memory_limit_in_mb: int
-    timeout_seconds: float
+    The one context of the local runtime and of the tests: only they make one (Lambda gives the
+    functions its own, and the library only reads it). Its deadline is ``timeout_seconds`` after its
+    creation on ``clock``, as an invocation's is; a test stops the clock to read a fixed time left.
+    """
+
+    function_name: str = "local"
+    memory_limit_in_mb: int = 512
+    timeout_seconds: float = 30.0
     aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     function_version: str = "$LATEST"
     log_group_name: str = "/aws/lambda/local"
     log_stream_name: str = "local"
-    _deadline: float = field(default=0.0)
+    clock: Callable[[], float] = field(default=time.monotonic, repr=False)
+    _deadline: float = field(default=0.0, repr=False)
 
     def __post_init__(self) -> None:
-        self._deadline = time.monotonic() + self.timeout_seconds
+        self._deadline = self.clock() + self.timeout_seconds
         self.invoked_function_arn = f"arn:aws:lambda:local:000000000000:function:{self.function_name}"
 
     def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
+        return max(0, int((self._deadline - self.clock()) * 1000))
 
 
 class FunctionTimeoutError(Exception):

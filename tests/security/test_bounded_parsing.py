@@ -17,10 +17,11 @@ from websockets.sync.client import connect
 
 from bakery_gateway import bounded_json
 from bakery_local.dev_tokens import DevKeyPair
+from bakery_local.invoker import LambdaContext
 from tests.e2e.runtime import RunningGateway
 from tests.support.events import FANOUT_HTTP_API, WEBSOCKET_AUTHORIZER_REQUEST, load_event, load_recording
 from tests.support.lambda_gateway import LambdaGateway, ProxyResponse, assert_problem
-from tests.support.lambda_runtime import AUTHORIZER_MODULE, LambdaContext, LambdaRuntime
+from tests.support.lambda_runtime import AUTHORIZER_MODULE, LambdaRuntime
 from tests.support.stub_service import StubService
 
 FANOUT_MODULE = "bakery_functions.fanout.app"
@@ -53,9 +54,7 @@ def test_a_token_nested_a_thousand_deep_is_a_401_on_a_protected_route(
 
 def test_a_token_nested_a_thousand_deep_is_a_401_on_the_alert_streams_query(gateway: LambdaGateway) -> None:
     token = deep_token("payload")
-    context = gateway.authorize(None, route_key="GET /api/v1/alerts/stream", query=f"token={token}")[
-        "context"
-    ]
+    context = gateway.authorize(None, path="/api/v1/alerts/stream", query=f"token={token}")["context"]
 
     response = gateway.request("GET", "/api/v1/alerts/stream", context=context, query=f"token={token}")
 

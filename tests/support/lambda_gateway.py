@@ -1,10 +1,16 @@
-"""API Gateway's part, played in process: authorizer event → context → function event → response.
+"""API Gateway's HTTP API, played in process in front of the real handlers, by the local runtime's pieces.
 
-The function is the one template.yaml routes the request to: the policy function for
-``/api/v1/admin/**`` and the subscription pushes, the proxy for everything else.
+A request goes the way ``bakery-gateway local`` (``bakery_local.gateway``) sends it: its route
+selected from template.yaml's (``bakery_local.routes``), its authorizer's identity sources read
+(missing: API Gateway's own 401, the authorizer unasked), the authorizer's payload 2.0 event and
+then the function's built from the one request (``bakery_local.api_events``), the simple response
+read as API Gateway reads it (``isAuthorized: false``: 403; a malformed answer: 500). Synchronous and
+serverless: the handlers run on the test's ``LambdaRuntime`` loop.
 
-Every response passes the checks the brief makes of all of them: a request id is echoed, and
-nothing contains a stack trace or the caller's token.
+Not played: the authorizer's result cache (every request asks the authorizer; a test plays a cached
+verdict with ``context=``), and a handler's exception, which fails the test instead of becoming
+API Gateway's 500. Every function response passes the checks the brief makes of all of them: a
+request id is echoed, and nothing contains a stack trace or the caller's token.
 """
 
 from __future__ import annotations
@@ -13,30 +19,61 @@ import base64
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 from bakery_gateway.api.problems import PROBLEM_TYPE_BASE
 from bakery_gateway.api.routes import (
-    ADMIN_PATHS,
-    HTTP_ROUTES,
-    LOGOUT_PATH,
+    AUTHORIZER_FUNCTION,
     POLICY_FUNCTION,
-    PUBLIC_ROUTE_KEYS,
+    PROXY_FUNCTION,
     SERVICE_PATHS,
-    SUBSCRIPTION_EVENTS_PATH,
+    canonical_route_key,
 )
 from bakery_gateway.constants import PROBLEM_CONTENT_TYPE
-from tests.support.events import AUTHORIZER_REQUEST, HTTP_API_PROXY, load_event
-from tests.support.lambda_runtime import LambdaContext
+from bakery_local import api_events
+from bakery_local.invoker import LambdaContext
+from bakery_local.routes import RouteMatch, RouteTable
+from bakery_local.template import HttpApiSpec, read_http_api
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
+TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 PROXY_ROUTE_KEY = f"ANY {SERVICE_PATHS}"
-LOGOUT_ROUTE_KEY = f"POST {LOGOUT_PATH}"
-ADMIN_ROUTE_KEY = f"ANY {ADMIN_PATHS}"
-SUBSCRIPTION_EVENTS_ROUTE_KEY = f"POST {SUBSCRIPTION_EVENTS_PATH}"
-POLICY_ROUTE_KEYS = frozenset(route.route_key for route in HTTP_ROUTES if route.function == POLICY_FUNCTION)
 STACK_TRACE_MARKERS = ("Traceback (most recent call last)", 'File "/')
+# The client of the recorded events (tests/events/http_api_proxy.json): its API's host, its address.
+API_HOST = "a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com"
+CLIENT_IP = "203.0.113.10"
+CLIENT_HEADERS = {"accept": "application/json", "user-agent": "Mozilla/5.0 (X11; Linux x86_64) Bakery-IA/1.0"}
+DEFAULT_PATH = "/api/v1/sales/products"
+
+
+@cache
+def http_api() -> HttpApiSpec:
+    """template.yaml's HTTP API, its parameters at their defaults."""
+    return read_http_api(TEMPLATE, environ={})
+
+
+@cache
+def _route_table() -> RouteTable:
+    return RouteTable(http_api().routes)
+
+
+def _route_named(route_key: str) -> RouteMatch:
+    (route,) = (route for route in http_api().routes if route.route_key == route_key)
+    return RouteMatch(route, {})
+
+
+def route_for(method: str, path: str) -> RouteMatch:
+    """The route API Gateway selects for ``method path`` (a test asks only for routes that exist)."""
+    match = _route_table().match(method, path)
+    assert match is not None, f"template.yaml has no route for {method} {path}"
+    return match
+
+
+def route_key_for(method: str, path: str) -> str:
+    return route_for(method, path).route.route_key
 
 
 @dataclass(frozen=True)
@@ -70,55 +107,105 @@ class ProxyResponse:
         return json.loads(self.body)
 
 
-def route_key_for(method: str, path: str) -> str:
-    """The route key of our HTTP API that a request matches (public routes have their own)."""
-    key = f"{method} {path}"
-    if key in PUBLIC_ROUTE_KEYS or key in (LOGOUT_ROUTE_KEY, SUBSCRIPTION_EVENTS_ROUTE_KEY):
-        return key
-    # A greedy public route (``ANY /api/v1/demo/{proxy+}``) is more specific than the catch-all,
-    # so API Gateway prefers it.
-    for public in PUBLIC_ROUTE_KEYS:
-        route_method, _, template = public.partition(" ")
-        prefix = template.removesuffix("{proxy+}")
-        if prefix != template and route_method in ("ANY", method) and path.startswith(prefix):
-            return public
-    return ADMIN_ROUTE_KEY if path.startswith(ADMIN_PATHS.removesuffix("{proxy+}")) else PROXY_ROUTE_KEY
+def gateway_answer(status: int, message: str) -> ProxyResponse:
+    """API Gateway's own answer, no function invoked: a JSON object with a message."""
+    return ProxyResponse(
+        {
+            "statusCode": status,
+            "headers": {"content-type": "application/json"},
+            "body": json.dumps({"message": message}),
+        }
+    )
+
+
+def client_request(
+    method: str,
+    path: str,
+    *,
+    token: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    body: bytes | str | None = None,
+    query: str | None = None,
+    cookies: Sequence[str] | None = None,
+    source_ip: str = CLIENT_IP,
+) -> api_events.IncomingRequest:
+    """The request a client of the recorded API sends over HTTPS (cookies in one ``Cookie`` header)."""
+    sent = {
+        "host": API_HOST,
+        **CLIENT_HEADERS,
+        **{name.lower(): value for name, value in (headers or {}).items()},
+    }
+    if token is not None:
+        sent["authorization"] = f"Bearer {token}"
+    raw_body = body.encode() if isinstance(body, str) else body or b""
+    if raw_body:
+        sent.setdefault("content-length", str(len(raw_body)))
+    if cookies:
+        sent["cookie"] = "; ".join(cookies)
+    return api_events.IncomingRequest(
+        method=method,
+        raw_path=path,
+        raw_query=query or "",
+        headers=list(sent.items()),
+        body=raw_body,
+        source_ip=source_ip,
+        scheme="https",
+    )
 
 
 class LambdaGateway:
     def __init__(self, authorizer: Handler, proxy: Handler, policy: Handler | None = None) -> None:
-        self._authorizer = authorizer
-        self._proxy = proxy
-        self._policy = policy
+        self._functions: dict[str, Handler | None] = {
+            AUTHORIZER_FUNCTION: authorizer,
+            PROXY_FUNCTION: proxy,
+            POLICY_FUNCTION: policy,
+        }
+        self._api = http_api()
+        self._function_of = {route.route_key: route.function for route in self._api.routes}
 
-    def authorize(self, token: str | None, **overrides: Any) -> dict[str, Any]:
-        """The authorizer's answer to the recorded REQUEST event carrying ``token``."""
-        if token is None:
-            event = load_event(AUTHORIZER_REQUEST, **overrides)
-            event["headers"].pop("authorization", None)
-            event["identitySource"] = []
-        else:
-            event = load_event(AUTHORIZER_REQUEST, token=token, **overrides)
-        answer = self._authorizer(event, LambdaContext())
-        assert_nothing_leaks(json.dumps(answer), token)
-        return answer
+    def authorize(
+        self,
+        token: str | None,
+        *,
+        method: str = "GET",
+        path: str = DEFAULT_PATH,
+        query: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """The authorizer's answer to a request carrying ``token`` on the route of ``method path``."""
+        request = client_request(method, path, token=token, query=query, headers=headers)
+        match = route_for(method, path)
+        identity = self._identity(request, match)
+        assert identity is not None, f"{method} {path} has no Lambda authorizer"
+        assert all(identity), (
+            f"API Gateway answers {method} {path} without its identity source: no authorizer asked"
+        )
+        event = api_events.authorizer_event(
+            request,
+            route_key=match.route.route_key,
+            stage=self._api.stage,
+            identity_source=list(identity),
+            path_parameters=match.path_parameters,
+        )
+        secrets = [token] if token else [value.rpartition(" ")[2] for value in (headers or {}).values()]
+        return self.invoke_authorizer(event, secrets)
 
     def context_for(self, token: str) -> dict[str, Any]:
         return dict(self.authorize(token)["context"])
 
-    def authorize_credentials(self, headers: Mapping[str, str]) -> dict[str, Any]:
+    def authorize_credentials(
+        self, headers: Mapping[str, str], *, path: str = DEFAULT_PATH
+    ) -> dict[str, Any]:
         """The authorizer's context for a request whose credential headers are ``headers`` (an API
-        key's ``Authorization: ApiKey ...`` or ``X-API-Key``), instead of the recorded bearer token."""
-        event = load_event(AUTHORIZER_REQUEST)
-        event["headers"].pop("authorization", None)
-        event["headers"].update({name.lower(): value for name, value in headers.items()})
-        event["identitySource"] = (
-            [event["headers"]["authorization"]] if "authorization" in event["headers"] else []
-        )
-        answer = self._authorizer(event, LambdaContext())
-        for value in headers.values():
-            assert_nothing_leaks(json.dumps(answer), value.rpartition(" ")[2])
-        return dict(answer["context"])
+        key's ``Authorization: ApiKey ...`` or ``X-API-Key``), instead of a bearer token."""
+        return dict(self.authorize(None, path=path, headers=headers)["context"])
+
+    def invoke_authorizer(self, event: dict[str, Any], secrets: Sequence[str] = ()) -> dict[str, Any]:
+        """The authorizer function's answer to a prepared REQUEST event; it shows none of ``secrets``."""
+        answer = self._handler(AUTHORIZER_FUNCTION)(event, LambdaContext(AUTHORIZER_FUNCTION))
+        for secret in secrets:
+            assert_nothing_leaks(json.dumps(answer), secret)
+        return answer
 
     def request(
         self,
@@ -132,46 +219,91 @@ class LambdaGateway:
         query: str | None = None,
         stage: str | None = None,
         cookies: Sequence[str] | None = None,
-        event_name: str = HTTP_API_PROXY,
+        source_ip: str = CLIENT_IP,
+        stage_variables: Mapping[str, str] | None = None,
         lambda_context: LambdaContext | None = None,
-        **overrides: Any,
+        without_authorizer: bool = False,
+        route_key: str | None = None,
     ) -> ProxyResponse:
-        """Send one request through the handler its route belongs to.
+        """Send one request through API Gateway to the function of its route.
 
         The authorizer context is ``context`` when given (a cached verdict), else the authorizer's
-        verdict on ``token``; public routes and token-less requests carry none. ``lambda_context``
-        is the function's (default: 30 s left).
+        verdict on the request; public routes carry none. ``without_authorizer``: the request reaches
+        the function with no verdict at all, as through a route wired without its authorizer by
+        mistake (the functions fail closed); ``route_key``: served on that route whatever the path, as
+        by a host that sends every path to the proxy (``serve``), where API Gateway would answer 404
+        itself. ``lambda_context`` is the function's (default: 30 s left).
         """
-        route_key = route_key_for(method, path)
-        authorizer: Mapping[str, Any] | None = context
-        if authorizer is None and token is not None and route_key not in PUBLIC_ROUTE_KEYS:
-            authorizer = self.context_for(token)
-        event = load_event(
-            event_name,
-            method=method,
-            path=path,
-            stage=stage,
-            route_key=route_key,
-            extra_headers=headers,
+        request = client_request(
+            method,
+            path,
             token=token,
+            headers=headers,
+            body=body,
             query=query,
             cookies=cookies,
-            body=body,
-            authorizer=authorizer,
-            **overrides,
+            source_ip=source_ip,
+        )
+        match = _route_table().match(method, path) if route_key is None else _route_named(route_key)
+        if match is None:
+            return gateway_answer(404, "Not Found")
+        verdict: Mapping[str, Any] | ProxyResponse | None = context
+        if verdict is None and match.route.authorizer is not None and not without_authorizer:
+            verdict = self._verdict(request, match)
+        if isinstance(verdict, ProxyResponse):
+            return verdict
+        event = api_events.http_event(
+            request,
+            route_key=match.route.route_key,
+            stage=stage or self._api.stage,
+            path_parameters=match.path_parameters,
+            authorizer_context=verdict,
+            stage_variables=stage_variables,
         )
         return self.invoke(event, lambda_context)
 
     def invoke(self, event: dict[str, Any], lambda_context: LambdaContext | None = None) -> ProxyResponse:
-        """Send a prepared event (see ``load_event``) to the handler of its route key."""
-        handler = self._policy if event.get("routeKey") in POLICY_ROUTE_KEYS else self._proxy
-        assert handler is not None, f"no policy function started for {event.get('routeKey')}"
-        response = ProxyResponse(handler(event, lambda_context or LambdaContext()))
+        """Send a prepared event (see ``load_event``) to the function of its route key."""
+        function = self._function_of.get(canonical_route_key(str(event.get("routeKey"))), PROXY_FUNCTION)
+        response = ProxyResponse(self._handler(function)(event, lambda_context or LambdaContext(function)))
         authorization = str((event.get("headers") or {}).get("authorization", ""))
         token = authorization.partition(" ")[2] or None
         assert_nothing_leaks(json.dumps(response.raw) + response.body.decode("latin-1"), token)
         assert response.headers.get("x-request-id"), "every response echoes a request id"
         return response
+
+    def _identity(self, request: api_events.IncomingRequest, match: RouteMatch) -> tuple[str, ...] | None:
+        """The route's identity source values; None on a route without a Lambda authorizer."""
+        if match.route.authorizer is None:
+            return None
+        return api_events.identity_source(request, self._api.authorizers[match.route.authorizer])
+
+    def _verdict(
+        self, request: api_events.IncomingRequest, match: RouteMatch
+    ) -> dict[str, Any] | ProxyResponse:
+        """The authorizer's context for ``request``, or API Gateway's answer instead of the function's."""
+        identity = self._identity(request, match) or ()
+        if not all(identity):
+            return gateway_answer(401, "Unauthorized")
+        event = api_events.authorizer_event(
+            request,
+            route_key=match.route.route_key,
+            stage=self._api.stage,
+            identity_source=list(identity),
+            path_parameters=match.path_parameters,
+        )
+        authorization = dict(request.headers).get("authorization", "")
+        answer = self.invoke_authorizer(event, [authorization.rpartition(" ")[2]] if authorization else [])
+        try:
+            authorized, context = api_events.authorizer_verdict(answer)
+        except ValueError:
+            return gateway_answer(500, "Internal Server Error")
+        return context if authorized else gateway_answer(403, "Forbidden")
+
+    def _handler(self, function: str) -> Handler:
+        handler = self._functions.get(function)
+        assert handler is not None, f"no {function} started"
+        return handler
 
 
 def assert_nothing_leaks(text: str, token: str | None) -> None:

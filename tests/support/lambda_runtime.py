@@ -11,9 +11,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import sys
-import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
@@ -31,23 +29,6 @@ POLICY_MODULE = "bakery_functions.policy.app"
 GATEWAY_VARIABLES = tuple(
     value for key, value in vars(names).items() if key.isupper() and isinstance(value, str) and key == value
 ) + tuple(names.service_url_variable(service) for service in names.SERVICES)
-
-
-@dataclass
-class LambdaContext:
-    """The parts of Lambda's context object that handlers may read."""
-
-    function_name: str = "bakery-gateway-test"
-    function_version: str = "$LATEST"
-    invoked_function_arn: str = "arn:aws:lambda:eu-west-1:123456789012:function:bakery-gateway-test"
-    memory_limit_in_mb: int = 512
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    log_group_name: str = "/aws/lambda/bakery-gateway-test"
-    log_stream_name: str = "2024/03/09/[$LATEST]0123456789abcdef"
-    remaining_millis: int = 30_000  # what is left of the function's timeout when it is asked
-
-    def get_remaining_time_in_millis(self) -> int:
-        return self.remaining_millis
 
 
 class LambdaRuntime:

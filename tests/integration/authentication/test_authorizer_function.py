@@ -6,6 +6,7 @@ import redis
 
 from bakery_gateway.clients import redis_keyspace
 from bakery_local.dev_tokens import DevKeyPair
+from tests.support.events import AUTHORIZER_REQUEST, load_event
 from tests.support.lambda_gateway import LambdaGateway
 
 
@@ -14,7 +15,7 @@ def test_a_recorded_request_event_with_a_valid_token_is_authorized_with_its_iden
 ) -> None:
     token = dev_keys.mint(user_id="user-1", tenant_id="tenant-a", roles=["admin"])
 
-    answer = gateway.authorize(token)
+    answer = gateway.invoke_authorizer(load_event(AUTHORIZER_REQUEST, token=token), [token])
 
     assert answer["isAuthorized"] is True
     assert answer["context"]["authenticated"] is True
@@ -26,7 +27,7 @@ def test_a_recorded_request_event_with_a_valid_token_is_authorized_with_its_iden
 def test_a_recorded_request_event_with_a_bad_token_passes_through_unauthenticated(
     gateway: LambdaGateway,
 ) -> None:
-    answer = gateway.authorize("eyJhbGciOiJub25lIn0.e30.")
+    answer = gateway.invoke_authorizer(load_event(AUTHORIZER_REQUEST, token="eyJhbGciOiJub25lIn0.e30."))
 
     assert answer["isAuthorized"] is True
     assert answer["context"]["authenticated"] is False
@@ -34,7 +35,10 @@ def test_a_recorded_request_event_with_a_bad_token_passes_through_unauthenticate
 
 
 def test_a_recorded_request_event_without_a_token_is_unauthenticated(gateway: LambdaGateway) -> None:
-    answer = gateway.authorize(None)
+    event = load_event(AUTHORIZER_REQUEST, identitySource=[])
+    del event["headers"]["authorization"]
+
+    answer = gateway.invoke_authorizer(event)
 
     assert answer["context"] == {
         "authenticated": False,

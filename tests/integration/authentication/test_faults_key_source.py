@@ -18,9 +18,10 @@ import pytest
 
 from bakery_gateway.authentication import reloading_verifier
 from bakery_local.dev_tokens import DevKeyPair
+from bakery_local.invoker import LambdaContext
 from tests.support.events import AUTHORIZER_REQUEST, load_event
 from tests.support.lambda_gateway import LambdaGateway, assert_problem
-from tests.support.lambda_runtime import AUTHORIZER_MODULE, PROXY_MODULE, LambdaContext, LambdaRuntime
+from tests.support.lambda_runtime import AUTHORIZER_MODULE, PROXY_MODULE, LambdaRuntime
 from tests.support.stub_service import StubService
 
 PARAMETER = "/bakery/prod/jwt-public-keys"

@@ -12,8 +12,9 @@ from bakery_gateway.authentication.token_verifier import TokenVerifier
 from bakery_gateway.errors import KeySourceError
 from bakery_gateway.settings import JwtSettings
 from bakery_local.dev_tokens import DevKeyPair
+from bakery_local.invoker import LambdaContext
 from tests.support.events import AUTHORIZER_REQUEST, load_event
-from tests.support.lambda_runtime import AUTHORIZER_MODULE, LambdaContext, LambdaRuntime
+from tests.support.lambda_runtime import AUTHORIZER_MODULE, LambdaRuntime
 from tests.support.stub_service import StubService
 
 PARAMETER = "/bakery/prod/jwt-public-keys"

@@ -25,11 +25,12 @@ from bakery_gateway.api.platform_limits import (
 )
 from bakery_gateway.forwarding.routing import MAX_PATH_LENGTH
 from bakery_gateway.settings import Settings
+from bakery_local.invoker import LambdaContext
 from tests.integration.conftest import GatewayStarter
 from tests.integration.realtime.test_websocket_delivery import WEBSOCKET_MODULE, connect, send, start
 from tests.support.events import HTTP_API_PROXY, load_event
 from tests.support.lambda_gateway import PROXY_ROUTE_KEY, LambdaGateway, assert_problem
-from tests.support.lambda_runtime import LambdaContext, LambdaRuntime
+from tests.support.lambda_runtime import LambdaRuntime
 from tests.support.stub_service import StubService
 
 PATH = "/api/v1/sales/uploads"
@@ -138,7 +139,7 @@ def test_a_slow_service_is_cut_short_so_the_504_is_out_before_the_functions_time
         "GET",
         PATH,
         token=token,
-        lambda_context=LambdaContext(remaining_millis=int(function_timeout_left * 1000)),
+        lambda_context=LambdaContext(timeout_seconds=function_timeout_left),
     )
     elapsed = time.monotonic() - started
 

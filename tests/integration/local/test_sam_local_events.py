@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from bakery_local.dev_tokens import DevKeyPair
+from bakery_local.invoker import LambdaContext
 from tests.support.events import (
     SAM_LOCAL_AUTHORIZER_REQUEST,
     SAM_LOCAL_PROXY,
@@ -19,7 +20,7 @@ from tests.support.events import (
     load_event,
 )
 from tests.support.lambda_gateway import ProxyResponse, assert_nothing_leaks
-from tests.support.lambda_runtime import AUTHORIZER_MODULE, PROXY_MODULE, LambdaContext, LambdaRuntime
+from tests.support.lambda_runtime import AUTHORIZER_MODULE, PROXY_MODULE, LambdaRuntime
 from tests.support.stub_service import StubService
 
 Handler = Any

@@ -23,10 +23,10 @@ from bakery_gateway.edge.lambda_http import AsgiAppHandler, run_on_container_loo
 from bakery_gateway.own_routes.app import create_app
 from bakery_gateway.settings import Settings
 from bakery_local.dev_tokens import DevKeyPair
+from bakery_local.invoker import LambdaContext
 from tests.support.events import HTTP_API_PROXY, load_event
 from tests.support.fake_nominatim import FakeNominatim
 from tests.support.lambda_gateway import PROXY_ROUTE_KEY, LambdaGateway, ProxyResponse, assert_problem
-from tests.support.lambda_runtime import LambdaContext
 
 GEOCODE = "/api/v1/geocode"
 MIN_INTERVAL_SECONDS = 1.0  # Nominatim's usage policy: at most one request per second

@@ -11,10 +11,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from bakery_local.dev_tokens import DevKeyPair
+from bakery_local.invoker import LambdaContext
 from tests.integration.conftest import GatewayStarter
 from tests.support.events import HTTP_API_PROXY, load_event
 from tests.support.lambda_gateway import PROXY_ROUTE_KEY
-from tests.support.lambda_runtime import GATEWAY_VARIABLES, PROXY_MODULE, LambdaContext
+from tests.support.lambda_runtime import GATEWAY_VARIABLES, PROXY_MODULE
 
 PROCESSES = 4
 LIMIT = 30

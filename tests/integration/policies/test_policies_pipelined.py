@@ -11,11 +11,12 @@ import redis
 
 from bakery_gateway.clients import redis_keyspace
 from bakery_local.dev_tokens import DevKeyPair
+from bakery_local.invoker import LambdaContext
 from tests.conftest import new_paying_tenant
 from tests.integration.conftest import GatewayStarter
 from tests.support.events import HTTP_API_PROXY, load_event
 from tests.support.lambda_gateway import route_key_for
-from tests.support.lambda_runtime import PROXY_MODULE, LambdaContext, LambdaRuntime
+from tests.support.lambda_runtime import PROXY_MODULE, LambdaRuntime
 
 PATH = "/api/v1/sales/orders"
 ROUNDS = 40  # requests of each kind, interleaved

@@ -22,6 +22,7 @@ from bakery_gateway.realtime.websocket.delivery import Delivery
 from bakery_gateway.realtime.websocket.management_api import ConnectionsClient
 from bakery_gateway.realtime.websocket.messages import Request
 from bakery_local.dev_tokens import DevKeyPair
+from bakery_local.invoker import LambdaContext
 from tests.support.connections_server import ConnectionsServer
 from tests.support.events import (
     FANOUT_DIRECT,
@@ -30,7 +31,7 @@ from tests.support.events import (
     WEBSOCKET_MESSAGE,
     load_recording,
 )
-from tests.support.lambda_runtime import AUTHORIZER_MODULE, LambdaContext, LambdaRuntime
+from tests.support.lambda_runtime import AUTHORIZER_MODULE, LambdaRuntime
 
 WEBSOCKET_MODULE = "bakery_functions.websocket.app"
 FANOUT_MODULE = "bakery_functions.fanout.app"

@@ -22,8 +22,8 @@ from bakery_gateway.api.platform_limits import (
     request_line_and_headers_bytes,
 )
 from bakery_gateway.settings import Settings
+from bakery_local.invoker import LambdaContext
 from bakery_local.template import load_template
-from tests.support.lambda_runtime import LambdaContext
 from tests.unit.template.test_template import TEMPLATE
 
 
@@ -75,13 +75,13 @@ def test_http_apis_header_quota_counts_the_request_line_and_header_values_not_na
 
 
 def test_the_answer_is_due_a_margin_before_the_functions_timeout() -> None:
-    context = LambdaContext(remaining_millis=10_000)
+    context = LambdaContext(timeout_seconds=10, clock=lambda: 0.0)
 
     assert answer_deadline(context, now=100.0) == 110.0 - ANSWER_MARGIN_SECONDS
 
 
 def test_the_answer_is_due_a_margin_before_api_gateways_30_s_when_the_function_may_run_longer() -> None:
-    context = LambdaContext(remaining_millis=60_000)
+    context = LambdaContext(timeout_seconds=60, clock=lambda: 0.0)
 
     assert answer_deadline(context, now=100.0) == 130.0 - ANSWER_MARGIN_SECONDS
 

@@ -18,10 +18,10 @@ from bakery_gateway.edge.lambda_http import AsgiAppHandler, run_on_container_loo
 from bakery_gateway.policies import audit as audit_module
 from bakery_gateway.policies.admin import create_admin_app
 from bakery_gateway.settings import PolicySettings, Settings
+from bakery_local.invoker import LambdaContext
 from tests.support.audit_stream import audit_entries
 from tests.support.events import HTTP_API_PROXY, load_event
 from tests.support.lambda_gateway import Handler, ProxyResponse, assert_problem, route_key_for
-from tests.support.lambda_runtime import LambdaContext
 
 NOW = time.time()
 TENANT = "/api/v1/admin/tenants/tenant-a"

@@ -153,6 +153,32 @@ def client_request(
     )
 
 
+def function_event(
+    method: str, path: str, *, context: Mapping[str, Any] | None, **request: Any
+) -> dict[str, Any]:
+    """The event API Gateway hands the function of ``method path``'s route, ``context`` its
+    authorizer's verdict, for a test that invokes the handler itself; ``request``: ``client_request``'s."""
+    return _event(client_request(method, path, **request), route_for(method, path), context)
+
+
+def _event(
+    request: api_events.IncomingRequest,
+    match: RouteMatch,
+    context: Mapping[str, Any] | None,
+    *,
+    stage: str | None = None,
+    stage_variables: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    return api_events.http_event(
+        request,
+        route_key=match.route.route_key,
+        stage=stage or http_api().stage,
+        path_parameters=match.path_parameters,
+        authorizer_context=context,
+        stage_variables=stage_variables,
+    )
+
+
 class LambdaGateway:
     def __init__(self, authorizer: Handler, proxy: Handler, policy: Handler | None = None) -> None:
         self._functions: dict[str, Handler | None] = {
@@ -252,14 +278,7 @@ class LambdaGateway:
             verdict = self._verdict(request, match)
         if isinstance(verdict, ProxyResponse):
             return verdict
-        event = api_events.http_event(
-            request,
-            route_key=match.route.route_key,
-            stage=stage or self._api.stage,
-            path_parameters=match.path_parameters,
-            authorizer_context=verdict,
-            stage_variables=stage_variables,
-        )
+        event = _event(request, match, verdict, stage=stage, stage_variables=stage_variables)
         return self.invoke(event, lambda_context)
 
     def invoke(self, event: dict[str, Any], lambda_context: LambdaContext | None = None) -> ProxyResponse:

@@ -28,8 +28,7 @@ from bakery_gateway.settings import Settings
 from bakery_local.invoker import LambdaContext
 from tests.integration.conftest import GatewayStarter
 from tests.integration.realtime.test_websocket_delivery import WEBSOCKET_MODULE, connect, send, start
-from tests.support.events import HTTP_API_PROXY, load_event
-from tests.support.lambda_gateway import PROXY_ROUTE_KEY, LambdaGateway, assert_problem
+from tests.support.lambda_gateway import LambdaGateway, assert_problem, function_event
 from tests.support.lambda_runtime import LambdaRuntime
 from tests.support.stub_service import StubService
 
@@ -44,16 +43,14 @@ def largest_event(gateway: LambdaGateway, token: str, body: bytes) -> dict[str, 
     path = PATH + "/" + "p" * (MAX_PATH_LENGTH - len(PATH) - 1)
 
     def event(query: str) -> dict[str, Any]:
-        return load_event(
-            HTTP_API_PROXY,
-            method="POST",
-            path=path,
+        return function_event(
+            "POST",
+            path,
             query=query,
-            route_key=PROXY_ROUTE_KEY,
             token=token,
-            extra_headers=BINARY,
+            headers=BINARY,
             body=body,
-            authorizer=gateway.context_for(token),
+            context=gateway.context_for(token),
         )
 
     headers = [(b"", value.encode()) for value in event("q=")["headers"].values()]
@@ -76,15 +73,8 @@ def test_a_body_over_the_default_limit_is_a_413_problem_in_an_event_that_reaches
     gateway: LambdaGateway, stub_service: StubService, token: str
 ) -> None:
     limit = Settings().max_request_bytes
-    event = load_event(
-        HTTP_API_PROXY,
-        method="POST",
-        path=PATH,
-        route_key=PROXY_ROUTE_KEY,
-        token=token,
-        extra_headers=BINARY,
-        body=bytes(limit + 1),
-        authorizer=gateway.context_for(token),
+    event = function_event(
+        "POST", PATH, token=token, headers=BINARY, body=bytes(limit + 1), context=gateway.context_for(token)
     )
 
     assert invocation_payload_bytes(event) <= LAMBDA_REQUEST_PAYLOAD_BYTES  # Lambda lets it in

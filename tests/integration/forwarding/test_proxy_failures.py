@@ -8,8 +8,7 @@ import pytest
 
 from bakery_gateway.constants import service_url_variable
 from tests.integration.conftest import GatewayStarter
-from tests.support.events import HTTP_API_PROXY, load_event
-from tests.support.lambda_gateway import LambdaGateway, assert_problem
+from tests.support.lambda_gateway import LambdaGateway, assert_problem, function_event
 from tests.support.stub_service import StubService
 
 
@@ -104,13 +103,8 @@ def test_a_body_over_the_limit_without_a_content_length_is_a_413_problem(
     start_gateway: GatewayStarter, stub_service: StubService, token: str
 ) -> None:
     gateway = start_gateway(MAX_REQUEST_BYTES="1024")
-    event = load_event(
-        HTTP_API_PROXY,
-        method="POST",
-        path="/api/v1/pos/uploads",
-        body=b"\x00" * 4096,
-        token=token,
-        authorizer=gateway.context_for(token),
+    event = function_event(
+        "POST", "/api/v1/pos/uploads", body=b"\x00" * 4096, token=token, context=gateway.context_for(token)
     )
     del event["headers"]["content-length"]
 

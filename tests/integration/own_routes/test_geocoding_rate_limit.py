@@ -24,9 +24,8 @@ from bakery_gateway.own_routes.app import create_app
 from bakery_gateway.settings import Settings
 from bakery_local.dev_tokens import DevKeyPair
 from bakery_local.invoker import LambdaContext
-from tests.support.events import HTTP_API_PROXY, load_event
 from tests.support.fake_nominatim import FakeNominatim
-from tests.support.lambda_gateway import PROXY_ROUTE_KEY, LambdaGateway, ProxyResponse, assert_problem
+from tests.support.lambda_gateway import LambdaGateway, ProxyResponse, assert_problem, function_event
 
 GEOCODE = "/api/v1/geocode"
 MIN_INTERVAL_SECONDS = 1.0  # Nominatim's usage policy: at most one request per second
@@ -94,13 +93,11 @@ def context(gateway: LambdaGateway, dev_keys: DevKeyPair) -> dict[str, Any]:
 
 
 def geocode_event(context: dict[str, Any], address: str) -> dict[str, Any]:
-    return load_event(
-        HTTP_API_PROXY,
-        method="POST",
-        path=GEOCODE,
-        route_key=PROXY_ROUTE_KEY,
-        authorizer=context,
-        extra_headers={"content-type": "application/json"},
+    return function_event(
+        "POST",
+        GEOCODE,
+        context=context,
+        headers={"content-type": "application/json"},
         body=json.dumps({"address": address}),
     )
 

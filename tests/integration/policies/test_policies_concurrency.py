@@ -13,8 +13,7 @@ from typing import Any
 from bakery_local.dev_tokens import DevKeyPair
 from bakery_local.invoker import LambdaContext
 from tests.integration.conftest import GatewayStarter
-from tests.support.events import HTTP_API_PROXY, load_event
-from tests.support.lambda_gateway import PROXY_ROUTE_KEY
+from tests.support.lambda_gateway import function_event
 from tests.support.lambda_runtime import GATEWAY_VARIABLES, PROXY_MODULE
 
 PROCESSES = 4
@@ -53,9 +52,7 @@ def test_concurrent_containers_let_exactly_the_limit_through(
     }
     gateway = start_gateway(**environ)
     context = gateway.context_for(dev_keys.mint(user_id="user-1", tenant_id="tenant-a"))
-    event = load_event(
-        HTTP_API_PROXY, path="/api/v1/sales/orders", route_key=PROXY_ROUTE_KEY, authorizer=context
-    )
+    event = function_event("GET", "/api/v1/sales/orders", context=context)
     share = (LIMIT + EXTRA) // PROCESSES
     spawn = multiprocessing.get_context("spawn")  # a fresh interpreter each, like a cold Lambda container
     ready, results = spawn.Barrier(PROCESSES), spawn.Queue()

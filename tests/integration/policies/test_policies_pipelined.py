@@ -14,8 +14,7 @@ from bakery_local.dev_tokens import DevKeyPair
 from bakery_local.invoker import LambdaContext
 from tests.conftest import new_paying_tenant
 from tests.integration.conftest import GatewayStarter
-from tests.support.events import HTTP_API_PROXY, load_event
-from tests.support.lambda_gateway import route_key_for
+from tests.support.lambda_gateway import function_event
 from tests.support.lambda_runtime import PROXY_MODULE, LambdaRuntime
 
 PATH = "/api/v1/sales/orders"
@@ -39,17 +38,7 @@ def test_concurrent_requests_on_one_loop_each_get_their_own_decision(
     redis_client.set(redis_keyspace.revoked_key(str(contexts["revoked"]["jti"])), "1")
     expected = {"writable": 200, "read-only": 403, "revoked": 401}
     kinds = [kind for _ in range(ROUNDS) for kind in expected]
-    events = [
-        load_event(
-            HTTP_API_PROXY,
-            method="POST",
-            path=PATH,
-            route_key=route_key_for("POST", PATH),
-            authorizer=contexts[kind],
-            body="{}",
-        )
-        for kind in kinds
-    ]
+    events = [function_event("POST", PATH, context=contexts[kind], body="{}") for kind in kinds]
     proxy = sys.modules[PROXY_MODULE]
 
     async def all_at_once() -> list[dict[str, Any]]:

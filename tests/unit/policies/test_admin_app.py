@@ -20,8 +20,7 @@ from bakery_gateway.policies.admin import create_admin_app
 from bakery_gateway.settings import PolicySettings, Settings
 from bakery_local.invoker import LambdaContext
 from tests.support.audit_stream import audit_entries
-from tests.support.events import HTTP_API_PROXY, load_event
-from tests.support.lambda_gateway import Handler, ProxyResponse, assert_problem, route_key_for
+from tests.support.lambda_gateway import Handler, ProxyResponse, assert_problem, function_event
 
 NOW = time.time()
 TENANT = "/api/v1/admin/tenants/tenant-a"
@@ -60,14 +59,12 @@ class AdminHarness:
         query: str | None = None,
         body: str | None = None,
     ) -> ProxyResponse:
-        event = load_event(
-            HTTP_API_PROXY,
-            method=method,
-            path=path,
-            route_key=route_key_for(method, path),
+        event = function_event(
+            method,
+            path,
             query=query,
             body=json.dumps(document) if document is not None else body,
-            authorizer=authorizer if authorizer is not None else context(*roles),
+            context=authorizer if authorizer is not None else context(*roles),
         )
         return ProxyResponse(self.handler(event, LambdaContext()))
 

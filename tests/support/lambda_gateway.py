@@ -47,6 +47,7 @@ API_HOST = "a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com"
 CLIENT_IP = "203.0.113.10"
 CLIENT_HEADERS = {"accept": "application/json", "user-agent": "Mozilla/5.0 (X11; Linux x86_64) Bakery-IA/1.0"}
 DEFAULT_PATH = "/api/v1/sales/products"
+CREDENTIAL_HEADERS = ("authorization", "x-api-key")  # values a response must never show
 
 
 @cache
@@ -199,22 +200,11 @@ class LambdaGateway:
         headers: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
         """The authorizer's answer to a request carrying ``token`` on the route of ``method path``."""
-        request = client_request(method, path, token=token, query=query, headers=headers)
-        match = route_for(method, path)
-        identity = self._identity(request, match)
-        assert identity is not None, f"{method} {path} has no Lambda authorizer"
-        assert all(identity), (
-            f"API Gateway answers {method} {path} without its identity source: no authorizer asked"
+        answer = self._ask_authorizer(client_request(method, path, token=token, query=query, headers=headers))
+        assert not isinstance(answer, ProxyResponse), (
+            f"API Gateway answers {method} {path} itself: {answer.raw}"
         )
-        event = api_events.authorizer_event(
-            request,
-            route_key=match.route.route_key,
-            stage=self._api.stage,
-            identity_source=list(identity),
-            path_parameters=match.path_parameters,
-        )
-        secrets = [token] if token else [value.rpartition(" ")[2] for value in (headers or {}).values()]
-        return self.invoke_authorizer(event, secrets)
+        return answer
 
     def context_for(self, token: str) -> dict[str, Any]:
         return dict(self.authorize(token)["context"])
@@ -285,23 +275,21 @@ class LambdaGateway:
         """Send a prepared event (see ``load_event``) to the function of its route key."""
         function = self._function_of.get(canonical_route_key(str(event.get("routeKey"))), PROXY_FUNCTION)
         response = ProxyResponse(self._handler(function)(event, lambda_context or LambdaContext(function)))
-        authorization = str((event.get("headers") or {}).get("authorization", ""))
-        token = authorization.partition(" ")[2] or None
+        # SAM's emulator keeps the client's spelling of header names.
+        headers = {str(name).lower(): str(value) for name, value in (event.get("headers") or {}).items()}
+        token = headers.get("authorization", "").partition(" ")[2] or None
         assert_nothing_leaks(json.dumps(response.raw) + response.body.decode("latin-1"), token)
         assert response.headers.get("x-request-id"), "every response echoes a request id"
         return response
 
-    def _identity(self, request: api_events.IncomingRequest, match: RouteMatch) -> tuple[str, ...] | None:
-        """The route's identity source values; None on a route without a Lambda authorizer."""
-        if match.route.authorizer is None:
-            return None
-        return api_events.identity_source(request, self._api.authorizers[match.route.authorizer])
-
-    def _verdict(
-        self, request: api_events.IncomingRequest, match: RouteMatch
+    def _ask_authorizer(
+        self, request: api_events.IncomingRequest, match: RouteMatch | None = None
     ) -> dict[str, Any] | ProxyResponse:
-        """The authorizer's context for ``request``, or API Gateway's answer instead of the function's."""
-        identity = self._identity(request, match) or ()
+        """The answer of the authorizer of ``request``'s route (``match``), or API Gateway's own 401
+        when one of its identity sources is missing: then the authorizer is never asked."""
+        match = match or route_for(request.method, request.raw_path)
+        authorizer = self._api.authorizers[str(match.route.authorizer)]
+        identity = api_events.identity_source(request, authorizer)
         if not all(identity):
             return gateway_answer(401, "Unauthorized")
         event = api_events.authorizer_event(
@@ -311,8 +299,18 @@ class LambdaGateway:
             identity_source=list(identity),
             path_parameters=match.path_parameters,
         )
-        authorization = dict(request.headers).get("authorization", "")
-        answer = self.invoke_authorizer(event, [authorization.rpartition(" ")[2]] if authorization else [])
+        credentials = [
+            value.rpartition(" ")[2] for name, value in request.headers if name in CREDENTIAL_HEADERS
+        ]
+        return self.invoke_authorizer(event, credentials)
+
+    def _verdict(
+        self, request: api_events.IncomingRequest, match: RouteMatch
+    ) -> dict[str, Any] | ProxyResponse:
+        """The authorizer's context for ``request``, or API Gateway's answer instead of the function's."""
+        answer = self._ask_authorizer(request, match)
+        if isinstance(answer, ProxyResponse):
+            return answer
         try:
             authorized, context = api_events.authorizer_verdict(answer)
         except ValueError:

@@ -5,6 +5,8 @@ The recording is kept verbatim in tests/events/; the tests adapt a copy through 
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from bakery_local.dev_tokens import DevKeyPair
@@ -18,17 +20,22 @@ def token(dev_keys: DevKeyPair) -> str:
     return dev_keys.mint(user_id="user-1", tenant_id="tenant-a", roles=["owner"])
 
 
-def test_the_sam_recording_routed_to_a_service_is_forwarded_whole(
-    gateway: LambdaGateway, stub_service: StubService, token: str
-) -> None:
-    # GIVEN the recorded POST, given our route, a path of ours and our authorizer's verdict
-    event = load_event(
+def routed_recording(gateway: LambdaGateway, verdict_on: str, **overrides: Any) -> dict[str, Any]:
+    """The recorded POST, given our route, a path of ours and our authorizer's verdict on a token."""
+    return load_event(
         HTTP_API_PROXY_SAM,
         route_key=PROXY_ROUTE_KEY,
         path="/api/v1/sales/orders",
-        token=token,
-        authorizer=gateway.context_for(token),
+        authorizer=gateway.context_for(verdict_on),
+        **overrides,
     )
+
+
+def test_the_sam_recording_routed_to_a_service_is_forwarded_whole(
+    gateway: LambdaGateway, stub_service: StubService, token: str
+) -> None:
+    # GIVEN the recorded POST, given our route, a path of ours, the token and our authorizer's verdict
+    event = routed_recording(gateway, token, token=token)
 
     # WHEN the proxy function handles it
     response = gateway.invoke(event)
@@ -51,13 +58,7 @@ def test_the_sam_recording_routed_to_a_service_is_forwarded_whole(
 def test_the_sam_recording_on_a_named_stage_is_routed_the_same(
     gateway: LambdaGateway, stub_service: StubService, token: str
 ) -> None:
-    event = load_event(
-        HTTP_API_PROXY_SAM,
-        route_key=PROXY_ROUTE_KEY,
-        path="/api/v1/sales/orders",
-        stage="prod",
-        authorizer=gateway.context_for(token),
-    )
+    event = routed_recording(gateway, token, stage="prod")
 
     assert gateway.invoke(event).status == 200
     assert stub_service.last_request.path == "/sales-svc/api/v1/sales/orders"

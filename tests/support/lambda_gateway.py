@@ -1,11 +1,12 @@
 """API Gateway's HTTP API, played in process in front of the real handlers, by the local runtime's pieces.
 
 A request goes the way ``bakery-gateway local`` (``bakery_local.gateway``) sends it: its route
-selected from template.yaml's (``bakery_local.routes``), its authorizer's identity sources read
-(missing: API Gateway's own 401, the authorizer unasked), the authorizer's payload 2.0 event and
-then the function's built from the one request (``bakery_local.api_events``), the simple response
-read as API Gateway reads it (``isAuthorized: false``: 403; a malformed answer: 500). Synchronous and
-serverless: the handlers run on the test's ``LambdaRuntime`` loop.
+selected among template.yaml's by the same table (``bakery_gateway.serve.routing``), its
+authorizer's identity sources read (missing: API Gateway's own 401, the authorizer unasked), the
+authorizer's payload 2.0 event and then the function's built from the one request
+(``bakery_local.api_events``), the simple response read as API Gateway reads it (``isAuthorized:
+false``: 403; a malformed answer: 500). Synchronous and serverless: the handlers run on the test's
+``LambdaRuntime`` loop.
 
 Not played: the authorizer's result cache (every request asks the authorizer; a test plays a cached
 verdict with ``context=``), and a handler's exception, which fails the test instead of becoming
@@ -32,10 +33,10 @@ from bakery_gateway.api.routes import (
     canonical_route_key,
 )
 from bakery_gateway.constants import PROBLEM_CONTENT_TYPE
+from bakery_gateway.serve.routing import RouteMatch, RouteTable
 from bakery_local import api_events
 from bakery_local.invoker import LambdaContext
-from bakery_local.routes import RouteMatch, RouteTable
-from bakery_local.template import HttpApiSpec, read_http_api
+from bakery_local.template import HttpApiSpec, RouteSpec, read_http_api
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
@@ -57,16 +58,16 @@ def http_api() -> HttpApiSpec:
 
 
 @cache
-def _route_table() -> RouteTable:
+def _route_table() -> RouteTable[RouteSpec]:
     return RouteTable(http_api().routes)
 
 
-def _route_named(route_key: str) -> RouteMatch:
+def _route_named(route_key: str) -> RouteMatch[RouteSpec]:
     (route,) = (route for route in http_api().routes if route.route_key == route_key)
     return RouteMatch(route, {})
 
 
-def route_for(method: str, path: str) -> RouteMatch:
+def route_for(method: str, path: str) -> RouteMatch[RouteSpec]:
     """The route API Gateway selects for ``method path`` (a test asks only for routes that exist)."""
     match = _route_table().match(method, path)
     assert match is not None, f"template.yaml has no route for {method} {path}"
@@ -164,7 +165,7 @@ def function_event(
 
 def _event(
     request: api_events.IncomingRequest,
-    match: RouteMatch,
+    match: RouteMatch[RouteSpec],
     context: Mapping[str, Any] | None,
     *,
     stage: str | None = None,
@@ -283,7 +284,7 @@ class LambdaGateway:
         return response
 
     def _ask_authorizer(
-        self, request: api_events.IncomingRequest, match: RouteMatch | None = None
+        self, request: api_events.IncomingRequest, match: RouteMatch[RouteSpec] | None = None
     ) -> dict[str, Any] | ProxyResponse:
         """The answer of the authorizer of ``request``'s route (``match``), or API Gateway's own 401
         when one of its identity sources is missing: then the authorizer is never asked."""
@@ -305,7 +306,7 @@ class LambdaGateway:
         return self.invoke_authorizer(event, credentials)
 
     def _verdict(
-        self, request: api_events.IncomingRequest, match: RouteMatch
+        self, request: api_events.IncomingRequest, match: RouteMatch[RouteSpec]
     ) -> dict[str, Any] | ProxyResponse:
         """The authorizer's context for ``request``, or API Gateway's answer instead of the function's."""
         answer = self._ask_authorizer(request, match)

@@ -19,12 +19,11 @@ import multiprocessing
 import os
 import threading
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
-from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from bakery_gateway.edge.invocation_context import LambdaContext
 from bakery_local.template import FunctionSpec
 
 Handler = Callable[[dict[str, Any], Any], Any]
@@ -40,33 +39,6 @@ class FunctionInvoker(Protocol):
         ...
 
     def close(self) -> None: ...
-
-
-@dataclass
-class LambdaContext:
-    """The attributes of the Lambda context object that handlers and powertools read.
-
-    The one context of the local runtime and of the tests: only they make one (Lambda gives the
-    functions its own, and the library only reads it). Its deadline is ``timeout_seconds`` after its
-    creation on ``clock``, as an invocation's is; a test stops the clock to read a fixed time left.
-    """
-
-    function_name: str = "local"
-    memory_limit_in_mb: int = 512
-    timeout_seconds: float = 30.0
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    function_version: str = "$LATEST"
-    log_group_name: str = "/aws/lambda/local"
-    log_stream_name: str = "local"
-    clock: Callable[[], float] = field(default=time.monotonic, repr=False)
-    _deadline: float = field(default=0.0, repr=False)
-
-    def __post_init__(self) -> None:
-        self._deadline = self.clock() + self.timeout_seconds
-        self.invoked_function_arn = f"arn:aws:lambda:local:000000000000:function:{self.function_name}"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._deadline - self.clock()) * 1000))
 
 
 class FunctionTimeoutError(Exception):

@@ -16,8 +16,8 @@ import pytest
 from websockets.sync.client import connect
 
 from bakery_gateway import bounded_json
+from bakery_gateway.edge.invocation_context import LambdaContext
 from bakery_local.dev_tokens import DevKeyPair
-from bakery_local.invoker import LambdaContext
 from tests.e2e.runtime import RunningGateway
 from tests.support.events import FANOUT_HTTP_API, WEBSOCKET_AUTHORIZER_REQUEST, load_event, load_recording
 from tests.support.lambda_gateway import LambdaGateway, ProxyResponse, assert_problem

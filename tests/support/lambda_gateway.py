@@ -33,9 +33,9 @@ from bakery_gateway.api.routes import (
     canonical_route_key,
 )
 from bakery_gateway.constants import PROBLEM_CONTENT_TYPE
+from bakery_gateway.edge.invocation_context import LambdaContext
 from bakery_gateway.serve.routing import RouteMatch, RouteTable
 from bakery_local import api_events
-from bakery_local.invoker import LambdaContext
 from bakery_local.template import HttpApiSpec, RouteSpec, read_http_api
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]

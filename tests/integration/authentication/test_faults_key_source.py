@@ -17,8 +17,8 @@ import boto3
 import pytest
 
 from bakery_gateway.authentication import reloading_verifier
+from bakery_gateway.edge.invocation_context import LambdaContext
 from bakery_local.dev_tokens import DevKeyPair
-from bakery_local.invoker import LambdaContext
 from tests.support.events import AUTHORIZER_REQUEST, load_event
 from tests.support.lambda_gateway import LambdaGateway, assert_problem
 from tests.support.lambda_runtime import AUTHORIZER_MODULE, PROXY_MODULE, LambdaRuntime

@@ -9,10 +9,10 @@ import pytest
 
 from bakery_gateway.authentication.public_keys import DEFAULT_KEY_ID, load_public_keys
 from bakery_gateway.authentication.token_verifier import TokenVerifier
+from bakery_gateway.edge.invocation_context import LambdaContext
 from bakery_gateway.errors import KeySourceError
 from bakery_gateway.settings import JwtSettings
 from bakery_local.dev_tokens import DevKeyPair
-from bakery_local.invoker import LambdaContext
 from tests.support.events import AUTHORIZER_REQUEST, load_event
 from tests.support.lambda_runtime import AUTHORIZER_MODULE, LambdaRuntime
 from tests.support.stub_service import StubService

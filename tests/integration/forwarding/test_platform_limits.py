@@ -23,9 +23,9 @@ from bakery_gateway.api.platform_limits import (
     invocation_payload_bytes,
     request_line_and_headers_bytes,
 )
+from bakery_gateway.edge.invocation_context import LambdaContext
 from bakery_gateway.forwarding.routing import MAX_PATH_LENGTH
 from bakery_gateway.settings import Settings
-from bakery_local.invoker import LambdaContext
 from tests.integration.conftest import GatewayStarter
 from tests.integration.realtime.test_websocket_delivery import WEBSOCKET_MODULE, connect, send, start
 from tests.support.lambda_gateway import LambdaGateway, assert_problem, function_event

@@ -19,11 +19,11 @@ import redis
 
 from bakery_gateway.clients import redis_keyspace
 from bakery_gateway.clients.factories import PerEventLoop, async_redis_factory, http_client_factory
+from bakery_gateway.edge.invocation_context import LambdaContext
 from bakery_gateway.edge.lambda_http import AsgiAppHandler, run_on_container_loop
 from bakery_gateway.own_routes.app import create_app
 from bakery_gateway.settings import Settings
 from bakery_local.dev_tokens import DevKeyPair
-from bakery_local.invoker import LambdaContext
 from tests.support.fake_nominatim import FakeNominatim
 from tests.support.lambda_gateway import LambdaGateway, ProxyResponse, assert_problem, function_event
 

@@ -10,8 +10,8 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
+from bakery_gateway.edge.invocation_context import LambdaContext
 from bakery_local.dev_tokens import DevKeyPair
-from bakery_local.invoker import LambdaContext
 from tests.integration.conftest import GatewayStarter
 from tests.support.lambda_gateway import function_event
 from tests.support.lambda_runtime import GATEWAY_VARIABLES, PROXY_MODULE

@@ -10,8 +10,8 @@ from typing import Any
 import redis
 
 from bakery_gateway.clients import redis_keyspace
+from bakery_gateway.edge.invocation_context import LambdaContext
 from bakery_local.dev_tokens import DevKeyPair
-from bakery_local.invoker import LambdaContext
 from tests.conftest import new_paying_tenant
 from tests.integration.conftest import GatewayStarter
 from tests.support.lambda_gateway import function_event

@@ -11,8 +11,8 @@ import redis
 
 from bakery_gateway import constants as names
 from bakery_gateway.clients import redis_keyspace
+from bakery_gateway.edge.invocation_context import LambdaContext
 from bakery_gateway.errors import RedisUnavailableError
-from bakery_local.invoker import LambdaContext
 from tests.conftest import MetricReader
 from tests.support.events import FANOUT_DIRECT, FANOUT_EVENTBRIDGE, FANOUT_HTTP_API, load_recording
 from tests.support.lambda_runtime import LambdaRuntime

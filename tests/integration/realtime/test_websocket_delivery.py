@@ -17,12 +17,12 @@ from bakery_gateway import constants as names
 from bakery_gateway.api.identity import Identity
 from bakery_gateway.clients import redis_keyspace
 from bakery_gateway.clients.aws_signing import Credentials
+from bakery_gateway.edge.invocation_context import LambdaContext
 from bakery_gateway.realtime.websocket.connections import Connections
 from bakery_gateway.realtime.websocket.delivery import Delivery
 from bakery_gateway.realtime.websocket.management_api import ConnectionsClient
 from bakery_gateway.realtime.websocket.messages import Request
 from bakery_local.dev_tokens import DevKeyPair
-from bakery_local.invoker import LambdaContext
 from tests.support.connections_server import ConnectionsServer
 from tests.support.events import (
     FANOUT_DIRECT,

@@ -21,8 +21,8 @@ from bakery_gateway.api.platform_limits import (
     invocation_payload_bytes,
     request_line_and_headers_bytes,
 )
+from bakery_gateway.edge.invocation_context import LambdaContext
 from bakery_gateway.settings import Settings
-from bakery_local.invoker import LambdaContext
 from bakery_local.template import load_template
 from tests.unit.template.test_template import TEMPLATE
 

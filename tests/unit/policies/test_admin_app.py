@@ -14,11 +14,11 @@ import pytest
 from bakery_gateway.api.identity import Identity, Unauthenticated
 from bakery_gateway.clients import redis_keyspace
 from bakery_gateway.clients.factories import PerEventLoop
+from bakery_gateway.edge.invocation_context import LambdaContext
 from bakery_gateway.edge.lambda_http import AsgiAppHandler, run_on_container_loop
 from bakery_gateway.policies import audit as audit_module
 from bakery_gateway.policies.admin import create_admin_app
 from bakery_gateway.settings import PolicySettings, Settings
-from bakery_local.invoker import LambdaContext
 from tests.support.audit_stream import audit_entries
 from tests.support.lambda_gateway import Handler, ProxyResponse, assert_problem, function_event
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -38,6 +37,7 @@ from bakery_gateway.api.routes import (
     HttpRoute,
 )
 from bakery_gateway.edge.asgi import request_from_scope
+from bakery_gateway.edge.invocation_context import LambdaContext
 from bakery_gateway.errors import ClientDisconnectedError
 from bakery_gateway.realtime.alerts.sse import LAST_EVENT_ID_HEADER
 from bakery_gateway.serve import alert_stream
@@ -92,18 +92,6 @@ class AlertStreaming:
     heartbeat_seconds: float
     recheck_seconds: float
     retry_milliseconds: int
-
-
-class TimeLeft:
-    """What the core reads of Lambda's context: the time left to answer."""
-
-    __slots__ = ("_deadline",)
-
-    def __init__(self, seconds: float) -> None:
-        self._deadline = time.monotonic() + seconds
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
 class ServeApp:
@@ -245,7 +233,8 @@ class ServeApp:
         invocation = asyncio.timeout(function.timeout_seconds)
         try:
             async with integration, invocation:
-                status, headers, body = await function.answer(request, TimeLeft(function.timeout_seconds))
+                context = LambdaContext(name, timeout_seconds=function.timeout_seconds)
+                status, headers, body = await function.answer(request, context)
         except Exception:
             if integration.expired():
                 log.warning("function %s: no answer within the integration timeout", name)

@@ -1,8 +1,8 @@
-"""The Lambda context object the local runtime and the tests hand to handlers."""
+"""The Lambda context object serve, the local runtime and the tests hand to handlers."""
 
 from __future__ import annotations
 
-from bakery_local.invoker import LambdaContext
+from bakery_gateway.edge.invocation_context import LambdaContext
 
 
 class StoppedClock:

@@ -76,30 +76,62 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         method = _checked_method(request.method)
         body = await request.aread()
-        headers = _checked_headers(request.headers.raw, body)
-        timeout = request.extensions.get("timeout", {})
-        session = self._session or self._open()
-        await self._take_slot(timeout.get("pool"))
-        try:
-            with _httpx_errors():
-                response = await session.request(
-                    method,
-                    # encoded=True: httpx percent-encoded the URL already; aiohttp must not change it.
-                    yarl.URL(str(request.url), encoded=True),
-                    headers=headers,
-                    data=body or None,
-                    timeout=_timeout(timeout),
-                    allow_redirects=False,  # a redirect is the client's to follow, as with httpx
-                )
-        except BaseException:
-            self._slots.release()
-            raise
+        response = await self._send(
+            method, str(request.url), request.headers.raw, body, request.extensions.get("timeout", {})
+        )
         return httpx.Response(
             status_code=response.status,
             headers=list(response.raw_headers),
             stream=_ResponseBody(response, self._slots.release),
             extensions={"http_version": b"HTTP/1.1", "reason_phrase": (response.reason or "").encode()},
         )
+
+    async def exchange(
+        self,
+        method: str,
+        url: str,
+        raw_headers: Iterable[tuple[bytes, bytes]],
+        body: bytes,
+        timeouts: dict[str, float | None],
+    ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        """A request httpx would have built (``url`` as httpx writes it, ``raw_headers`` its header
+        bytes), without httpx's request and response objects: the status, the header bytes and the
+        whole body, still content-encoded. The same bytes sent and the same httpx errors raised as
+        through ``handle_async_request`` (``clients.downstream_client``, the proxy's hot path)."""
+        response = await self._send(_checked_method(method), url, raw_headers, body, timeouts)
+        stream = _ResponseBody(response, self._slots.release)
+        try:
+            content = b"".join([chunk async for chunk in stream])
+        finally:
+            await stream.aclose()
+        return response.status, list(response.raw_headers), content
+
+    async def _send(
+        self,
+        method: str,
+        url: str,
+        raw_headers: Iterable[tuple[bytes, bytes]],
+        body: bytes,
+        timeouts: dict[str, float | None],
+    ) -> aiohttp.ClientResponse:
+        """The request sent and the answer's head read; the caller frees the pool's slot with the body."""
+        headers = _checked_headers(raw_headers, body)
+        session = self._session or self._open()
+        await self._take_slot(timeouts.get("pool"))
+        try:
+            with _httpx_errors():
+                return await session.request(
+                    method,
+                    # encoded=True: httpx percent-encoded the URL already; aiohttp must not change it.
+                    yarl.URL(url, encoded=True),
+                    headers=headers,
+                    data=body or None,
+                    timeout=_timeout(timeouts),
+                    allow_redirects=False,  # a redirect is the client's to follow, as with httpx
+                )
+        except BaseException:
+            self._slots.release()
+            raise
 
     async def aclose(self) -> None:
         if self._session is not None:

@@ -150,8 +150,10 @@ def http_client_factory(settings: Settings) -> Callable[[], httpx.AsyncClient]:
             )
         else:
             transport = httpx.AsyncHTTPTransport(limits=limits, verify=_tls_context(), trust_env=False)
+        from bakery_gateway.clients.downstream_client import DownstreamClient
+
         # trust_env=False: a proxy variable in the Lambda environment must not reroute service calls.
-        return httpx.AsyncClient(
+        return DownstreamClient(
             transport=transport,
             timeout=timeout,
             trust_env=False,

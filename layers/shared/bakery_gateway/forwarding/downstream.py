@@ -128,11 +128,11 @@ async def forward(
         # httpx's read timeout is per read; the deadline bounds a service that trickles bytes too.
         async with asyncio.timeout(deadline_seconds):
             try:
-                response, content = await _exchange(client, method, url, headers, body)
+                status, raw_headers, content = await _exchange(client, method, url, headers, body)
             except (httpx.ConnectError, httpx.ConnectTimeout):
                 if retry is None or not retry():
                     raise
-                response, content = await _exchange(client, method, url, headers, body)
+                status, raw_headers, content = await _exchange(client, method, url, headers, body)
     except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout):
         raise DownstreamUnavailableError(f"the {service} service could not be reached") from None
     except (httpx.TimeoutException, TimeoutError):
@@ -143,31 +143,27 @@ async def forward(
         raise BadRequestError("a request header holds characters HTTP does not allow") from None
     except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError, httpx.DecodingError):
         raise BadDownstreamResponseError(f"the {service} service sent an invalid answer") from None
-    if response.status_code not in FINAL_STATUSES:
+    if status not in FINAL_STATUSES:
         # HTTP parsers take any three digits (999); a client can use only a final status (RFC 9110 §15).
         raise BadDownstreamResponseError(f"the {service} service answered an invalid status")
     return DownstreamResponse(
-        status=response.status_code,
-        headers=[
-            (name.decode("latin-1").lower(), value.decode("latin-1")) for name, value in response.headers.raw
-        ],
+        status=status,
+        headers=[(name.decode("latin-1").lower(), value.decode("latin-1")) for name, value in raw_headers],
         body=content,
     )
 
 
 async def _exchange(
     client: httpx.AsyncClient, method: str, url: str, headers: Headers, body: bytes
-) -> tuple[httpx.Response, bytes]:
+) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    from bakery_gateway.clients.downstream_client import DownstreamClient, send
+
     wire_headers: Headers | list[tuple[bytes, bytes]] = headers
     if not all(value.isascii() for _, value in headers):
         wire_headers = [(name.encode("latin-1"), _wire_bytes(value)) for name, value in headers]
-    response = await client.send(
-        client.build_request(method, url, headers=wire_headers, content=body), stream=True
-    )
-    try:
-        return response, b"".join([chunk async for chunk in response.aiter_raw()])
-    finally:
-        await response.aclose()
+    if isinstance(client, DownstreamClient):
+        return await client.exchange(method, url, wire_headers, body)
+    return await send(client, method, url, wire_headers, body)
 
 
 def _wire_bytes(value: str) -> bytes:

@@ -19,8 +19,10 @@ the billed duration (the emulator's REPORT per invocation, each rounded up to 1 
 charge per million invocations; then recommends per function the cheapest size whose p99, in both
 load shapes, stays within ``--budget-ms``. Redis and the stub service run on this host, bound to
 Docker's bridge; nothing leaves the machine. One section per run is appended to
-``results/lambda_power.md``. ``--profile`` instead samples one scenario with py-spy
-(``lambda_profile``). Prints, never asserts.
+``results/lambda_power.md``. ``--baseline-ref REF`` measures REF's functions too, in the same run,
+each scenario and size right beside this checkout's (``lambda_baseline``), and reports both and their
+ratios. ``--profile`` instead samples one scenario with py-spy (``lambda_profile``). Prints, never
+asserts.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from typing import Any, TypeVar
 
 from cost import price_lines
 from harness import BENCH_DIR, REPO_ROOT, code_version, function_environment, stub_service
+from lambda_baseline import Baseline, BaselineError, baseline_report, prepare
 from lambda_container import (
     CONTAINER_HOST,
     ContainerError,
@@ -92,6 +95,8 @@ class Stack:
     environment: dict[str, str]
     codes: dict[str, FunctionCode]
     rie: Path
+    # The same functions of ``--baseline-ref``'s commit (not the no-op: its code is the bench's).
+    baseline_codes: dict[str, FunctionCode] | None = None
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -108,6 +113,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--budget-ms", type=float, default=10.0, help="p99 an invocation may take")
     parser.add_argument("--seed", type=int, default=19)
     parser.add_argument("--no-write", action="store_true", help=f"do not append to {RESULTS.name}")
+    parser.add_argument(
+        "--baseline-ref", metavar="REF",
+        help="a git ref (e.g. main) whose functions are measured too, beside this checkout's, same run",
+    )  # fmt: skip
     parser.add_argument("--profile", choices=SCENARIOS, help="py-spy of this scenario instead of the sweep")
     parser.add_argument(
         "--profile-size", type=int, default=3008, help="memory size of the profiled container"
@@ -131,14 +140,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     keys = DevKeyPair.generate()
     scenarios = Scenarios(keys)
     try:
-        with running_stack(keys) as stack:
+        baseline = None if args.baseline_ref is None or args.profile else prepare(args.baseline_ref)
+        with running_stack(keys, baseline) as stack:
             if args.profile:
                 from lambda_profile import profile
 
                 print("\n".join(profile(stack, scenarios.make(args.profile), args)))
                 return 0
-            results, failure = sweep(stack, [scenarios.make(name) for name in args.scenarios], args)
-    except (BenchUnavailableError, DockerUnavailableError, ImageBuildError) as error:
+            results, baseline_results, failure = sweep(
+                stack, [scenarios.make(name) for name in args.scenarios], args
+            )
+    except (BenchUnavailableError, DockerUnavailableError, ImageBuildError, BaselineError) as error:
         print(f"bench-lambda: cannot run here: {error}", file=sys.stderr)
         return 2
     except ContainerError as error:
@@ -148,7 +160,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{started:%Y-%m-%d %H:%M}", load_start, os.getloadavg()[0], cpu_description(),
         platform.python_version(), code,
     )  # fmt: skip
-    section = "\n".join(report(header, results, args, configured)) + "\n"
+    lines = report(header, results, args, configured)
+    if baseline is not None:
+        lines += baseline_report(baseline, baseline_results, results, args, configured)
+    section = "\n".join(lines) + "\n"
     print("\n" + section)
     if failure is not None:
         print(f"bench-lambda: the run stopped before its end, nothing appended: {failure}", file=sys.stderr)
@@ -160,9 +175,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 @contextmanager
-def running_stack(keys: DevKeyPair) -> Iterator[Stack]:
+def running_stack(keys: DevKeyPair, baseline: Baseline | None = None) -> Iterator[Stack]:
     """Docker (started only if it is not running, and then stopped again), the image, Redis and the
-    stub service on the bridge, and the functions' environment."""
+    stub service on the bridge, and the functions' environment (and ``baseline``'s functions)."""
     missing = [name for name in (LAYER, "ProxyFunction") if not (BUILD / name).is_dir()]
     if missing:
         raise BenchUnavailableError(
@@ -188,13 +203,19 @@ def running_stack(keys: DevKeyPair) -> Iterator[Stack]:
             f"Redis {bridge}:{redis.port} and the stub service {bridge}:{stub_port} on Docker's bridge",
             flush=True,
         )
-        codes = {
-            name: FunctionCode(name, BUILD / name, BUILD / LAYER)
-            for name in ("ProxyFunction", "AuthorizerFunction", "PolicyFunction", "WebSocketFunction")
-        }
+        codes = function_codes(BUILD)
         codes[NOOP] = FunctionCode(NOOP, write_noop_function(Path(work)), None)
         environment = lambda_environment(keys, redis.port, f"http://{CONTAINER_HOST}:{stub_port}")
-        yield Stack(bridge, environment, codes, rie)
+        baseline_codes = None if baseline is None else function_codes(baseline.build)
+        yield Stack(bridge, environment, codes, rie, baseline_codes)
+
+
+def function_codes(build: Path) -> dict[str, FunctionCode]:
+    """The request-serving functions of one ``sam build`` output."""
+    return {
+        name: FunctionCode(name, build / name, build / LAYER)
+        for name in ("ProxyFunction", "AuthorizerFunction", "PolicyFunction", "WebSocketFunction")
+    }
 
 
 def lambda_environment(keys: DevKeyPair, redis_port: int, stub_url: str) -> dict[str, str]:
@@ -216,33 +237,56 @@ def lambda_environment(keys: DevKeyPair, redis_port: int, stub_url: str) -> dict
 
 def sweep(
     stack: Stack, scenarios: Sequence[Scenario], args: argparse.Namespace
-) -> tuple[list[SizeResult], ContainerError | None]:
-    """Every scenario at every size; what was measured, and the error that stopped the sweep, if one did."""
+) -> tuple[list[SizeResult], list[SizeResult], ContainerError | None]:
+    """Every scenario at every size; what was measured (this checkout's, and the baseline's when
+    there is one), and the error that stopped the sweep, if one did. With a baseline, each scenario
+    and size is measured for both versions one after the other, the order alternating, so that both
+    see the same moment of a shared machine."""
     results: list[SizeResult] = []
+    baseline_results: list[SizeResult] = []
+    turn = 0
     for scenario in scenarios:
         for memory_mb in args.sizes:
-            try:
-                result = measure(stack, scenario, memory_mb, args)
-            except ContainerError as error:
-                return results, error
-            b2b, gaps = result.back_to_back.summary, result.gapped.summary
-            print(
-                f"{scenario.name:>17} {memory_mb:>5} MB: back-to-back p50 {b2b.median_ms:6.2f} "
-                f"p99 {b2b.p99_ms:7.2f} ms, gaps p50 {gaps.median_ms:6.2f} p99 {gaps.p99_ms:7.2f} ms, CPU "
-                f"{result.back_to_back.cpu_ms_per_invocation:.3f} ms/invocation "
-                f"(load {os.getloadavg()[0]:.2f})",
-                flush=True,
-            )
-            results.append(result)
-    return results, None
+            versions = [("this", stack.codes, results)]
+            if stack.baseline_codes is not None and scenario.function in stack.baseline_codes:
+                versions.append(("baseline", stack.baseline_codes, baseline_results))
+                if turn % 2:
+                    versions.reverse()
+                turn += 1
+            for version, codes, measured in versions:
+                try:
+                    result = measure(stack, scenario, memory_mb, args, codes)
+                except ContainerError as error:
+                    return results, baseline_results, error
+                _progress(result, version if len(versions) > 1 else "")
+                measured.append(result)
+    return results, baseline_results, None
 
 
-def measure(stack: Stack, scenario: Scenario, memory_mb: int, args: argparse.Namespace) -> SizeResult:
-    """One scenario in one fresh container of ``memory_mb``: first, warm-up, back to back, with gaps."""
+def _progress(result: SizeResult, version: str) -> None:
+    b2b, gaps = result.back_to_back.summary, result.gapped.summary
+    print(
+        f"{result.scenario:>17} {result.memory_mb:>5} MB{f' {version:>8}' if version else ''}: back-to-back "
+        f"p50 {b2b.median_ms:6.2f} p99 {b2b.p99_ms:7.2f} ms, gaps p50 {gaps.median_ms:6.2f} p99 "
+        f"{gaps.p99_ms:7.2f} ms, CPU {result.back_to_back.cpu_ms_per_invocation:.3f} ms/invocation "
+        f"(load {os.getloadavg()[0]:.2f})",
+        flush=True,
+    )
+
+
+def measure(
+    stack: Stack,
+    scenario: Scenario,
+    memory_mb: int,
+    args: argparse.Namespace,
+    codes: Mapping[str, FunctionCode] | None = None,
+) -> SizeResult:
+    """One scenario in one fresh container of ``memory_mb``: first, warm-up, back to back, with gaps;
+    the function's code from ``codes`` (by default, this checkout's)."""
     events = scenario.events(1 + args.warm_up + args.invocations + args.gapped)
     first, warm, b2b, gapped = _split(events, 1, args.warm_up, args.invocations)
     pauses = random.Random(f"{args.seed}:{scenario.name}:{memory_mb}")
-    code = stack.codes[scenario.function]
+    code = (stack.codes if codes is None else codes)[scenario.function]
     with FunctionContainer(
         code, memory_mb, stack.environment, owner=REPO_ROOT, image=IMAGE, rie=stack.rie, bridge=stack.bridge
     ) as container:

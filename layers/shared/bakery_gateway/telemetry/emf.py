@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from typing import Final
@@ -136,7 +137,10 @@ class EmfExporter:
         # Nothing measured (e.g. a WebSocket ping): no blob, and no powertools warning either.
         if entries:
             if _within_one_blob(entries):
-                print(emf_blob(self._namespace, entries, self._metadata, int(time.time() * 1000)))
+                # One write: Lambda's runtime flushes stdout at each write, and print() makes two.
+                sys.stdout.write(
+                    emf_blob(self._namespace, entries, self._metadata, int(time.time() * 1000)) + "\n"
+                )
             else:
                 powertools_blobs(self._metrics, entries, self._metadata)
         self._metadata = {}

@@ -14,13 +14,17 @@ from aws_lambda_powertools import Logger
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
 
 from bakery_gateway.settings import LOG_LEVEL_SETTING
+from bakery_gateway.telemetry.log_format import GatewayLogFormatter
 
 SERVICE_NAME: Final = "bakery-gateway"
 
 # Never logged, whatever a caller passes in ``extra``.
 SECRET_FIELDS: Final = frozenset({"authorization", "token", "cookie", "password", "set-cookie", "x-api-key"})
 
-logger = Logger(service=SERVICE_NAME, level=LOG_LEVEL_SETTING.read(os.environ))
+# powertools' formatter, rendering the per-request record without its per-record machinery (log_format).
+logger = Logger(
+    service=SERVICE_NAME, level=LOG_LEVEL_SETTING.read(os.environ), logger_formatter=GatewayLogFormatter()
+)
 
 
 class _DropSecrets(logging.Filter):

@@ -39,13 +39,21 @@ class PerEventLoop(Generic[ClientT]):
             weakref.WeakKeyDictionary()
         )
         self._lock = threading.Lock()
+        # The last loop asked for and its client: on Lambda, every call (several per request) after
+        # the first, without hashing the loop into the weak mapping. A weak reference, so a loop
+        # that is gone neither lives on here nor has its client handed to a new loop.
+        self._last: tuple[weakref.ref[asyncio.AbstractEventLoop], ClientT] | None = None
 
     def get(self) -> ClientT:
         loop = asyncio.get_running_loop()
+        last = self._last
+        if last is not None and last[0]() is loop:
+            return last[1]
         client = self._clients.get(loop)
         if client is None:
             with self._lock:
                 client = self._clients.setdefault(loop, self._factory())
+        self._last = (weakref.ref(loop), client)
         return client
 
 

@@ -140,12 +140,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     keys = DevKeyPair.generate()
     scenarios = Scenarios(keys)
     try:
-        baseline = None if args.baseline_ref is None or args.profile else prepare(args.baseline_ref)
+        baseline = None if args.baseline_ref is None else prepare(args.baseline_ref)
         with running_stack(keys, baseline) as stack:
             if args.profile:
-                from lambda_profile import profile
+                from lambda_profile import profile, profile_both
 
-                print("\n".join(profile(stack, scenarios.make(args.profile), args)))
+                if baseline is None:
+                    print("\n".join(profile(stack, scenarios.make(args.profile), args)))
+                else:
+                    print("\n".join(profile_both(stack, scenarios.make(args.profile), args, baseline.label)))
                 return 0
             results, baseline_results, failure = sweep(
                 stack, [scenarios.make(name) for name in args.scenarios], args

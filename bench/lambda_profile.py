@@ -16,6 +16,7 @@ function (``STAGES``): when code moves, move the rules with it.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import signal
 import subprocess
 import time
@@ -52,6 +53,7 @@ STAGES: Final[tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...]] = (
         "request log record",
         (
             "/bakery_gateway/telemetry/request_record.py",
+            "/bakery_gateway/telemetry/log_format.py",
             "/bakery_gateway/telemetry/pseudonymize.py",
             "/aws_lambda_powertools/logging",
             "/logging/",
@@ -67,6 +69,7 @@ STAGES: Final[tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...]] = (
             "/anyio/",
             "/sniffio/",
             "/bakery_gateway/clients/aiohttp_transport.py",
+            "/bakery_gateway/clients/downstream_client.py",
             "/aiohttp/",
             "/aiohappyeyeballs/",
             "/yarl/",
@@ -221,6 +224,25 @@ def profile(stack: Stack, scenario: Scenario, args: argparse.Namespace) -> list[
         runtime_cpu,
         top_frames,
     )
+
+
+def profile_both(stack: Stack, scenario: Scenario, args: argparse.Namespace, baseline: str) -> list[str]:
+    """``profile`` of the baseline's function, then of this checkout's, in the same run (raw samples
+    in ``--profile-output`` with ``-baseline`` before its suffix, and in ``--profile-output``)."""
+    output: Path = args.profile_output
+    baseline_args = argparse.Namespace(
+        **{**vars(args), "profile_output": output.with_stem(f"{output.stem}-baseline")}
+    )
+    baseline_stack = dataclasses.replace(stack, codes={**stack.codes, **(stack.baseline_codes or {})})
+    return [
+        f"### Baseline: {baseline}",
+        "",
+        *profile(baseline_stack, scenario, baseline_args),
+        "",
+        "### This checkout",
+        "",
+        *profile(stack, scenario, args),
+    ]
 
 
 def report(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -61,7 +62,12 @@ def downstream_headers(
 ) -> Headers:
     """The client's end-to-end headers, with the gateway's identity and tracing headers in place."""
     client_headers = list(client_headers)
-    dropped = set(_DROPPED_REQUEST_HEADERS) | _connection_listed(client_headers)
+    # The fixed set itself, unless the Connection header names more (then a copy with them).
+    dropped = (
+        _DROPPED_REQUEST_HEADERS | listed
+        if (listed := _connection_listed(client_headers))
+        else _DROPPED_REQUEST_HEADERS
+    )
     headers = [
         (name, value)
         for name, value in client_headers
@@ -87,7 +93,7 @@ def downstream_headers(
     return headers
 
 
-def _gateways_own(name: str, dropped: set[str]) -> bool:
+def _gateways_own(name: str, dropped: AbstractSet[str]) -> bool:
     """Whether a (lower-case) client header name is one the gateway drops, in any spelling: WSGI
     servers, and nginx with ``underscores_in_headers``, read ``X_User_ID`` as ``X-User-ID``."""
     canonical = name.replace("_", "-")
@@ -100,7 +106,11 @@ def _is_api_key(authorization: str) -> bool:
 
 def response_headers(downstream: Sequence[tuple[str, str]], request_id: str) -> Headers:
     """The service's headers as the client gets them: end-to-end ones only, plus the request id."""
-    dropped = set(_DROPPED_RESPONSE_HEADERS) | _connection_listed(downstream)
+    dropped = (
+        _DROPPED_RESPONSE_HEADERS | listed
+        if (listed := _connection_listed(downstream))
+        else _DROPPED_RESPONSE_HEADERS
+    )
     headers = [(name, value) for name, value in downstream if name not in dropped]
     headers.append((names.REQUEST_ID_HEADER, request_id))
     return headers

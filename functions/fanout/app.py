@@ -1,21 +1,11 @@
-"""Fanout function: alerts from services (direct invocation, EventBridge, POST /internal/alerts)
-stored in the tenant's Redis stream, published on its channel, posted to the tenant's WebSocket
-subscribers and routed to notifications; training progress posted to the job's subscribers."""
+"""Fanout function: alerts from services stored, published, posted to WebSocket subscribers and
+routed to notifications (``bakery_gateway.assembly.fanout``)."""
 
-from typing import Any
-
-from bakery_gateway.realtime.alerts.fanout import fanout_from_settings
-from bakery_gateway.realtime.alerts.ingress import handle
+from bakery_gateway.assembly.fanout import FanoutFunction
 from bakery_gateway.settings import get_settings
 from bakery_gateway.telemetry.instrument import instrument
 
 settings = get_settings()
-fanout = fanout_from_settings(settings)
-
-
-def _handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return handle(event, context, fanout)
-
-
+function = FanoutFunction.from_settings(settings)
 # Tracing when on, the EMF blob, a Pushgateway push now and then (docs/observability.md).
-handler = instrument(_handler, settings)
+handler = instrument(function.handle_event, settings)

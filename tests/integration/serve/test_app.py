@@ -4,7 +4,6 @@ called with the request on the server's own loop, the authorizer on a thread beh
 from __future__ import annotations
 
 import asyncio
-import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -14,12 +13,13 @@ import httpx
 import pytest
 
 from bakery_gateway.api.request import Request
+from bakery_gateway.forwarding.proxy_handler import ProxyHandler
 from bakery_gateway.serve.app import ServeApp
 from bakery_gateway.serve.server import build_app
 from bakery_gateway.settings import ServerSettings, Settings
 from tests.integration.conftest import GatewayStarter
 from tests.support.lambda_gateway import LambdaGateway
-from tests.support.lambda_runtime import PROXY_MODULE, LambdaRuntime
+from tests.support.lambda_runtime import LambdaRuntime
 from tests.support.stub_service import StubService
 
 PATH = "/api/v1/sales/items"
@@ -54,16 +54,15 @@ def serve(
     lambda_gateway: LambdaGateway, lambda_runtime: LambdaRuntime, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Serve]:
     """One worker's application, on the loop the runtime closes its clients on (as uvicorn's worker),
-    with the very objects the handler modules built."""
-    proxy = sys.modules[PROXY_MODULE].events
-    original = proxy.answer
+    built from the environment the handler modules were cold-started with."""
+    original = ProxyHandler.answer
     ran_on: list[tuple[asyncio.AbstractEventLoop, int]] = []
 
-    async def recorded(request: Request, context: Any) -> Any:
+    async def recorded(self: ProxyHandler, request: Request, context: Any = None) -> Any:
         ran_on.append((asyncio.get_running_loop(), threading.get_ident()))
-        return await original(request, context)
+        return await original(self, request, context)
 
-    monkeypatch.setattr(proxy, "answer", recorded)
+    monkeypatch.setattr(ProxyHandler, "answer", recorded)
     app = build_app(Settings.from_environ(), ServerSettings.from_environ(), threads=2)
     served = Serve(app, lambda_runtime.loop, ran_on)
     yield served

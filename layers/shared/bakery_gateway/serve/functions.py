@@ -1,69 +1,59 @@
-"""The functions ``serve`` runs, as the very objects the Lambda handler modules build.
+"""The functions ``serve`` runs, built as Lambda builds them: by ``bakery_gateway.assembly``.
 
-Each ``functions/<name>/app.py`` builds its objects once, at import (the proxy's pipeline and own
-routes, the policy function's admin app, the authorizer, the fanout): ``serve`` imports those modules
-(installed with the package as ``bakery_functions``) and calls the objects with the request, not the
-handlers with an event, so one wiring serves Lambda and ``serve`` alike. The handlers' own wrapper
-(tracing, the EMF blob) is Lambda's and is skipped; a Pushgateway push is still signalled after each
-request (``after_each_request``).
+Each worker builds the proxy, the policy function and the authorizer from its settings once, as a
+Lambda container does at cold start (the fanout on the first ``POST /internal/alerts``), and calls
+them with the request, not with an event. The Lambda handlers' own wrapper (tracing, the EMF blob) is
+Lambda's and is skipped; a Pushgateway push is still signalled after each request
+(``after_each_request``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
-import importlib
 import os
-from collections.abc import Callable, Mapping
-from typing import Any
+import threading
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
 from bakery_gateway.api.identity import Verdict
 from bakery_gateway.api.request import Request
 from bakery_gateway.api.routes import (
-    AUTHORIZER_FUNCTION,
     FANOUT_FUNCTION,
     FUNCTION_TIMEOUT_SECONDS,
     POLICY_FUNCTION,
     PROXY_FUNCTION,
 )
+from bakery_gateway.assembly.authorizer import AuthorizerFunction
+from bakery_gateway.assembly.policy import PolicyFunction
+from bakery_gateway.assembly.proxy import ProxyFunction
+from bakery_gateway.authentication.authorizer import authorize_http_request
 from bakery_gateway.serve.app import FunctionAnswer, ServedFunction
 from bakery_gateway.settings import Settings
 
-HANDLER_MODULES: Mapping[str, str] = {
-    PROXY_FUNCTION: "bakery_functions.proxy.app",
-    POLICY_FUNCTION: "bakery_functions.policy.app",
-    FANOUT_FUNCTION: "bakery_functions.fanout.app",
-    AUTHORIZER_FUNCTION: "bakery_functions.authorizer.app",
-}
+if TYPE_CHECKING:
+    from bakery_gateway.assembly.fanout import FanoutFunction
 
 
-def handler_module(function: str) -> Any:
-    """The function's handler module, imported (its objects built) on first use."""
-    return importlib.import_module(HANDLER_MODULES[function])
-
-
-def served_functions() -> dict[str, ServedFunction]:
+def served_functions(settings: Settings) -> dict[str, ServedFunction]:
     """The HTTP API's functions, each called with the request."""
-    proxy = handler_module(PROXY_FUNCTION).events  # forwarding.proxy_handler.ProxyHandler
-    policy = handler_module(POLICY_FUNCTION).events  # edge.lambda_http.AsgiAppHandler
+    proxy = ProxyFunction.from_settings(settings).handler
+    policy = PolicyFunction.from_settings(settings).handler
 
     async def policy_answer(request: Request, context: Any) -> FunctionAnswer:
-        answer: FunctionAnswer = await policy.answer(request)
-        return answer
+        return await policy.answer(request)
 
     return {
         PROXY_FUNCTION: ServedFunction(proxy.answer, FUNCTION_TIMEOUT_SECONDS[PROXY_FUNCTION]),
         POLICY_FUNCTION: ServedFunction(policy_answer, FUNCTION_TIMEOUT_SECONDS[POLICY_FUNCTION]),
-        FANOUT_FUNCTION: ServedFunction(fanout_answer, FUNCTION_TIMEOUT_SECONDS[FANOUT_FUNCTION]),
+        FANOUT_FUNCTION: ServedFunction(fanout_answer(settings), FUNCTION_TIMEOUT_SECONDS[FANOUT_FUNCTION]),
     }
 
 
-def authorizer_call() -> Callable[[Request], tuple[bool, Verdict]]:
+def authorizer_call(settings: Settings) -> Callable[[Request], tuple[bool, Verdict]]:
     """The HTTP API authorizer's judgement of a request, as its event handler gives it: always
     authorized, the verdict in the context (``authentication.authorizer``)."""
-    from bakery_gateway.authentication.authorizer import authorize_http_request
-
-    authorizer = handler_module(AUTHORIZER_FUNCTION).authorizer
+    authorizer = AuthorizerFunction.from_settings(settings).authorizer
 
     def authorize(request: Request) -> tuple[bool, Verdict]:
         return True, authorize_http_request(authorizer, request)
@@ -71,24 +61,36 @@ def authorizer_call() -> Callable[[Request], tuple[bool, Verdict]]:
     return authorize
 
 
-async def fanout_answer(request: Request, context: Any) -> FunctionAnswer:
+def fanout_answer(settings: Settings) -> Callable[[Request, Any], Awaitable[FunctionAnswer]]:
     """``POST /internal/alerts``: the fanout reads an HTTP API event of its own (``realtime.alerts.
     ingress``) and blocks on its posts, so this rare, loopback-only route gets a minimal event and a
-    thread."""
-    from bakery_gateway.realtime.alerts.ingress import handle
+    thread. The fanout is built on its first request: few workers ever get one."""
+    built: list[FanoutFunction] = []
+    lock = threading.Lock()
 
-    event = {
-        "version": "2.0",
-        "routeKey": request.route_key,
-        "rawPath": request.raw_path,
-        "headers": dict(request.headers),
-        "requestContext": {"http": {"method": request.method, "path": request.path}},
-        "body": base64.b64encode(request.body).decode(),
-        "isBase64Encoded": True,
-    }
-    result = await asyncio.to_thread(lambda: handle(event, context, handler_module(FANOUT_FUNCTION).fanout))
-    headers = [(str(name), str(value)) for name, value in (result.get("headers") or {}).items()]
-    return int(result["statusCode"]), headers, str(result.get("body") or "").encode()
+    def fanout() -> FanoutFunction:
+        with lock:  # requests that arrive together build one fanout, on their threads
+            if not built:
+                from bakery_gateway.assembly.fanout import FanoutFunction
+
+                built.append(FanoutFunction.from_settings(settings))
+            return built[0]
+
+    async def answer(request: Request, context: Any) -> FunctionAnswer:
+        event = {
+            "version": "2.0",
+            "routeKey": request.route_key,
+            "rawPath": request.raw_path,
+            "headers": dict(request.headers),
+            "requestContext": {"http": {"method": request.method, "path": request.path}},
+            "body": base64.b64encode(request.body).decode(),
+            "isBase64Encoded": True,
+        }
+        result = await asyncio.to_thread(lambda: fanout().handle_event(event, context))
+        headers = [(str(name), str(value)) for name, value in (result.get("headers") or {}).items()]
+        return int(result["statusCode"]), headers, str(result.get("body") or "").encode()
+
+    return answer
 
 
 def after_each_request(settings: Settings) -> Callable[[], None] | None:

@@ -113,8 +113,8 @@ def build_app(settings: Settings, server: ServerSettings, *, threads: int = DEFA
         retry_milliseconds=settings.alerts.sse_retry_milliseconds,
     )
     return ServeApp(
-        served_functions(),
-        authorizer_call(),
+        served_functions(settings),
+        authorizer_call(settings),
         cors=gateway_cors(server.cors_origins, allow_credentials=server.cors_allow_credentials),
         streaming=streaming,
         threads=threads,

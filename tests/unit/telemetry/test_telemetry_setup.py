@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import subprocess
@@ -147,22 +146,7 @@ def test_the_wrapper_flushes_even_when_the_handler_fails(capsys: pytest.CaptureF
     assert emf_blob_holds(capsys, 0.25)
 
 
-@pytest.mark.usefixtures("fresh_emf")
-def test_the_async_wrapper_flushes_emf_after_every_awaited_invocation(
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    async def handler(event: dict[str, Any], context: Any) -> str:
-        return observing(0.75)(event, context)
-
-    wrapped = instrument.instrument_async(handler, Settings(), LAMBDA)
-
-    assert asyncio.run(wrapped({}, None)) == "answer"
-    assert emf_blob_holds(capsys, 0.75)
-
-
-def test_the_async_wrapper_signals_the_pushgateway_after_each_invocation(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_the_wrapper_signals_the_pushgateway_after_each_invocation(monkeypatch: pytest.MonkeyPatch) -> None:
     signalled: list[bool] = []
 
     class Pusher:
@@ -170,14 +154,11 @@ def test_the_async_wrapper_signals_the_pushgateway_after_each_invocation(
             signalled.append(True)
 
     monkeypatch.setattr(pushgateway, "process_exporter", lambda *args: Pusher())
-
-    async def handler(event: dict[str, Any], context: Any) -> str:
-        return "answer"
-
     settings = Settings.from_environ({"PUSHGATEWAY_URL": "http://pushgateway:9091"})
-    wrapped = instrument.instrument_async(handler, settings, {})
-    asyncio.run(wrapped({}, None))
-    asyncio.run(wrapped({}, None))
+    wrapped = instrument.instrument(lambda event, context: "answer", settings, {})
+
+    wrapped({}, None)
+    wrapped({}, None)
 
     assert signalled == [True, True]
 

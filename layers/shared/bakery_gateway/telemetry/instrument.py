@@ -9,7 +9,7 @@ one call and two flag checks when nothing is enabled (tests, the local runtime w
 from __future__ import annotations
 
 import os
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from bakery_gateway.cold_start import resume_collection
@@ -33,24 +33,6 @@ def instrument(
     def invoke(event: dict[str, Any], context: Any) -> Result:
         try:
             return inner(event, context)
-        finally:
-            after_invocation()
-
-    return invoke
-
-
-def instrument_async(
-    handler: Callable[[dict[str, Any], Any], Awaitable[Result]],
-    settings: Settings,
-    environ: Mapping[str, str] | None = None,
-) -> Callable[[dict[str, Any], Any], Coroutine[Any, Any, Result]]:
-    """``instrument`` for a handler awaited on a long-lived server's loop (``bakery-gateway serve``):
-    the same EMF flush and Pushgateway signal; no X-Ray subsegment, since that server is not Lambda."""
-    after_invocation = _after_invocation(settings, os.environ if environ is None else environ)
-
-    async def invoke(event: dict[str, Any], context: Any) -> Result:
-        try:
-            return await handler(event, context)
         finally:
             after_invocation()
 

@@ -5,7 +5,8 @@ almost none of them are garbage, yet each allocation burst triggers the collecto
 proxy's import CPU time went to collections that free nothing (bench/README.md, cold start). So
 ``bakery_gateway/__init__.py`` pauses collection on Lambda, and ``telemetry.instrument()`` -- the
 last line of every handler module -- freezes what the import built (later collections never scan
-it again, which shortens their pauses on the request path too) and resumes collection.
+it again, which shortens their pauses on the request path too) and resumes collection; ``serve``'s
+``build_app`` does the same once a worker's functions are built.
 
 Only on Lambda (``AWS_LAMBDA_FUNCTION_NAME`` set): tests and the local runtime import the library
 without ever calling ``instrument()`` for it, and must not run without a collector.

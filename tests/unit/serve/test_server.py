@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import resource
 from typing import Any
 
 import pytest
 
+from bakery_gateway import cold_start
 from bakery_gateway import constants as names
 from bakery_gateway.errors import ConfigurationError
 from bakery_gateway.serve import server as standalone
 from bakery_gateway.serve.protocol import GuardedHttpToolsProtocol
 from bakery_gateway.serve.server import check_configuration
-from bakery_gateway.settings import ServerSettings
+from bakery_gateway.settings import ServerSettings, Settings
 from bakery_local import cli
 
 KEYS = '{"k1": "-----BEGIN PUBLIC KEY-----\\nx\\n-----END PUBLIC KEY-----"}'
@@ -33,6 +35,20 @@ def test_configuration_without_any_public_key_is_refused_naming_the_variables() 
 def test_configuration_with_a_malformed_setting_is_refused_as_on_lambda() -> None:
     with pytest.raises(ConfigurationError, match=names.REDIS_PORT):
         check_configuration({**CONFIGURED, names.REDIS_PORT: "six"}, ping_redis=False)
+
+
+def test_a_worker_collects_garbage_again_once_its_functions_are_built(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(gc, "freeze", lambda: None)  # the test process's objects stay collectable
+    cold_start.pause_collection({"AWS_LAMBDA_FUNCTION_NAME": "serve-in-lambda"})
+    try:
+        app = standalone.build_app(Settings.from_environ(CONFIGURED), ServerSettings(), threads=1)
+        app.close()
+        assert gc.isenabled()
+    finally:
+        cold_start.resume_collection()
+        gc.enable()
 
 
 def test_configuration_with_redis_and_keys_is_accepted() -> None:

@@ -100,6 +100,7 @@ def build_app(settings: Settings, server: ServerSettings, *, threads: int = DEFA
     """One worker's application: the HTTP API and its functions, no WebSocket API."""
     from bakery_gateway.api.cors import gateway_cors
     from bakery_gateway.clients.factories import async_redis_factory
+    from bakery_gateway.cold_start import resume_collection
     from bakery_gateway.serve import alert_feed
     from bakery_gateway.serve.app import AlertStreaming
     from bakery_gateway.serve.functions import after_each_request, authorizer_call, served_functions
@@ -112,7 +113,7 @@ def build_app(settings: Settings, server: ServerSettings, *, threads: int = DEFA
         recheck_seconds=settings.alerts.sse_wait_seconds,
         retry_milliseconds=settings.alerts.sse_retry_milliseconds,
     )
-    return ServeApp(
+    app = ServeApp(
         served_functions(settings),
         authorizer_call(settings),
         cors=gateway_cors(server.cors_origins, allow_credentials=server.cors_allow_credentials),
@@ -120,6 +121,10 @@ def build_app(settings: Settings, server: ServerSettings, *, threads: int = DEFA
         threads=threads,
         after_each=after_each_request(settings),
     )
+    # Collection was paused if this runs inside Lambda (cold_start.py); no handler module's
+    # instrument() resumes it here, so the worker does once its objects are built.
+    resume_collection()
+    return app
 
 
 def create_app() -> ServeApp:

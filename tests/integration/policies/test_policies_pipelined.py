@@ -84,4 +84,17 @@ def test_concurrent_requests_on_one_loop_share_one_connection_with_one_script_ca
     burst.answers()
 
     assert redis_client.info("stats")["total_connections_received"] - connections_before == 1
-    assert redis_client.info("commandstats")["cmdstat_evalsha"]["calls"] == len(burst.requests)
+    evalsha = redis_client.info("commandstats")["cmdstat_evalsha"]
+    assert evalsha["calls"] - evalsha.get("failed_calls", 0) == len(burst.requests)
+
+
+def test_a_burst_on_a_server_without_the_script_shares_one_script_load(
+    burst: Burst, redis_client: redis.Redis
+) -> None:
+    redis_client.script_flush()  # as a new or failed-over server: every request meets NOSCRIPT
+    redis_client.config_resetstat()
+
+    answers = burst.answers()
+
+    assert [status for status, _, _ in answers] == [EXPECTED[kind] for kind in burst.kinds]
+    assert redis_client.info("commandstats")["cmdstat_script|load"]["calls"] == 1

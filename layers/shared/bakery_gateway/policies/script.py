@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -15,6 +17,8 @@ from bakery_gateway.policies.rules import BucketSpec, Candidate
 from bakery_gateway.settings import Scope
 
 SCRIPT_SOURCE = resources.files("bakery_gateway.policies").joinpath("policy.lua").read_text()
+# What Redis names the script by (SHA-1 of its source): EVALSHA needs no SCRIPT LOAD's answer first.
+SCRIPT_SHA = hashlib.sha1(SCRIPT_SOURCE.encode()).hexdigest()  # noqa: S324 - Redis's name, no security
 
 
 class ScriptingRedis(Protocol):
@@ -125,11 +129,14 @@ def parse_answer(answer: Sequence[Any]) -> PolicySnapshot:
 
 
 class PolicyScript:
-    """``policy.lua`` by EVALSHA; loaded on first use, and again if the server lost it (failover)."""
+    """``policy.lua`` by EVALSHA of its digest, computed here: one round trip from a container's first
+    request on, whenever the server holds the script (any container loaded it). A server that does not
+    (new, flushed, failed over) answers NOSCRIPT: the requests in flight then share one SCRIPT LOAD and
+    each sends its EVALSHA again. One per event loop (``PolicyEngine``), as its client."""
 
     def __init__(self, redis: ScriptingRedis) -> None:
         self._redis = redis
-        self._sha: str | None = None
+        self._loading: asyncio.Future[str] | None = None
 
     async def run(
         self, keys: PolicyKeys, buckets: Sequence[BucketSpec], probe_lease_ms: int = 0
@@ -137,14 +144,27 @@ class PolicyScript:
         from redis.exceptions import NoScriptError
 
         script_keys, arguments = script_arguments(keys, buckets, probe_lease_ms)
-        if self._sha is None:
-            self._sha = await self._redis.script_load(SCRIPT_SOURCE)
         try:
-            answer = await self._redis.evalsha(self._sha, len(script_keys), *script_keys, *arguments)
+            answer = await self._redis.evalsha(SCRIPT_SHA, len(script_keys), *script_keys, *arguments)
         except NoScriptError:
-            self._sha = await self._redis.script_load(SCRIPT_SOURCE)
-            answer = await self._redis.evalsha(self._sha, len(script_keys), *script_keys, *arguments)
+            await self._load()
+            answer = await self._redis.evalsha(SCRIPT_SHA, len(script_keys), *script_keys, *arguments)
         return parse_answer(answer)
+
+    async def _load(self) -> None:
+        """One SCRIPT LOAD for every request that met NOSCRIPT meanwhile; a failed one fails them all
+        (an outage, as their EVALSHA would have) and the next NOSCRIPT loads again."""
+        if self._loading is None:
+            loading = asyncio.ensure_future(self._redis.script_load(SCRIPT_SOURCE))
+            loading.add_done_callback(self._loaded)
+            self._loading = loading
+        # shield: a cancelled request (its client gone) does not cancel the others' load.
+        await asyncio.shield(self._loading)
+
+    def _loaded(self, loading: asyncio.Future[str]) -> None:
+        self._loading = None
+        if not loading.cancelled():
+            loading.exception()  # retrieved here too: no "never retrieved" warning when nobody waits
 
 
 def _text(value: Any) -> str:

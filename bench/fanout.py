@@ -9,8 +9,9 @@ every alert exactly once, in stream order. The floor, measured in the same run: 
 received by a raw redis-py pub/sub subscriber. Prints figures, writes ``results/fanout.md``, never
 asserts.
 
-The runtime follows each tenant with one shared reader (``local/alert_feed.py``): an SSE client costs
-a proxy invocation when it connects and once per ``--sse-wait`` (the re-check), not one per alert.
+The runtime follows each tenant with one shared reader (``bakery_gateway/serve/alert_feed.py``): an
+SSE client costs a proxy invocation when it connects and once per ``--sse-wait`` (the re-check), not
+one per alert.
 
 Run: ``.venv/bin/python bench/fanout.py [--sse-clients N] [--ws-clients N] [--alerts N] [--rate R]``
 """

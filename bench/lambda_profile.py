@@ -137,7 +137,7 @@ OTHER: Final = "handler wrappers and the rest"
 def stage_of(frames: Sequence[tuple[str, str]]) -> str:
     """The stage of one sample, from its (function, file) frames, outermost first.
 
-    py-spy names files from their package folder (``bakery_gateway/emf.py``, ``asyncio/events.py``):
+    py-spy names files from their package folder (``bakery_gateway/telemetry/emf.py``, ``asyncio/events.py``):
     a leading ``/`` makes every marker match whole folder names.
     """
     located = [(name, "/" + filename.lstrip("/")) for name, filename in frames]

@@ -3,7 +3,7 @@
 Keys are read once, at cold start. An unreachable source no longer fails that cold start: the import
 completes quickly, the failure is logged naming the source, and each request gets a ``503
 token-keys-unavailable`` problem (with ``Retry-After``) instead of API Gateway's bare 500; the source
-is read again at most every ``verifiers.RELOAD_INTERVAL_SECONDS``, so the container serves tokens as
+is read again at most every ``reloading_verifier.RELOAD_INTERVAL_SECONDS``, so the container serves tokens as
 soon as it is back, without a new cold start. A source lost after cold start changes nothing. Real
 sockets for the unreachable endpoints, moto for the reachable ones.
 """

@@ -1,6 +1,6 @@
 """Events as `sam local start-api` sends them (recorded from it), through the real functions.
 
-SAM's emulator differs from API Gateway in shapes the functions must accept (``events.py``): header
+SAM's emulator differs from API Gateway in shapes the functions must accept (``edge/lambda_event.py``): header
 names as the client spelled them, the ``Cookie`` header beside a parsed ``cookies`` list, the
 request's method in the route key of an ``ANY`` route, ``"stageVariables": null``.
 """

@@ -76,7 +76,7 @@ def principal(key_id: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class ApiKeyRecord:
-    """What Redis holds of a key (``redis_keys.api_key_key``): never the key itself."""
+    """What Redis holds of a key (``clients.redis_keyspace.api_key_key``): never the key itself."""
 
     key_id: str
     key_hash: str

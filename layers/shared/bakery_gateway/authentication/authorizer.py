@@ -64,7 +64,8 @@ class SyncRedis(Protocol):
 
 
 class Verifier(Protocol):
-    """Verifies one token: ``tokens.TokenVerifier``, or ``verifiers.ColdStartVerifier`` around one."""
+    """Verifies one token: ``token_verifier.TokenVerifier``, or ``reloading_verifier.ColdStartVerifier``
+    around one."""
 
     @property
     def leeway_seconds(self) -> int: ...

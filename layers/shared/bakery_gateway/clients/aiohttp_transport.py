@@ -6,14 +6,14 @@ the request httpx built, byte for byte as httpx's own transport would (the same 
 repeats kept, nothing added but aiohttp's ``Content-Length: 0`` on a ``DELETE`` without a body; a
 streamed body goes out whole with a ``Content-Length``), returns the body still content-encoded,
 and raises the httpx exception httpx's transport raises for the same fault, so
-``forwarding.forward`` maps it the same way (docs/resilience.md, the downstream client; the
+``forwarding.downstream.forward`` maps it the same way (docs/resilience.md, the downstream client; the
 differences are listed in tests/integration/forwarding/test_transport_differential.py).
 Why not the ``httpx-aiohttp`` package: its 0.2.0 turns a service that disconnects or resets into
 ``httpx.ConnectTimeout`` (which the gateway retries, although the service may have seen the
 request), joins repeated headers with commas (``Cookie: a=1, b=2``), adds aiohttp's default
 ``Content-Type`` to bodies sent without one, and lets a bad answer escape as an aiohttp error.
 
-Imported by ``clients.http_client_factory`` when it makes its first client, never at cold start:
+Imported by ``clients.factories.http_client_factory`` when it makes its first client, never at cold start:
 aiohttp costs ~95 ms of CPU to import.
 """
 

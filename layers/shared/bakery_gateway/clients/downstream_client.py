@@ -10,7 +10,7 @@ no event hooks, no redirects followed, and a cookie jar that keeps nothing. A UR
 query httpx would rewrite (characters to percent-encode, dot segments) is parsed by httpx itself.
 tests/integration/forwarding/test_exchange_differential.py holds it to httpx's ``send``.
 
-Imported by ``clients.http_client_factory`` when it makes its first client, never at cold start.
+Imported by ``clients.factories.http_client_factory`` when it makes its first client, never at cold start.
 """
 
 from __future__ import annotations

@@ -124,7 +124,7 @@ class _ReplyReader(asyncio.Protocol):
 class PipelinedRedis:
     """Commands on one connection, in flight together; the ``ScriptingRedis`` of the policy engine.
 
-    Bound to the event loop it is first used on (``clients.PerEventLoop`` makes one per loop).
+    Bound to the event loop it is first used on (``factories.PerEventLoop`` makes one per loop).
     """
 
     def __init__(self, settings: RedisSettings, *, tls: ssl.SSLContext | None = None) -> None:
@@ -224,7 +224,7 @@ class PipelinedRedis:
 
 
 def pipelined_redis_factory(settings: RedisSettings) -> Callable[[], PipelinedRedis]:
-    """Pipelined clients (one per event loop, by ``clients.PerEventLoop``) for ``settings``."""
+    """Pipelined clients (one per event loop, by ``factories.PerEventLoop``) for ``settings``."""
 
     def create() -> PipelinedRedis:
         tls = None

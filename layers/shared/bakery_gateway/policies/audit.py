@@ -1,6 +1,6 @@
 """The audit trail of tenant policy changes: who changed what, from what, to what, and when.
 
-Each change is one record, written twice: an entry of the Redis stream ``redis_keys.AUDIT_STREAM``
+Each change is one record, written twice: an entry of the Redis stream ``clients.redis_keyspace.AUDIT_STREAM``
 (in the same transaction as the change itself, see ``store.py``) and a structured log line with
 ``"audit": true``, which outlives the capped stream in CloudWatch.
 """

@@ -1,6 +1,6 @@
 """A tenant's policy state in Redis, as the policy function reads and changes it.
 
-The proxy reads the same keys in ``policy.lua``; ``redis_keys`` names them. Every change reads the
+The proxy reads the same keys in ``policy.lua``; ``clients.redis_keyspace`` names them. Every change reads the
 value it replaces under WATCH, then writes the new value and its audit record in one MULTI/EXEC
 transaction: the record's ``before`` is exactly what the change replaced, and no change is ever
 stored without its record. A change that changes nothing (lifting a flag nobody set) writes nothing.

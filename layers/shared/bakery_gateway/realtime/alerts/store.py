@@ -1,6 +1,6 @@
 """Accepting an alert: once per alert id, then stored and published together or not at all.
 
-The contract with the readers (SSE, WebSocket delivery) is in ``redis_keys``: the tenant's stream,
+The contract with the readers (SSE, WebSocket delivery) is in ``clients.redis_keyspace``: the tenant's stream,
 whose entries have one field holding the alert as JSON, and the tenant's pub/sub channel carrying
 the same JSON.
 """

@@ -1,8 +1,8 @@
-"""WebSocket connections and their topics in Redis (key families in ``redis_keys``).
+"""WebSocket connections and their topics in Redis (key families in ``clients.redis_keyspace``).
 
 ``$connect`` registers a connection with the identity the authorizer verified; ``subscribe`` adds it
 to a topic the caller may see; ``$disconnect`` (or a post answering 410 Gone) removes it everywhere.
-The client (``clients.sync_redis``) decodes responses.
+The client (``clients.factories.sync_redis``) decodes responses.
 """
 
 from __future__ import annotations

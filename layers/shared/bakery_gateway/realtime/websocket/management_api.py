@@ -8,7 +8,7 @@ the first post (credentials), not at cold start.
 Why not boto3 or httpx: measured on 2 vCPUs, a post costs ~2 ms of CPU through boto3 and ~3 ms
 through ``httpx.AsyncClient`` (httpcore's pool over anyio), against ~0.5 ms here (delivery included):
 asyncio streams and h11 (httpx's own HTTP/1.1 parser), one keep-alive pool per event loop
-(``clients.PerEventLoop``) holding as many connections as there are posts in flight. The answer is
+(``clients.factories.PerEventLoop``) holding as many connections as there are posts in flight. The answer is
 returned, not interpreted: ``websocket.delivery`` decides what a status means.
 """
 

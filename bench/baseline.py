@@ -1,12 +1,15 @@
-"""Another commit of the gateway, runnable beside this checkout: the ``before`` of a same-run comparison.
+"""Another commit of the gateway beside this checkout: the ``before`` of a same-run comparison.
 
-``baseline_python(ref)`` checks ``ref`` out as a ``git worktree`` under ``build/bench-baseline/<commit>``
-and gives it a virtualenv of its own there, both kept for the next run (a commit never changes). The
-virtualenv holds the checkout's own packages (an editable install, so its ``template.yaml`` and
-handler files are where its ``serve`` looks) and reaches the third-party packages of the bench's
-virtualenv through a ``.pth`` line: nothing is downloaded, and the two arms run the same versions
-of every dependency, so that only the gateway's own code differs. (A ``.pth`` line adds a folder to
-``sys.path`` without running the ``.pth`` files in it: this checkout's editable install stays out.)
+``source(ref)`` exports the commit ``ref`` names (``git archive``: its tracked files, nothing of this
+checkout's working tree) into ``build/bench-baseline/<commit>/source``, kept for the next run (a
+commit never changes). Both benches that compare with a baseline start from it:
+``make bench-lambda`` sam-builds it there (``lambda_baseline``), ``make bench-throughput`` runs its
+``serve`` from ``baseline_python(ref)``: a virtualenv beside it holding the commit's own packages (an
+editable install, so its ``template.yaml`` and handler files are where its ``serve`` looks) that
+reaches the third-party packages of the bench's virtualenv through a ``.pth`` line: nothing is
+downloaded, and both arms run the same versions of every dependency, so that only the gateway's own
+code differs. (A ``.pth`` line adds a folder to ``sys.path`` without running the ``.pth`` files in
+it: this checkout's editable install stays out.)
 """
 
 from __future__ import annotations
@@ -16,39 +19,66 @@ import statistics
 import subprocess
 import sys
 import sysconfig
+import tarfile
+import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / "build" / "bench-baseline"
 READY = ".ready"  # written last: a folder without it is an interrupted set-up, made again
+GIT = shutil.which("git") or "git"
 
 
-def _git(*arguments: str, cwd: Path = ROOT) -> str:
-    git = shutil.which("git") or "git"
-    completed = subprocess.run([git, *arguments], cwd=cwd, capture_output=True, text=True, check=True)
-    return completed.stdout.strip()
+class BaselineError(Exception):
+    """The baseline commit could not be read, exported or set up; the message says why."""
 
 
-def resolve(ref: str) -> str:
-    """The full commit ``ref`` names (a branch, a tag, a commit)."""
-    return _git("rev-parse", "--verify", f"{ref}^{{commit}}")
+def resolve(ref: str, repo: Path = ROOT) -> str:
+    """The full commit ``ref`` names now (a branch, a tag, a commit)."""
+    return _git(repo, "rev-parse", "--verify", "--end-of-options", f"{ref}^{{commit}}").strip()
+
+
+def source(ref: str, repo: Path = ROOT, cache: Path = CACHE) -> tuple[str, Path]:
+    """(the full commit ``ref`` names, a folder holding that commit's files), exported on first use."""
+    commit = resolve(ref, repo)
+    folder = cache / commit / "source"
+    if (folder / READY).is_file():
+        return commit, folder
+    shutil.rmtree(folder, ignore_errors=True)  # an interrupted export
+    folder.mkdir(parents=True)
+    export(repo, commit, folder)
+    (folder / READY).write_text(commit + "\n")
+    return commit, folder
+
+
+def export(repo: Path, commit: str, folder: Path) -> None:
+    """``commit``'s tracked files written into ``folder``."""
+    with tempfile.TemporaryFile() as archive:
+        exported = subprocess.run(
+            [GIT, "archive", "--format=tar", commit],
+            cwd=repo,
+            stdout=archive,
+            stderr=subprocess.PIPE,
+            check=False,
+        )
+        if exported.returncode != 0:
+            raise BaselineError(f"git archive {commit[:7]} failed: {exported.stderr.decode().strip()}")
+        archive.seek(0)
+        with tarfile.open(fileobj=archive) as tar:
+            tar.extractall(folder, filter="data")
 
 
 def baseline_python(ref: str) -> tuple[str, Path]:
     """(the short commit, the Python of its virtualenv), set up on first use."""
-    commit = resolve(ref)
-    home = CACHE / commit
-    python = home / "venv" / "bin" / "python"
+    commit, checkout = source(ref)
+    home = checkout.parent / "venv"
+    python = home / "bin" / "python"
     if (home / READY).exists():
         return commit[:7], python
-    if home.exists():  # an interrupted set-up
-        shutil.rmtree(home, ignore_errors=True)
-        _git("worktree", "prune")
-    home.mkdir(parents=True)
-    print(f"baseline {ref} ({commit[:7]}): a worktree and a virtualenv in {home}", flush=True)
-    _git("worktree", "add", "--detach", str(home / "checkout"), commit)
-    subprocess.run([sys.executable, "-m", "venv", str(home / "venv")], check=True)
+    shutil.rmtree(home, ignore_errors=True)  # an interrupted set-up
+    print(f"baseline {ref} ({commit[:7]}): a virtualenv in {home}", flush=True)
+    subprocess.run([sys.executable, "-m", "venv", str(home)], check=True)
     site = subprocess.run(
         [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
         check=True,
@@ -57,11 +87,18 @@ def baseline_python(ref: str) -> tuple[str, Path]:
     ).stdout.strip()
     (Path(site) / "bench-dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     subprocess.run(
-        [str(python), "-m", "pip", "install", "--quiet", "--no-deps", "-e", str(home / "checkout")],
+        [str(python), "-m", "pip", "install", "--quiet", "--no-deps", "-e", str(checkout)],
         check=True,
     )
     (home / READY).write_text(commit + "\n")
     return commit[:7], python
+
+
+def _git(repo: Path, *arguments: str) -> str:
+    done = subprocess.run([GIT, *arguments], cwd=repo, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise BaselineError(f"git {' '.join(arguments)}: {done.stderr.strip()}")
+    return done.stdout
 
 
 def cpu_before_after(rows: Sequence[tuple[int, str, object, Mapping[str, float]]]) -> list[str]:

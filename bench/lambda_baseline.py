@@ -1,8 +1,8 @@
 """`make bench-lambda ARGS='--baseline-ref REF'`: another commit's functions, measured in the same run.
 
-The commit ``REF`` names is exported (``git archive``: its tracked files, nothing of this checkout's
-working tree) into ``build/lambda-baseline/<commit>/`` and ``sam build`` builds it there, as
-``make build`` builds this checkout; a commit already built there is reused. The sweep then measures
+The commit ``REF`` names is exported by ``baseline.source`` (its tracked files, nothing of this
+checkout's working tree) and ``sam build`` builds it there, as ``make build`` builds this checkout; a
+commit already built there is reused. The sweep then measures
 each scenario and size for both code versions, one after the other in alternating order, so both see
 the same machine (``lambda_power.sweep``), and the report adds the ratio of each figure
 (``comparison_table``). Both versions run with this checkout's template defaults as their environment.
@@ -12,26 +12,18 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import subprocess
-import tarfile
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from baseline import BaselineError, source
 from harness import REPO_ROOT
 from lambda_report import SizeResult, recommend, recommendation_table, results_table
 from lambda_scenarios import NOOP
 
-BASELINES = REPO_ROOT / "build" / "lambda-baseline"
 SAM = REPO_ROOT / ".venv-sam" / "bin" / "sam"
-GIT = shutil.which("git") or "git"
 BUILT_MARK = ".built"
-
-
-class BaselineError(Exception):
-    """The baseline commit could not be read or built; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -45,24 +37,14 @@ class Baseline:
         return f"{self.ref} ({self.commit[:7]})"
 
 
-def resolve(ref: str, repo: Path = REPO_ROOT) -> str:
-    """The commit ``ref`` names now."""
-    done = _git(repo, "rev-parse", "--verify", "--end-of-options", f"{ref}^{{commit}}")
-    return done.strip()
-
-
 def prepare(ref: str, say: Callable[[str], None] = print, repo: Path = REPO_ROOT) -> Baseline:
-    """``ref``'s functions built, once per commit: exported with ``git archive``, then ``sam build``."""
-    commit = resolve(ref, repo)
-    folder = BASELINES / commit
+    """``ref``'s functions built, once per commit: its files (``baseline.source``), then ``sam build``."""
+    commit, folder = source(ref, repo)
     build = folder / ".aws-sam" / "build"
     if (folder / BUILT_MARK).is_file():
         say(f"baseline {ref} ({commit[:7]}): reusing its build in {folder.relative_to(REPO_ROOT)}")
         return Baseline(ref, commit, build)
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
-    say(f"baseline {ref} ({commit[:7]}): exporting and building it in {folder.relative_to(REPO_ROOT)}")
-    _export(repo, commit, folder)
+    say(f"baseline {ref} ({commit[:7]}): building it in {folder.relative_to(REPO_ROOT)}")
     environment = {**os.environ, "SAM_CLI_TELEMETRY": "0"}
     built = subprocess.run(
         [str(SAM), "build"], cwd=folder, capture_output=True, text=True, env=environment, check=False
@@ -73,29 +55,6 @@ def prepare(ref: str, say: Callable[[str], None] = print, repo: Path = REPO_ROOT
         )
     (folder / BUILT_MARK).write_text(commit + "\n")
     return Baseline(ref, commit, build)
-
-
-def _export(repo: Path, commit: str, folder: Path) -> None:
-    with tempfile.TemporaryFile() as archive:
-        exported = subprocess.run(
-            [GIT, "archive", "--format=tar", commit],
-            cwd=repo,
-            stdout=archive,
-            stderr=subprocess.PIPE,
-            check=False,
-        )
-        if exported.returncode != 0:
-            raise BaselineError(f"git archive {commit[:7]} failed: {exported.stderr.decode().strip()}")
-        archive.seek(0)
-        with tarfile.open(fileobj=archive) as tar:
-            tar.extractall(folder, filter="data")
-
-
-def _git(repo: Path, *args: str) -> str:
-    done = subprocess.run([GIT, *args], cwd=repo, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise BaselineError(f"git {' '.join(args)}: {done.stderr.strip()}")
-    return done.stdout
 
 
 def baseline_report(

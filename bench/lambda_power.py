@@ -42,9 +42,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+from baseline import BaselineError
 from cost import price_lines
 from harness import BENCH_DIR, REPO_ROOT, code_version, function_environment, stub_service
-from lambda_baseline import Baseline, BaselineError, baseline_report, prepare
+from lambda_baseline import Baseline, baseline_report, prepare
 from lambda_container import (
     CONTAINER_HOST,
     ContainerError,

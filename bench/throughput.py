@@ -10,8 +10,8 @@ Arms, each a server of its own on loopback, all forwarding to the same stub serv
 - ``bare httpx``: the same factory over httpx's own transport: the gateway's client when
   ``--transport httpx``, and the comparison for the aiohttp transport;
 - ``bare aiohttp``: the same passthrough with a plain aiohttp session (no httpx API on top);
-- ``gateway@REF`` (``--baseline-ref REF``): the same ``serve`` of another commit (``baseline.py``: a
-  worktree and a virtualenv of its own, cached under ``build/``), for a before/after in one run; the
+- ``gateway@REF`` (``--baseline-ref REF``): the same ``serve`` of another commit (``baseline.py``: its
+  files exported with a virtualenv of their own, cached under ``build/``), for a before/after in one run; the
   report then ends with each gateway's server CPU per request (median over the rounds) and their
   ratio. ``--no-bare`` leaves the bare arms out.
 

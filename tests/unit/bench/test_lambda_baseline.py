@@ -1,11 +1,9 @@
-"""`make bench-lambda ARGS='--baseline-ref REF'` (bench/lambda_baseline.py): the commit a ref names,
-its export, the two versions measured side by side in the sweep, and the ratios reported."""
+"""`make bench-lambda ARGS='--baseline-ref REF'` (bench/lambda_baseline.py): the two versions measured
+side by side in the sweep, and the ratios reported (the commit's files: test_baseline.py)."""
 
 from __future__ import annotations
 
 import argparse
-import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +27,6 @@ lambda_baseline = bench_module("lambda_baseline")
 lambda_power = bench_module("lambda_power")
 
 
-GIT = shutil.which("git") or "git"
-
-
 def _phase(p99_ms: float, cpu_ms: float, count: int = 100) -> Any:
     latencies = [1_000_000] * (count - 2) + [int(p99_ms * 1e6)] * 2
     return lambda_report.Phase(
@@ -43,43 +38,6 @@ def _result(scenario: str, memory_mb: int, cpu_ms: float, p99_ms: float) -> Any:
     return lambda_report.SizeResult(
         scenario, "ProxyFunction", memory_mb, 500.0, _phase(p99_ms, cpu_ms), _phase(p99_ms, cpu_ms), 50.0
     )
-
-
-def _git(repo: Path, *args: str) -> str:
-    done = subprocess.run([GIT, *args], cwd=repo, check=True, capture_output=True, text=True)  # noqa: S603 - git
-    return done.stdout.strip()
-
-
-@pytest.fixture
-def repo(tmp_path: Path) -> Path:
-    folder = tmp_path / "repo"
-    folder.mkdir()
-    _git(folder, "init", "--quiet", "--initial-branch", "main")
-    (folder / "template.yaml").write_text("first\n")
-    _git(folder, "add", ".")
-    _git(folder, "-c", "user.name=b", "-c", "user.email=b@example.org", "commit", "--quiet", "-m", "one")
-    return folder
-
-
-def test_a_ref_is_recorded_as_the_commit_it_names_when_the_run_begins(repo: Path) -> None:
-    commit = _git(repo, "rev-parse", "HEAD")
-
-    assert lambda_baseline.resolve("main", repo) == commit
-
-
-def test_a_ref_that_names_no_commit_is_a_baseline_error(repo: Path) -> None:
-    with pytest.raises(lambda_baseline.BaselineError):
-        lambda_baseline.resolve("no-such-branch", repo)
-
-
-def test_the_baseline_is_the_commits_files_not_the_working_trees(repo: Path, tmp_path: Path) -> None:
-    (repo / "template.yaml").write_text("changed, not committed\n")
-    target = tmp_path / "export"
-    target.mkdir()
-
-    lambda_baseline._export(repo, lambda_baseline.resolve("main", repo), target)
-
-    assert (target / "template.yaml").read_text() == "first\n"
 
 
 def test_the_comparison_gives_each_figure_of_both_versions_and_their_ratio() -> None:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from baseline import BaselineError, source
 from harness import REPO_ROOT
-from lambda_report import SizeResult, recommend, recommendation_table, results_table
+from lambda_report import SizeResult, recommend, recommendation_table, results_table, split_floor
 from lambda_scenarios import NOOP
 
 SAM = REPO_ROOT / ".venv-sam" / "bin" / "sam"
@@ -65,12 +65,7 @@ def baseline_report(
     configured: Mapping[str, int],
 ) -> list[str]:
     """The baseline's table and recommendation (the no-op floor is this run's), then the ratios."""
-    floors = {
-        result.memory_mb: result.back_to_back.cpu_ms_per_invocation
-        for result in results
-        if result.scenario == NOOP
-    }
-    tuned = [result for result in results if result.scenario != NOOP]
+    floors, tuned = split_floor(results, NOOP)
     return [
         "",
         f"#### Baseline: {baseline.label}, measured in the same run",

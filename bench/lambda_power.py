@@ -54,7 +54,15 @@ from lambda_container import (
     find_rie,
     remove_leftovers,
 )
-from lambda_report import Phase, SizeResult, recommend, recommendation_table, results_table, share_table
+from lambda_report import (
+    Phase,
+    SizeResult,
+    recommend,
+    recommendation_table,
+    results_table,
+    share_table,
+    split_floor,
+)
 from lambda_scenarios import NOOP, SCENARIOS, Scenario, Scenarios, write_noop_function
 from results_table import RunHeader, append_run, cpu_description, run_heading
 
@@ -357,12 +365,7 @@ def report(
     header: RunHeader, results: Sequence[SizeResult], args: argparse.Namespace, configured: Mapping[str, int]
 ) -> list[str]:
     """The run's section; ``configured``: each function's MemorySize in the template when the run began."""
-    floors = {
-        result.memory_mb: result.back_to_back.cpu_ms_per_invocation
-        for result in results
-        if result.scenario == NOOP
-    }
-    tuned = [result for result in results if result.scenario != NOOP]
+    floors, tuned = split_floor(results, NOOP)
     return [
         *run_heading(header),
         "",

@@ -111,6 +111,20 @@ def share_table(sizes: Sequence[int]) -> list[str]:
     return lines
 
 
+def split_floor(
+    results: Iterable[SizeResult], floor_scenario: str
+) -> tuple[dict[int, float], list[SizeResult]]:
+    """The floor scenario's CPU per invocation by memory size (back to back), and the other results."""
+    floors: dict[int, float] = {}
+    tuned: list[SizeResult] = []
+    for result in results:
+        if result.scenario == floor_scenario:
+            floors[result.memory_mb] = result.back_to_back.cpu_ms_per_invocation
+        else:
+            tuned.append(result)
+    return floors, tuned
+
+
 def results_table(results: Sequence[SizeResult], floor_cpu_ms: Mapping[int, float]) -> list[str]:
     """One row per scenario and memory size; ``floor_cpu_ms``: the no-op's CPU per invocation by size."""
     lines = [

@@ -76,3 +76,16 @@ def test_the_sweep_measures_both_versions_of_each_size_one_after_the_other_in_al
     assert [result.memory_mb for result in results] == [512, 1536]
     assert [result.memory_mb for result in baseline_results] == [512, 1536]
     assert failure is None
+
+
+def test_the_no_op_gives_the_floor_per_size_and_the_functions_are_the_rest() -> None:
+    results = [
+        _result("proxy", 512, 2.4, 9.0),
+        _result("noop", 512, 1.0, 3.0),
+        _result("noop", 1536, 0.8, 2.0),
+    ]
+
+    floors, tuned = lambda_report.split_floor(results, "noop")
+
+    assert floors == pytest.approx({512: 1.0, 1536: 0.8})
+    assert [result.scenario for result in tuned] == ["proxy"]

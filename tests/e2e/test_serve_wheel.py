@@ -8,11 +8,9 @@ so every ``bakery_*`` module comes from the wheel. No ``template.yaml`` is anywh
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import sysconfig
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,11 +19,10 @@ import pytest
 
 from bakery_gateway import constants as names
 from bakery_local.dev_tokens import DevKeyPair
-from bakery_local.runtime_process import stop
 from tests.conftest import service_base_url
 from tests.e2e.conftest import deployment_environment, tenant_headers
-from tests.support.redis_server import RedisEndpoint, free_port
-from tests.support.standalone_server import LOCAL_CONVENIENCES
+from tests.support.redis_server import RedisEndpoint
+from tests.support.standalone_server import standalone
 from tests.support.stub_service import StubService
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -84,42 +81,20 @@ def server(
     services: StubService,
 ) -> Iterator[str]:
     """``bakery-gateway serve`` of the fresh virtualenv, in an empty folder, with Redis and keys."""
-    empty = tmp_path_factory.mktemp("empty")
-    port = free_port()
-    environ = {name: value for name, value in os.environ.items() if name not in LOCAL_CONVENIENCES}
-    environ |= deployment_environment(redis_server, dev_keys)
+    environ = deployment_environment(redis_server, dev_keys)
     environ[names.service_url_variable("sales")] = service_base_url(services, "sales")
-    environ.pop("PYTHONPATH", None)
     log_path = tmp_path_factory.mktemp("log") / "serve.log"
-    command = [
-        str(installed / "bakery-gateway"),
-        "serve",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
+    with standalone(
+        environ,
+        log_path,
         "--workers",
         "1",
-    ]
-    with log_path.open("w") as log:
-        process = subprocess.Popen(command, cwd=empty, env=environ, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                pytest.fail(f"serve exited at start-up:\n{log_path.read_text()}")
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
-        else:
-            pytest.fail(f"serve was not healthy within {STARTUP_SECONDS} s:\n{log_path.read_text()}")
-        yield url
-    finally:
-        stop(process, 15)
+        program=[str(installed / "bakery-gateway")],
+        cwd=tmp_path_factory.mktemp("empty"),
+        without=("PYTHONPATH",),  # every bakery_* module from the wheel
+        startup_seconds=STARTUP_SECONDS,
+    ) as running:
+        yield running.url
 
 
 def test_the_installed_server_answers_health(server: str) -> None:

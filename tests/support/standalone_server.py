@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,28 +34,36 @@ class Server:
 
 
 @contextmanager
-def standalone(environ: Mapping[str, str], log_path: Path, *arguments: str) -> Iterator[Server]:
+def standalone(
+    environ: Mapping[str, str],
+    log_path: Path,
+    *arguments: str,
+    program: Sequence[str] = (sys.executable, "-m", "bakery_local.cli"),
+    cwd: Path | None = None,
+    without: Collection[str] = (),
+    startup_seconds: float = STARTUP_SECONDS,
+) -> Iterator[Server]:
     """``serve`` on 127.0.0.1 and a free port with ``environ`` (over this process's, minus service
-    URLs) and ``arguments``; yielded once ``/health`` answers, stopped (SIGTERM) after."""
+    URLs and ``without``) and ``arguments``; ``program`` is the ``bakery-gateway`` command (this
+    checkout's by default), run in ``cwd``; yielded once ``/health`` answers, stopped (SIGTERM) after."""
     port = free_port()
-    command = [sys.executable, "-m", "bakery_local.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
-    full_environ = {
-        name: value for name, value in os.environ.items() if name not in LOCAL_CONVENIENCES
-    } | dict(environ)
+    command = [*program, "serve", "--host", "127.0.0.1", "--port", str(port)]
+    dropped = {*LOCAL_CONVENIENCES, *without}
+    full_environ = {name: value for name, value in os.environ.items() if name not in dropped} | dict(environ)
     with log_path.open("w") as log:
         process = subprocess.Popen(  # noqa: S603 - our own CLI
-            [*command, *arguments], env=full_environ, stdout=log, stderr=subprocess.STDOUT, text=True
+            [*command, *arguments], cwd=cwd, env=full_environ, stdout=log, stderr=subprocess.STDOUT, text=True
         )
     server = Server(f"http://127.0.0.1:{port}", process, log_path)
     try:
-        _wait_healthy(server)
+        _wait_healthy(server, startup_seconds)
         yield server
     finally:
         stop(process, 15)
 
 
-def _wait_healthy(server: Server) -> None:
-    deadline = time.monotonic() + STARTUP_SECONDS
+def _wait_healthy(server: Server, startup_seconds: float) -> None:
+    deadline = time.monotonic() + startup_seconds
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
             raise RuntimeError(f"serve exited at start-up:\n{server.log_path.read_text()}")
@@ -65,4 +73,4 @@ def _wait_healthy(server: Server) -> None:
         except httpx.TransportError:
             pass
         time.sleep(0.1)
-    raise RuntimeError(f"serve was not healthy within {STARTUP_SECONDS} s:\n{server.log_path.read_text()}")
+    raise RuntimeError(f"serve was not healthy within {startup_seconds:g} s:\n{server.log_path.read_text()}")

@@ -1,7 +1,6 @@
-"""A function module exporting both ``handler`` and ``async_handler``, for the invokers' tests.
-
-Both answer alike and record where they ran; the event's ``rawPath`` says what to do: ``/fail``
-raises, ``/slow`` outlasts any short timeout, anything else answers 200.
+"""A function module for the local invoker's tests: ``handler`` records where it ran; the event's
+``rawPath`` says what to do: ``/fail`` raises, ``/slow`` outlasts any short timeout, anything else
+answers 200.
 """
 
 from __future__ import annotations
@@ -17,7 +16,6 @@ SLOW_SECONDS = 1.0
 
 @dataclass(frozen=True)
 class Call:
-    entry: str  # "handler" or "async_handler"
     thread: int
     loop: asyncio.AbstractEventLoop | None  # the running loop, if any
 
@@ -39,14 +37,7 @@ def _running_loop() -> asyncio.AbstractEventLoop | None:
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    calls.append(Call("handler", threading.get_ident(), _running_loop()))
+    calls.append(Call(threading.get_ident(), _running_loop()))
     if event["rawPath"] == "/slow":
         time.sleep(SLOW_SECONDS)
-    return _answer(event)
-
-
-async def async_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    calls.append(Call("async_handler", threading.get_ident(), _running_loop()))
-    if event["rawPath"] == "/slow":
-        await asyncio.sleep(SLOW_SECONDS)
     return _answer(event)

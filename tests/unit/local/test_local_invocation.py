@@ -1,8 +1,8 @@
 """The local runtime's ``Invoker``: each invocation on a thread of its own, as a Lambda container,
 with API Gateway's answers for a failing, late or timed-out function.
 
-The functions are ``tests.support.fake_function`` (``handler`` and ``async_handler``) behind
-``tests.support.fake_authorizer`` (``handler`` only), in the local gateway (``LocalHttpApi``).
+The functions are ``tests.support.fake_function`` behind ``tests.support.fake_authorizer``, in the
+local gateway (``LocalHttpApi``).
 (``bakery-gateway serve`` calls no handler: ``tests/unit/serve/test_app.py``.)
 """
 
@@ -62,15 +62,12 @@ def client_of() -> Iterator[ClientOf]:
         invoker.close()
 
 
-async def test_local_invokes_handler_on_a_thread_of_its_own_even_beside_an_async_handler(
-    client_of: ClientOf,
-) -> None:
+async def test_local_invokes_the_handler_on_a_thread_of_its_own(client_of: ClientOf) -> None:
     async with client_of(LOCAL()) as client:
         response = await client.get("/items")
 
     assert (response.status_code, response.text) == (200, "answered")
     [call] = fake_function.calls
-    assert call.entry == "handler"
     assert call.thread != threading.get_ident()
     assert call.loop is None  # a Lambda handler runs its own loop: none is running around it
 

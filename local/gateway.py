@@ -27,10 +27,8 @@ from starlette.types import Receive, Scope, Send
 
 from bakery_gateway.api import cors as api_cors
 from bakery_gateway.api import platform_limits
-from bakery_gateway.clients.factories import async_redis_factory
 from bakery_gateway.errors import ClientDisconnectedError
-from bakery_gateway.serve import alert_feed, alert_stream
-from bakery_gateway.serve.alert_feed import AlertFeeds
+from bakery_gateway.serve import alert_stream
 from bakery_gateway.serve.answers import json_answer, send_whole
 from bakery_gateway.serve.answers import message as _message
 from bakery_gateway.serve.asgi_body import read_body_within
@@ -51,7 +49,6 @@ STATUS_PATH = "/_local/status"
 # The Prometheus exposition of the process's registry (every function runs in this process).
 METRICS_PATH = "/metrics"
 Headers = list[tuple[bytes, bytes]]
-FEED_READ_MARGIN_SECONDS = 2.0
 HEADERS_LIMIT = platform_limits.HTTP_API_REQUEST_LINE_AND_HEADERS_BYTES
 EVENT_LIMIT = platform_limits.LAMBDA_REQUEST_PAYLOAD_BYTES
 RESULT_LIMIT = platform_limits.LAMBDA_RESPONSE_PAYLOAD_BYTES
@@ -74,17 +71,8 @@ class LocalHttpApi:
         self.lambda_quotas = lambda_quotas
         self.integration_timeout_seconds = integration_timeout_seconds
         settings = Settings.from_environ()
-        self.sse_heartbeat_seconds = (
-            settings.alerts.sse_heartbeat_seconds if sse_heartbeat_seconds is None else sse_heartbeat_seconds
-        )
-        self.sse_recheck_seconds = settings.alerts.sse_wait_seconds
-        self.sse_retry_milliseconds = settings.alerts.sse_retry_milliseconds
-        # One reader per followed tenant; its blocking reads outlast alert_feed.BLOCK_MILLISECONDS.
-        self.alert_feeds = AlertFeeds(
-            async_redis_factory(
-                settings.redis,
-                read_timeout_seconds=alert_feed.BLOCK_MILLISECONDS / 1000 + FEED_READ_MARGIN_SECONDS,
-            )
+        self.streaming = alert_stream.AlertStreaming.from_settings(
+            settings, heartbeat_seconds=sse_heartbeat_seconds
         )
         self.invoker = invoker
         self.cache: VerdictCache[dict[str, Any]] = cache or VerdictCache()
@@ -127,7 +115,7 @@ class LocalHttpApi:
         status: dict[str, Any] = {
             "authorizer_invocations": self.authorizer_invocations,
             "function_invocations": dict(self.invoker.invocations),
-            "followed_alert_streams": len(self.alert_feeds),
+            "followed_alert_streams": len(self.streaming.feeds),
         }
         if self.websocket is not None:
             status["websocket_connections"] = len(self.websocket.registry)
@@ -218,10 +206,7 @@ class LocalHttpApi:
             invoke,
             receive,
             send,
-            feeds=self.alert_feeds,
-            heartbeat_seconds=self.sse_heartbeat_seconds,
-            recheck_seconds=self.sse_recheck_seconds,
-            retry_milliseconds=self.sse_retry_milliseconds,
+            self.streaming,
             extra_headers=cors_headers,
             stopping=stopping,
         )

@@ -12,6 +12,7 @@ import pytest
 from bakery_gateway.serve.alert_feed import AlertFeeds
 from bakery_gateway.serve.alert_stream import (
     PROXY_ROUTE_KEY,
+    AlertStreaming,
     Answer,
     is_alert_stream,
     reconnect_hint,
@@ -107,10 +108,12 @@ class OpenStream:
                 self.invoke,
                 self.receive,
                 self.send,
-                feeds=cast(AlertFeeds, QuietFeeds()),
-                heartbeat_seconds=60,
-                recheck_seconds=60,
-                retry_milliseconds=700,
+                AlertStreaming(
+                    cast(AlertFeeds, QuietFeeds()),
+                    heartbeat_seconds=60,
+                    recheck_seconds=60,
+                    retry_milliseconds=700,
+                ),
                 extra_headers=[],
                 stopping=stopping,
             )

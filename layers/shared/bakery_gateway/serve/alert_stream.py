@@ -45,7 +45,8 @@ from bakery_gateway.realtime.alerts.sse import (
     StreamId,
     retry_hint,
 )
-from bakery_gateway.serve.alert_feed import AlertFeeds, TenantFeed
+from bakery_gateway.serve.alert_feed import BLOCK_MILLISECONDS, AlertFeeds, TenantFeed
+from bakery_gateway.settings import Settings
 
 # The template route the stream arrives on: the proxy's catch-all.
 PROXY_ROUTE_KEY = f"ANY {SERVICE_PATHS}"
@@ -114,15 +115,43 @@ def reconnect_hint(retry_milliseconds: int) -> bytes:
     )
 
 
+# A feed's blocking reads (``alert_feed.BLOCK_MILLISECONDS``) get this much more before they time out.
+FEED_READ_MARGIN_SECONDS = 2.0
+
+
+@dataclass(frozen=True)
+class AlertStreaming:
+    """How open alert streams follow their tenant: one per server (``serve``, the local runtime)."""
+
+    feeds: AlertFeeds
+    heartbeat_seconds: float
+    recheck_seconds: float  # SSE_WAIT_SECONDS: as often as a long poll would ask
+    retry_milliseconds: int
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, heartbeat_seconds: float | None = None) -> AlertStreaming:
+        """The alert settings, and one reader per followed tenant on connections whose reads outlast
+        a feed's blocking ones; ``heartbeat_seconds`` in place of ``SSE_HEARTBEAT_SECONDS`` (tests)."""
+        from bakery_gateway.clients.factories import async_redis_factory
+
+        feed_timeout = BLOCK_MILLISECONDS / 1000 + FEED_READ_MARGIN_SECONDS
+        alerts = settings.alerts
+        return cls(
+            feeds=AlertFeeds(async_redis_factory(settings.redis, read_timeout_seconds=feed_timeout)),
+            heartbeat_seconds=alerts.sse_heartbeat_seconds
+            if heartbeat_seconds is None
+            else heartbeat_seconds,
+            recheck_seconds=alerts.sse_wait_seconds,
+            retry_milliseconds=alerts.sse_retry_milliseconds,
+        )
+
+
 async def stream(
     invoke: InvokeWith,
     receive: Receive,
     send: Send,
+    streaming_with: AlertStreaming,
     *,
-    feeds: AlertFeeds,
-    heartbeat_seconds: float,
-    recheck_seconds: float,
-    retry_milliseconds: int,
     extra_headers: Headers,
     stopping: asyncio.Future[None] | None = None,
 ) -> None:
@@ -156,8 +185,16 @@ async def stream(
         tenant_id = dict(headers).get(TENANT_HEADER.encode(), b"").decode("latin-1")
         if relayed.last_id is None or not tenant_id:  # nothing to follow from: let the client reconnect
             return
-        async with feeds.follow(tenant_id) as feed:
-            await _follow(feed, invoke, send, ended, relayed.last_id, heartbeat_seconds, recheck_seconds)
+        async with streaming_with.feeds.follow(tenant_id) as feed:
+            await _follow(
+                feed,
+                invoke,
+                send,
+                ended,
+                relayed.last_id,
+                streaming_with.heartbeat_seconds,
+                streaming_with.recheck_seconds,
+            )
     finally:
         if stopping is not None:
             stopping.remove_done_callback(end_stream)
@@ -165,7 +202,7 @@ async def stream(
         if streaming:
             with contextlib.suppress(OSError, RuntimeError):  # the client may be gone already
                 if stopping is not None and stopping.done():
-                    await _write(send, reconnect_hint(retry_milliseconds))
+                    await _write(send, reconnect_hint(streaming_with.retry_milliseconds))
                 await send({"type": "http.response.body", "body": b""})
 
 

@@ -41,7 +41,6 @@ from bakery_gateway.edge.invocation_context import LambdaContext
 from bakery_gateway.errors import ClientDisconnectedError
 from bakery_gateway.realtime.alerts.sse import LAST_EVENT_ID_HEADER
 from bakery_gateway.serve import alert_stream
-from bakery_gateway.serve.alert_feed import AlertFeeds
 from bakery_gateway.serve.answers import (
     FORBIDDEN,
     INTERNAL_SERVER_ERROR,
@@ -84,16 +83,6 @@ class ServedFunction:
     timeout_seconds: float
 
 
-@dataclass(frozen=True)
-class AlertStreaming:
-    """How open alert streams follow their tenant (``alert_stream``)."""
-
-    feeds: AlertFeeds
-    heartbeat_seconds: float
-    recheck_seconds: float
-    retry_milliseconds: int
-
-
 class ServeApp:
     """One worker's ASGI application (``create_app`` in ``server``)."""
 
@@ -104,7 +93,7 @@ class ServeApp:
         *,
         routes: tuple[HttpRoute, ...] = HTTP_ROUTES,
         cors: api_cors.CorsPolicy | None = None,
-        streaming: AlertStreaming | None = None,
+        streaming: alert_stream.AlertStreaming | None = None,
         threads: int = DEFAULT_THREADS,
         after_each: Callable[[], None] | None = None,
         authorizer_timeout_seconds: float = FUNCTION_TIMEOUT_SECONDS[AUTHORIZER_FUNCTION],
@@ -251,7 +240,7 @@ class ServeApp:
 
     async def _stream_alerts(
         self,
-        streaming: AlertStreaming,
+        streaming: alert_stream.AlertStreaming,
         request: Request,
         match: RouteMatch[HttpRoute],
         receive: Receive,
@@ -274,10 +263,7 @@ class ServeApp:
             answer,
             receive,
             send,
-            feeds=streaming.feeds,
-            heartbeat_seconds=streaming.heartbeat_seconds,
-            recheck_seconds=streaming.recheck_seconds,
-            retry_milliseconds=streaming.retry_milliseconds,
+            streaming,
             extra_headers=cors_headers,
             stopping=stopping,
         )

@@ -99,25 +99,15 @@ def _ping(settings: Settings) -> None:
 def build_app(settings: Settings, server: ServerSettings, *, threads: int = DEFAULT_THREADS) -> ServeApp:
     """One worker's application: the HTTP API and its functions, no WebSocket API."""
     from bakery_gateway.api.cors import gateway_cors
-    from bakery_gateway.clients.factories import async_redis_factory
     from bakery_gateway.cold_start import resume_collection
-    from bakery_gateway.serve import alert_feed
-    from bakery_gateway.serve.app import AlertStreaming
+    from bakery_gateway.serve.alert_stream import AlertStreaming
     from bakery_gateway.serve.functions import after_each_request, authorizer_call, served_functions
 
-    # One reader per followed tenant; its blocking reads outlast alert_feed.BLOCK_MILLISECONDS.
-    feed_timeout = alert_feed.BLOCK_MILLISECONDS / 1000 + FEED_READ_MARGIN_SECONDS
-    streaming = AlertStreaming(
-        feeds=alert_feed.AlertFeeds(async_redis_factory(settings.redis, read_timeout_seconds=feed_timeout)),
-        heartbeat_seconds=settings.alerts.sse_heartbeat_seconds,
-        recheck_seconds=settings.alerts.sse_wait_seconds,
-        retry_milliseconds=settings.alerts.sse_retry_milliseconds,
-    )
     app = ServeApp(
         served_functions(settings),
         authorizer_call(settings),
         cors=gateway_cors(server.cors_origins, allow_credentials=server.cors_allow_credentials),
-        streaming=streaming,
+        streaming=AlertStreaming.from_settings(settings),
         threads=threads,
         after_each=after_each_request(settings),
     )
@@ -136,7 +126,6 @@ def create_app() -> ServeApp:
     )
 
 
-FEED_READ_MARGIN_SECONDS = 2.0
 # A worker's files besides client connections and the downstream pool: Redis, alert streams, logs.
 SPARE_OPEN_FILES = 64
 

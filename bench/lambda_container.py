@@ -234,3 +234,15 @@ def remove_leftovers(owner: Path) -> list[str]:
     if ids:
         docker("rm", "--force", *ids)
     return ids
+
+
+@dataclass(frozen=True)
+class Stack:
+    """What the containers reach and run: Docker's bridge, the services on it, the code."""
+
+    bridge: str
+    environment: dict[str, str]
+    codes: dict[str, FunctionCode]
+    rie: Path
+    # The same functions of ``--baseline-ref``'s commit (not the no-op: its code is the bench's).
+    baseline_codes: dict[str, FunctionCode] | None = None

@@ -37,7 +37,6 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -51,6 +50,7 @@ from lambda_container import (
     ContainerError,
     FunctionCode,
     FunctionContainer,
+    Stack,
     find_rie,
     remove_leftovers,
 )
@@ -94,18 +94,6 @@ _T = TypeVar("_T")
 
 class BenchUnavailableError(Exception):
     """What the bench needs cannot run here; the message says what and why."""
-
-
-@dataclass(frozen=True)
-class Stack:
-    """What the containers reach and run: Docker's bridge, the services on it, the code."""
-
-    bridge: str
-    environment: dict[str, str]
-    codes: dict[str, FunctionCode]
-    rie: Path
-    # The same functions of ``--baseline-ref``'s commit (not the no-op: its code is the bench's).
-    baseline_codes: dict[str, FunctionCode] | None = None
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:

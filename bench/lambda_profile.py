@@ -23,19 +23,16 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 from folded import FRAME
 from folded import report as folded_report
 from harness import REPO_ROOT
-from lambda_container import ContainerError, FunctionContainer
+from lambda_container import ContainerError, FunctionContainer, Stack
 from lambda_scenarios import Scenario
 from process_cpu import command_line, cpu_seconds
 
 from bakery_local.sam_local.lambda_image import IMAGE
-
-if TYPE_CHECKING:
-    from lambda_power import Stack
 
 PY_SPY: Final = REPO_ROOT / ".venv" / "bin" / "py-spy"
 RUNTIME_MODULE: Final = b"awslambdaric"

@@ -9,9 +9,9 @@ verdict cache, CORS, API Gateway's own answers and the alert stream are the libr
 (``bakery_gateway.serve``, ``api.cors``), which ``bakery-gateway serve`` runs without events.
 
 Limits (``bakery_gateway.api.platform_limits``, docs/limits.md): a body over 10 MB is a 413; 30 s without
-the function's answer is a 503, a function past its own timeout a 500. With ``lambda_quotas``
-(``bakery-gateway local``), also what the cloud refuses that a long-lived server need not:
-a request line and headers over 10,240 bytes (431), an event or a result over Lambda's 6 MB (500).
+the function's answer is a 503, a function past its own timeout a 500; and what the cloud refuses
+that a long-lived server (``serve``) need not: a request line and headers over 10,240 bytes (431),
+an event or a result over Lambda's 6 MB (500).
 """
 
 from __future__ import annotations
@@ -63,12 +63,10 @@ class LocalHttpApi:
         cache: VerdictCache[dict[str, Any]] | None = None,
         sse_heartbeat_seconds: float | None = None,
         websocket: LocalWebSocketApi | None = None,
-        lambda_quotas: bool = False,
         integration_timeout_seconds: float = platform_limits.HTTP_API_INTEGRATION_TIMEOUT_SECONDS,
     ) -> None:
         self.api = api
         self.websocket = websocket
-        self.lambda_quotas = lambda_quotas
         self.integration_timeout_seconds = integration_timeout_seconds
         settings = Settings.from_environ()
         self.streaming = alert_stream.AlertStreaming.from_settings(
@@ -144,7 +142,7 @@ class LocalHttpApi:
         await send_whole(send, answer)
 
     async def respond(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.lambda_quotas and _request_line_and_headers_bytes(scope) > HEADERS_LIMIT:
+        if _request_line_and_headers_bytes(scope) > HEADERS_LIMIT:
             await send_whole(send, _message(431, "Request Header Fields Too Large"))
             return
         request_headers = [
@@ -244,7 +242,7 @@ class LocalHttpApi:
             stage_variables=stage_variables,
         )
         function = match.route.function
-        if self.lambda_quotas and not platform_limits.fits_in_invocation(event, EVENT_LIMIT):
+        if not platform_limits.fits_in_invocation(event, EVENT_LIMIT):
             log.warning("%s not invoked: its event is over Lambda's %d bytes", function, EVENT_LIMIT)
             return _message(500, "Internal Server Error")
         integration = asyncio.timeout(self.integration_timeout_seconds)
@@ -261,7 +259,7 @@ class LocalHttpApi:
                 return _message(503, "Service Unavailable")
             log.exception("function %s failed", function)
             return _message(500, "Internal Server Error")
-        if self.lambda_quotas and not platform_limits.fits_in_invocation(result, RESULT_LIMIT):
+        if not platform_limits.fits_in_invocation(result, RESULT_LIMIT):
             log.warning("%s answered over Lambda's %d bytes: the invocation fails", function, RESULT_LIMIT)
             return _message(500, "Internal Server Error")
         return _http_response(result)

@@ -45,7 +45,6 @@ def build_gateway(template: Path | None = None, *, workers: int | None = None) -
         invoker,
         websocket=websocket,
         # What the cloud refuses, refused here too: Lambda's payloads, HTTP API's header size.
-        lambda_quotas=True,
         integration_timeout_seconds=float(
             os.environ.get(INTEGRATION_TIMEOUT_VARIABLE, HTTP_API_INTEGRATION_TIMEOUT_SECONDS)
         ),

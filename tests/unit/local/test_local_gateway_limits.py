@@ -1,5 +1,5 @@
 """The local HTTP API's Lambda quotas, in process with a faked function: what ``bakery-gateway local``
-refuses as the cloud would, and what ``serve`` (no Lambda behind it) lets through.
+refuses as the cloud would (what ``serve``, no Lambda behind it, lets through: tests/unit/serve/test_app.py).
 
 Every function of the template answers within Lambda's 6 MB itself (the proxy answers a 502 problem
 instead: tests/integration/forwarding/test_platform_limits.py), so the runtime's own check of a result is
@@ -37,8 +37,8 @@ class SizedFunction:
         pass
 
 
-def client(function: SizedFunction, *, lambda_quotas: bool) -> httpx.AsyncClient:
-    gateway = LocalHttpApi(API, cast(FunctionInvoker, function), lambda_quotas=lambda_quotas)
+def client(function: SizedFunction) -> httpx.AsyncClient:
+    gateway = LocalHttpApi(API, cast(FunctionInvoker, function))
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=gateway), base_url="http://gateway")
 
 
@@ -46,27 +46,9 @@ def client(function: SizedFunction, *, lambda_quotas: bool) -> httpx.AsyncClient
     ("size", "status"), [(LAMBDA_RESPONSE_PAYLOAD_BYTES, 200), (LAMBDA_RESPONSE_PAYLOAD_BYTES + 1, 500)]
 )
 async def test_local_answers_a_result_over_lambdas_6_mb_with_api_gateways_500(size: int, status: int) -> None:
-    async with client(SizedFunction(), lambda_quotas=True) as local:
+    async with client(SizedFunction()) as local:
         response = await local.get(f"/answer/{size}")
 
     assert response.status_code == status
     if status == 500:
         assert response.json() == {"message": "Internal Server Error"}
-
-
-async def test_serve_returns_a_result_over_lambdas_6_mb_whole() -> None:
-    async with client(SizedFunction(), lambda_quotas=False) as serve:
-        response = await serve.get(f"/answer/{LAMBDA_RESPONSE_PAYLOAD_BYTES + 1}")
-
-    assert response.status_code == 200
-
-
-async def test_serve_takes_an_event_over_lambdas_6_mb_and_headers_over_http_apis_10240_bytes() -> None:
-    function = SizedFunction()
-    async with client(function, lambda_quotas=False) as serve:
-        response = await serve.post(
-            "/answer/100", content=bytes(5 * 1024 * 1024), headers={"x-padding": "p" * 20_000}
-        )
-
-    assert response.status_code == 200
-    assert function.invocations == {"Function": 1}

@@ -32,6 +32,8 @@ class FakeFunction:
     requests: list[Request] = field(default_factory=list)
     loops: list[asyncio.AbstractEventLoop] = field(default_factory=list)
     headers: list[tuple[str, str]] = field(default_factory=lambda: [("content-type", "text/plain")])
+    body: bytes | None = None  # None: its name
+    cancelled: int = 0  # ``/slow`` invocations stopped while they waited
 
     async def answer(self, request: Request, context: Any) -> FunctionAnswer:
         self.requests.append(request)
@@ -39,8 +41,12 @@ class FakeFunction:
         if request.path.endswith("/fail"):
             raise RuntimeError("the function failed")
         if request.path.endswith("/slow"):
-            await asyncio.sleep(SLOW_SECONDS)
-        return 200, self.headers, self.name.encode()
+            try:
+                await asyncio.sleep(SLOW_SECONDS)
+            except asyncio.CancelledError:
+                self.cancelled += 1
+                raise
+        return 200, self.headers, self.name.encode() if self.body is None else self.body
 
 
 @dataclass

@@ -13,7 +13,12 @@ import pytest
 
 from bakery_gateway.api import cors
 from bakery_gateway.api.identity import Identity
-from bakery_gateway.api.platform_limits import HTTP_API_PAYLOAD_BYTES
+from bakery_gateway.api.platform_limits import (
+    HTTP_API_PAYLOAD_BYTES,
+    HTTP_API_REQUEST_LINE_AND_HEADERS_BYTES,
+    LAMBDA_REQUEST_PAYLOAD_BYTES,
+    LAMBDA_RESPONSE_PAYLOAD_BYTES,
+)
 from bakery_gateway.api.routes import (
     ALERT_STREAM_PATH,
     DEFAULT_AUTHORIZER_TTL_SECONDS,
@@ -235,6 +240,14 @@ async def test_a_function_past_its_timeout_is_api_gateways_500(client: httpx.Asy
     assert time.monotonic() - started < 1.0
 
 
+async def test_a_function_past_its_timeout_is_stopped_not_left_running(
+    gateway: Gateway, client: httpx.AsyncClient
+) -> None:
+    await client.get(f"{SERVICE_PATH}/slow", headers=AUTHORIZED)
+
+    assert gateway.functions[PROXY_FUNCTION].cancelled == 1
+
+
 async def test_no_answer_within_the_integration_timeout_is_api_gateways_503(
     gateway: Gateway, client: httpx.AsyncClient
 ) -> None:
@@ -254,6 +267,28 @@ async def test_a_body_over_api_gateways_payload_limit_is_413_without_any_functio
 
     assert (response.status_code, response.json()) == (413, {"message": "Request Entity Too Large"})
     assert gateway.calls(PROXY_FUNCTION) == 0
+
+
+async def test_a_result_over_lambdas_6_mb_is_returned_whole(
+    gateway: Gateway, client: httpx.AsyncClient
+) -> None:
+    gateway.functions[PROXY_FUNCTION].body = b"x" * (LAMBDA_RESPONSE_PAYLOAD_BYTES + 1)
+
+    response = await client.get(SERVICE_PATH, headers=AUTHORIZED)
+
+    assert (response.status_code, len(response.content)) == (200, LAMBDA_RESPONSE_PAYLOAD_BYTES + 1)
+
+
+async def test_an_event_over_lambdas_6_mb_and_headers_over_http_apis_10240_bytes_are_served(
+    gateway: Gateway, client: httpx.AsyncClient
+) -> None:
+    padding = {"x-padding": "p" * (HTTP_API_REQUEST_LINE_AND_HEADERS_BYTES * 2)}
+    body = bytes(LAMBDA_REQUEST_PAYLOAD_BYTES + 1)
+
+    response = await client.post(SERVICE_PATH, headers=AUTHORIZED | padding, content=body)
+
+    assert response.status_code == 200
+    assert [len(request.body) for request in gateway.functions[PROXY_FUNCTION].requests] == [len(body)]
 
 
 async def test_an_answer_without_a_content_type_gets_lambdas_default(

@@ -10,8 +10,6 @@ from __future__ import annotations
 from bakery_gateway.serve.answers import FORBIDDEN, Answer, is_loopback
 from bakery_local.template import RouteSpec
 
-__all__ = ["iam_refusal", "is_loopback"]
-
 
 def iam_refusal(route: RouteSpec, source_ip: str) -> Answer | None:
     """API Gateway's 403 for an IAM route called from another machine; None when the call may go on."""

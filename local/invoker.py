@@ -45,7 +45,7 @@ class FunctionTimeoutError(Exception):
     """The handler ran past its function's configured timeout."""
 
 
-async def within_timeout(spec: FunctionSpec, invocation: Awaitable[Any]) -> Any:
+async def _within_timeout(spec: FunctionSpec, invocation: Awaitable[Any]) -> Any:
     """The invocation's result; ``FunctionTimeoutError`` past the function's timeout (the thread of a
     timed-out invocation runs on, as nothing can stop it; a coroutine is cancelled)."""
     try:
@@ -143,11 +143,7 @@ class Invoker:
             )
         else:
             future = loop.run_in_executor(self._pool, self._call, logical_id, event, context)
-        return await within_timeout(spec, future)
-
-    async def load(self, logical_id: str) -> Handler:
-        """The handler, imported on a worker thread (its cold start) rather than on the caller's loop."""
-        return await asyncio.get_running_loop().run_in_executor(self._pool, self.handler, logical_id)
+        return await _within_timeout(spec, future)
 
     def _call(self, logical_id: str, event: dict[str, Any], context: LambdaContext) -> Any:
         return self.handler(logical_id)(event, context)

@@ -20,7 +20,7 @@ from urllib.parse import unquote
 from starlette.types import Message, Send
 
 from bakery_gateway.api.platform_limits import WEBSOCKET_MESSAGE_BYTES
-from bakery_local.iam import is_loopback
+from bakery_gateway.serve.answers import is_loopback
 from bakery_local.websocket_events import Handshake
 
 _PATH = re.compile(r"^(?:/[^/@]+)?/@connections/([^/]+)$")

@@ -7,7 +7,8 @@ import json
 
 import pytest
 
-from bakery_local.iam import iam_refusal, is_loopback
+from bakery_gateway.serve.answers import is_loopback
+from bakery_local.iam import iam_refusal
 from bakery_local.template import RouteSpec
 
 IAM_ROUTE = RouteSpec("POST", "/internal/alerts", "FanoutFunction", None, iam=True)

@@ -35,10 +35,14 @@ API = HttpApiSpec(
     functions=FUNCTIONS,
 )
 AUTHORIZED = {"authorization": "Bearer token"}
-Build = Callable[[], FunctionInvoker]
-LOCAL: Build = lambda: Invoker(FUNCTIONS, workers=4)  # noqa: E731
+
+
+def local() -> Invoker:
+    """The local runtime's invoker: each invocation on a thread of its own."""
+    return Invoker(FUNCTIONS, workers=4)
+
+
 ClientOf = Callable[..., httpx.AsyncClient]
-THREADS = pytest.mark.parametrize("build", [LOCAL], ids=["threads"])
 
 
 @pytest.fixture(autouse=True)
@@ -63,7 +67,7 @@ def client_of() -> Iterator[ClientOf]:
 
 
 async def test_local_invokes_the_handler_on_a_thread_of_its_own(client_of: ClientOf) -> None:
-    async with client_of(LOCAL()) as client:
+    async with client_of(local()) as client:
         response = await client.get("/items")
 
     assert (response.status_code, response.text) == (200, "answered")
@@ -72,13 +76,11 @@ async def test_local_invokes_the_handler_on_a_thread_of_its_own(client_of: Clien
     assert call.loop is None  # a Lambda handler runs its own loop: none is running around it
 
 
-@THREADS
 async def test_a_failing_handler_is_api_gateways_500(
-    build: Build,
     client_of: ClientOf,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    async with client_of(build()) as client:
+    async with client_of(local()) as client:
         response = await client.get("/fail")
 
     assert response.status_code == 500
@@ -86,11 +88,8 @@ async def test_a_failing_handler_is_api_gateways_500(
     assert "function Function failed" in caplog.text
 
 
-@THREADS
-async def test_a_handler_past_its_timeout_is_a_function_error_api_gateways_500(
-    build: Build, client_of: ClientOf
-) -> None:
-    async with client_of(build()) as client:
+async def test_a_handler_past_its_timeout_is_a_function_error_api_gateways_500(client_of: ClientOf) -> None:
+    async with client_of(local()) as client:
         started = time.monotonic()
         response = await client.get("/slow")
         elapsed = time.monotonic() - started
@@ -100,12 +99,9 @@ async def test_a_handler_past_its_timeout_is_a_function_error_api_gateways_500(
     assert elapsed < fake_function.SLOW_SECONDS
 
 
-@THREADS
-async def test_no_answer_within_the_integration_timeout_is_api_gateways_503(
-    build: Build, client_of: ClientOf
-) -> None:
+async def test_no_answer_within_the_integration_timeout_is_api_gateways_503(client_of: ClientOf) -> None:
     # Before the function's own timeout (0.2 s): API Gateway stops waiting first.
-    async with client_of(build(), integration_timeout_seconds=0.05) as client:
+    async with client_of(local(), integration_timeout_seconds=0.05) as client:
         started = time.monotonic()
         response = await client.get("/slow")
         elapsed = time.monotonic() - started
@@ -115,9 +111,8 @@ async def test_no_answer_within_the_integration_timeout_is_api_gateways_503(
     assert elapsed < TIMEOUT_SECONDS
 
 
-@THREADS
-async def test_invocations_are_counted_per_function(build: Build, client_of: ClientOf) -> None:
-    invoker = build()
+async def test_invocations_are_counted_per_function(client_of: ClientOf) -> None:
+    invoker = local()
     async with client_of(invoker) as client:
         await client.get("/one")
         await client.get("/two")

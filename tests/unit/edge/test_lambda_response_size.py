@@ -20,6 +20,18 @@ def test_a_small_answer_fits_without_being_encoded(monkeypatch: pytest.MonkeyPat
     assert fits_in_lambda_response(200, TEXT, b"x" * 100_000)
 
 
+def test_an_answer_of_a_sixth_of_the_limit_fits_without_being_encoded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # No body byte costs more than six in the JSON: the bound alone says so.
+    def never(*arguments: object) -> None:
+        raise AssertionError("encoded to measure it")
+
+    monkeypatch.setattr(lambda_http, "lambda_response", never)
+
+    assert fits_in_lambda_response(200, TEXT, b"\x01" * (LAMBDA_RESPONSE_PAYLOAD_BYTES // 6 - 1_000))
+
+
 def test_a_large_text_answer_under_the_limit_fits() -> None:
     assert fits_in_lambda_response(200, TEXT, b"x" * (LAMBDA_RESPONSE_PAYLOAD_BYTES // 2))
 

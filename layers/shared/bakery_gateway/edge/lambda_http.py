@@ -29,10 +29,12 @@ Response = dict[str, Any]
 # An answer as HTTP: status, headers (repeated ones repeated), body.
 Answer = tuple[int, list[tuple[str, str]], bytes]
 Result = TypeVar("Result")
-# At most what one byte of a body or header becomes in a Lambda response's JSON (a character escaped
-# as a surrogate pair), and the bytes around the members: an answer whose bound is within Lambda's
-# limit fits without being encoded to measure it.
-_ENCODED_BYTES_PER_BYTE = 12
+# At most what one byte of a body becomes in a Lambda response's JSON (a control byte as "\u0001"; a
+# UTF-8 sequence of n bytes as at most 3n escaped; base64 4/3), what one character of a header becomes
+# (one outside the BMP as an escaped surrogate pair), and the bytes around the members: an answer whose
+# bound is within Lambda's limit fits without being encoded to measure it.
+_ENCODED_BYTES_PER_BODY_BYTE = 6
+_ENCODED_BYTES_PER_HEADER_CHARACTER = 12
 _RESPONSE_FRAME_BYTES = 256
 _HEADER_FRAME_BYTES = 8
 
@@ -95,8 +97,13 @@ def lambda_response(status: int, headers: Iterable[tuple[str, str]], body: bytes
 
 def fits_in_lambda_response(status: int, headers: list[tuple[str, str]], body: bytes) -> bool:
     """Whether Lambda can return this answer (as ``lambda_response`` writes it)."""
-    text = len(body) + sum(len(name) + len(value) + _HEADER_FRAME_BYTES for name, value in headers)
-    if _RESPONSE_FRAME_BYTES + _ENCODED_BYTES_PER_BYTE * text <= LAMBDA_RESPONSE_PAYLOAD_BYTES:
+    header_characters = sum(len(name) + len(value) + _HEADER_FRAME_BYTES for name, value in headers)
+    bound = (
+        _RESPONSE_FRAME_BYTES
+        + _ENCODED_BYTES_PER_BODY_BYTE * len(body)
+        + _ENCODED_BYTES_PER_HEADER_CHARACTER * header_characters
+    )
+    if bound <= LAMBDA_RESPONSE_PAYLOAD_BYTES:
         return True
     return fits_in_response(lambda_response(status, headers, body))
 

@@ -13,8 +13,9 @@ from typing import Any
 
 from bakery_gateway import bounded_json
 from bakery_gateway.api.demo import DemoAccountType
+from bakery_gateway.errors import AuthenticationError
 
-INVALID_TOKEN = "invalid-token"  # noqa: S105 - the problem type of a refused token (AuthenticationError's)
+INVALID_TOKEN = AuthenticationError.problem_type  # a refused token's problem
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ from typing import Any
 
 from bakery_gateway.api.identity import Identity, Unauthenticated, Verdict
 from bakery_gateway.authentication.authorizer import Authorizer, authorize_http_request
+from bakery_gateway.authentication.credentials import QUERY_TOKEN_PARAMETER
 from bakery_gateway.edge.lambda_event import request_from_event
 from bakery_gateway.telemetry.observability import AUTH_ATTEMPTS
 
@@ -30,7 +31,7 @@ def authorize_websocket_event(authorizer: Authorizer, event: Mapping[str, Any]) 
     Unlike the HTTP API's, this answer denies a refused token: API Gateway then refuses the
     handshake (403) and ``$connect`` never runs. The context is the identity's, as for HTTP.
     """
-    token = ((event.get("queryStringParameters") or {}).get("token") or "").strip()
+    token = ((event.get("queryStringParameters") or {}).get(QUERY_TOKEN_PARAMETER) or "").strip()
     if not token:
         AUTH_ATTEMPTS.labels("failure").inc()
         verdict: Verdict = Unauthenticated("no token in the token query parameter")

@@ -95,12 +95,7 @@ def fanout_answer(settings: Settings) -> Callable[[Request, Any], Awaitable[Func
 
 def after_each_request(settings: Settings) -> Callable[[], None] | None:
     """The process's Pushgateway push signal, when one is configured (docs/observability.md)."""
-    config = settings.observability
-    if not config.pushgateway_url:
-        return None
     from bakery_gateway.telemetry import pushgateway
 
-    exporter = pushgateway.process_exporter(
-        config.pushgateway_url, config.pushgateway_interval_seconds, os.environ
-    )
-    return exporter.after_invocation
+    exporter = pushgateway.configured_exporter(settings.observability, os.environ)
+    return None if exporter is None else exporter.after_invocation

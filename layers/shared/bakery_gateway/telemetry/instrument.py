@@ -43,11 +43,7 @@ def _after_invocation(settings: Settings, environ: Mapping[str, str]) -> Callabl
     """What runs after every invocation: the EMF blob when on Lambda, a Pushgateway push signal."""
     config = settings.observability
     emf.exporter.configure(config.metrics_namespace, enabled=emf.on_lambda(environ))
-    pusher = (
-        pushgateway.process_exporter(config.pushgateway_url, config.pushgateway_interval_seconds, environ)
-        if config.pushgateway_url
-        else None
-    )
+    pusher = pushgateway.configured_exporter(config, environ)
     exporter = emf.exporter
 
     def after_invocation() -> None:

@@ -28,12 +28,15 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Callable, Mapping
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from prometheus_client import CollectorRegistry, delete_from_gateway, push_to_gateway
 
 from bakery_gateway import constants as names
 from bakery_gateway.telemetry.observability import logger, registry
+
+if TYPE_CHECKING:
+    from bakery_gateway.settings import ObservabilitySettings
 
 JOB: Final = "bakery-gateway"
 PUSH_TIMEOUT_SECONDS: Final = 2.0
@@ -124,6 +127,15 @@ class PushgatewayExporter:
 
 _exporter: PushgatewayExporter | None = None
 _exporter_lock = threading.Lock()
+
+
+def configured_exporter(
+    config: ObservabilitySettings, environ: Mapping[str, str]
+) -> PushgatewayExporter | None:
+    """The process's exporter when ``PUSHGATEWAY_URL`` is set, else None."""
+    if not config.pushgateway_url:
+        return None
+    return process_exporter(config.pushgateway_url, config.pushgateway_interval_seconds, environ)
 
 
 def process_exporter(url: str, interval_seconds: float, environ: Mapping[str, str]) -> PushgatewayExporter:

@@ -29,7 +29,7 @@ from bakery_gateway.api import cors as api_cors
 from bakery_gateway.api import platform_limits
 from bakery_gateway.errors import ClientDisconnectedError
 from bakery_gateway.serve import alert_stream
-from bakery_gateway.serve.answers import json_answer, send_whole
+from bakery_gateway.serve.answers import json_answer, metrics_answer, send_whole
 from bakery_gateway.serve.answers import message as _message
 from bakery_gateway.serve.asgi_body import read_body_within
 from bakery_gateway.serve.routing import RouteMatch, RouteTable
@@ -89,24 +89,11 @@ class LocalHttpApi:
         if scope["path"] == STATUS_PATH:
             await send_whole(send, json_answer(200, self.status()))
         elif scope["path"] == METRICS_PATH:
-            await self._metrics(send)
+            await send_whole(send, metrics_answer())
         elif is_management_path(_raw_path(scope)):
             await self._manage_connection(scope, receive, send)
         else:
             await self.respond(scope, receive, send)
-
-    async def _metrics(self, send: Send) -> None:
-        """``/metrics``: what a Prometheus server scrapes from the local runtime (docs/observability.md)."""
-        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-
-        from bakery_gateway.telemetry.observability import registry
-
-        body = generate_latest(registry)
-        headers = [
-            (b"content-type", CONTENT_TYPE_LATEST.encode()),
-            (b"content-length", str(len(body)).encode()),
-        ]
-        await send_whole(send, (200, headers, body))
 
     def status(self) -> dict[str, Any]:
         """Invocation counts: how tests see that API Gateway's authorizer cache did its work."""

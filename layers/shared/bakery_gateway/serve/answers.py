@@ -73,3 +73,17 @@ def is_loopback(source_ip: str) -> bool:
         return False
     mapped = address.ipv4_mapped if isinstance(address, ipaddress.IPv6Address) else None
     return (mapped or address).is_loopback
+
+
+def metrics_answer() -> Answer:
+    """``/metrics``: this process's registry, as Prometheus scrapes it (docs/observability.md)."""
+    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+    from bakery_gateway.telemetry.observability import registry
+
+    body = generate_latest(registry)
+    return (
+        200,
+        [(b"content-type", CONTENT_TYPE_LATEST.encode()), (b"content-length", b"%d" % len(body))],
+        body,
+    )

@@ -52,6 +52,7 @@ from bakery_gateway.serve.answers import (
     Headers,
     http_answer,
     is_loopback,
+    metrics_answer,
     send_whole,
 )
 from bakery_gateway.serve.asgi_body import read_body_within
@@ -129,7 +130,7 @@ class ServeApp:
             await send_whole(send, NOT_FOUND)
             return
         if path == METRICS_PATH:
-            await send_whole(send, _metrics())
+            await send_whole(send, metrics_answer())
             return
         try:
             body = await read_body_within(receive, platform_limits.HTTP_API_PAYLOAD_BYTES)
@@ -277,14 +278,3 @@ class ServeApp:
                 self.close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
-
-
-def _metrics() -> Answer:
-    """``/metrics``: this process's registry, as Prometheus scrapes it (docs/observability.md)."""
-    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-
-    from bakery_gateway.telemetry.observability import registry
-
-    body = generate_latest(registry)
-    headers = [(b"content-type", CONTENT_TYPE_LATEST.encode()), (b"content-length", str(len(body)).encode())]
-    return 200, headers, body

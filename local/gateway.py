@@ -259,8 +259,8 @@ class LocalHttpApi:
         identity = api_events.identity_source(request, authorizer)
         if not all(identity):
             return _message(401, "Unauthorized")
-        cached = self.cache.get(authorizer.name, identity)
-        if cached is None:
+
+        async def ask() -> tuple[bool, dict[str, Any]]:
             event = api_events.authorizer_event(
                 request,
                 route_key=match.route.route_key,
@@ -269,17 +269,15 @@ class LocalHttpApi:
                 path_parameters=match.path_parameters,
             )
             self.authorizer_invocations += 1
-            try:
-                answer = await self.invoker.invoke(authorizer.function, event)
-                authorized, context = api_events.authorizer_verdict(answer)
-            except Exception:
-                log.exception("authorizer %s failed", authorizer.name)
-                return _message(500, "Internal Server Error")
-            self.cache.put(
-                authorizer.name, identity, authorized=authorized, context=context, ttl=authorizer.ttl_seconds
+            return api_events.authorizer_verdict(await self.invoker.invoke(authorizer.function, event))
+
+        try:
+            authorized, context = await self.cache.judged(
+                authorizer.name, identity, authorizer.ttl_seconds, ask
             )
-        else:
-            authorized, context = cached.authorized, cached.context
+        except Exception:
+            log.exception("authorizer %s failed", authorizer.name)
+            return _message(500, "Internal Server Error")
         if not authorized:
             return _message(403, "Forbidden")
         return context

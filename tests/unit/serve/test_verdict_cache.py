@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from bakery_gateway.serve.verdict_cache import VerdictCache
 
 IDENTITY = ("Bearer token-1",)
@@ -67,3 +69,36 @@ def test_a_full_cache_drops_expired_verdicts_first_then_the_oldest() -> None:
     assert len(cache) == 2
     assert cache.get("A", ("old",)) is None
     assert cache.get("A", ("newer",)) is not None
+
+
+class Authorizer:
+    def __init__(self, *, fails: bool = False) -> None:
+        self.asked = 0
+        self.fails = fails
+
+    async def __call__(self) -> tuple[bool, str]:
+        self.asked += 1
+        if self.fails:
+            raise RuntimeError("the authorizer failed")
+        return True, f"verdict {self.asked}"
+
+
+async def test_a_judged_verdict_is_asked_once_then_read_from_the_cache() -> None:
+    cache: VerdictCache[str] = VerdictCache()
+    authorizer = Authorizer()
+
+    first = await cache.judged("TokenAuthorizer", IDENTITY, 300, authorizer)
+    second = await cache.judged("TokenAuthorizer", IDENTITY, 300, authorizer)
+
+    assert (first, second, authorizer.asked) == ((True, "verdict 1"), (True, "verdict 1"), 1)
+
+
+async def test_a_failing_authorizer_is_not_cached() -> None:
+    cache: VerdictCache[str] = VerdictCache()
+    failing = Authorizer(fails=True)
+
+    for _ in range(2):
+        with pytest.raises(RuntimeError):
+            await cache.judged("TokenAuthorizer", IDENTITY, 300, failing)
+
+    assert (failing.asked, len(cache)) == (2, 0)

@@ -187,26 +187,20 @@ class ServeApp:
         )
         if not all(identity):
             return UNAUTHORIZED
-        cached = self.cache.get(guard.name, identity)
-        if cached is not None:
-            authorized, verdict = cached.authorized, cached.context
-        else:
-            function = guard.function or ""
-            self.invocations[function] += 1
-            loop = asyncio.get_running_loop()
-            try:
-                # Past its timeout the verification's thread runs on (nothing can stop it); the
-                # request gets API Gateway's 500 for a failing authorizer.
-                async with asyncio.timeout(self.authorizer_timeout_seconds):
-                    authorized, verdict = await loop.run_in_executor(
-                        self._threads, self._authorize_call, request
-                    )
-            except Exception:
-                log.exception("authorizer %s failed", guard.name)
-                return INTERNAL_SERVER_ERROR
-            self.cache.put(
-                guard.name, identity, authorized=authorized, context=verdict, ttl=guard.ttl_seconds
-            )
+        loop = asyncio.get_running_loop()
+
+        async def ask() -> tuple[bool, Verdict]:
+            self.invocations[guard.function or ""] += 1
+            # Past its timeout the verification's thread runs on (nothing can stop it); the request
+            # gets API Gateway's 500 for a failing authorizer.
+            async with asyncio.timeout(self.authorizer_timeout_seconds):
+                return await loop.run_in_executor(self._threads, self._authorize_call, request)
+
+        try:
+            authorized, verdict = await self.cache.judged(guard.name, identity, guard.ttl_seconds, ask)
+        except Exception:
+            log.exception("authorizer %s failed", guard.name)
+            return INTERNAL_SERVER_ERROR
         if not authorized:
             return FORBIDDEN
         return verdict

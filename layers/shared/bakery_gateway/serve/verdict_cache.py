@@ -7,7 +7,7 @@ typed verdict, the local runtime the context of its simple response.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -58,6 +58,22 @@ class VerdictCache(Generic[Context]):
             if len(self._entries) >= self._max_entries:
                 self._entries.pop(next(iter(self._entries)))  # the oldest: dicts keep insertion order
         self._entries[(authorizer, identity)] = CachedVerdict(authorized, context, self._clock() + ttl)
+
+    async def judged(
+        self,
+        authorizer: str,
+        identity: tuple[str, ...],
+        ttl: int,
+        ask: Callable[[], Awaitable[tuple[bool, Context]]],
+    ) -> tuple[bool, Context]:
+        """The verdict cached for ``identity``, else ``ask``'s, kept for ``ttl``; what ``ask`` raises
+        is raised, and nothing kept (API Gateway caches no failing authorizer)."""
+        cached = self.get(authorizer, identity)
+        if cached is not None:
+            return cached.authorized, cached.context
+        authorized, context = await ask()
+        self.put(authorizer, identity, authorized=authorized, context=context, ttl=ttl)
+        return authorized, context
 
     def __len__(self) -> int:
         return len(self._entries)

@@ -74,10 +74,6 @@ def route_for(method: str, path: str) -> RouteMatch[RouteSpec]:
     return match
 
 
-def route_key_for(method: str, path: str) -> str:
-    return route_for(method, path).route.route_key
-
-
 @dataclass(frozen=True)
 class ProxyResponse:
     """A payload 2.0 Lambda response, read the way API Gateway reads it."""

@@ -16,14 +16,13 @@ from bakery_gateway.settings import Settings
 
 @dataclass(frozen=True)
 class AuthorizerFunction:
-    settings: Settings
     authorizer: Authorizer
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AuthorizerFunction:
         # Keys that cannot be loaded do not fail the build: tokens get a 503 problem until they load.
         verifier = ColdStartVerifier(settings.jwt)
-        return cls(settings, Authorizer(verifier, factories.sync_redis(settings.redis)))
+        return cls(Authorizer(verifier, factories.sync_redis(settings.redis)))
 
     def handle_event(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
         """A Lambda invocation: either API's authorizer event, answered as that API expects."""

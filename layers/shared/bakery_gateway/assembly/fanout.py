@@ -15,12 +15,11 @@ from bakery_gateway.settings import Settings
 
 @dataclass(frozen=True)
 class FanoutFunction:
-    settings: Settings
     fanout: Fanout
 
     @classmethod
     def from_settings(cls, settings: Settings) -> FanoutFunction:
-        return cls(settings, fanout_from_settings(settings))
+        return cls(fanout_from_settings(settings))
 
     def handle_event(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
         """A Lambda invocation: the event's source recognised (``ingress``), its alerts fanned out."""

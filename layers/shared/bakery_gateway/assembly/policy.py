@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bakery_gateway.clients import factories
 from bakery_gateway.edge.lambda_event import Event
@@ -11,16 +11,11 @@ from bakery_gateway.edge.lambda_http import AsgiAppHandler, Response, run_on_con
 from bakery_gateway.policies.admin import create_admin_app
 from bakery_gateway.settings import Settings
 
-if TYPE_CHECKING:
-    from fastapi import FastAPI
-
 
 @dataclass(frozen=True)
 class PolicyFunction:
     """The admin app, and the handler that serves it requests (``handler``)."""
 
-    settings: Settings
-    app: FastAPI
     handler: AsgiAppHandler
 
     @classmethod
@@ -29,7 +24,7 @@ class PolicyFunction:
         app = create_admin_app(
             settings, redis_clients=factories.PerEventLoop(factories.async_redis_factory(settings.redis))
         )
-        return cls(settings, app, AsgiAppHandler(lambda: app))
+        return cls(AsgiAppHandler(lambda: app))
 
     def handle_event(self, event: Event, context: Any) -> Response:
         """A Lambda invocation, on the container's one event loop."""

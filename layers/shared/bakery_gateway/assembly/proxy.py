@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bakery_gateway.api.routes import GATEWAY_API_ROUTES
 from bakery_gateway.clients import factories
@@ -16,10 +16,6 @@ from bakery_gateway.settings import Settings
 from bakery_gateway.telemetry.pseudonymize import user_id_for_log
 from bakery_gateway.telemetry.request_record import RequestRecorder
 
-if TYPE_CHECKING:
-    import httpx
-    import redis.asyncio
-
 BLOCKING_READ_MARGIN_SECONDS = 2.0
 
 
@@ -27,11 +23,6 @@ BLOCKING_READ_MARGIN_SECONDS = 2.0
 class ProxyFunction:
     """Every /api/v1 path forwarded to its service, and the gateway's own routes (``handler``)."""
 
-    settings: Settings
-    redis_clients: factories.PerEventLoop[redis.asyncio.Redis]
-    http_clients: factories.PerEventLoop[httpx.AsyncClient]
-    pipeline: ProxyPipeline
-    recorder: RequestRecorder
     handler: ProxyHandler
 
     @classmethod
@@ -75,7 +66,7 @@ class ProxyFunction:
             )
 
         handler = ProxyHandler(pipeline, recorder, AsgiAppHandler(own_routes_app), GATEWAY_API_ROUTES)
-        return cls(settings, redis_clients, http_clients, pipeline, recorder, handler)
+        return cls(handler)
 
     def handle_event(self, event: Event, context: Any) -> Response:
         """A Lambda invocation, on the container's one event loop."""

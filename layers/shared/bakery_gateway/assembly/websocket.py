@@ -15,12 +15,11 @@ from bakery_gateway.settings import Settings
 
 @dataclass(frozen=True)
 class WebSocketFunction:
-    settings: Settings
     connections: Connections
 
     @classmethod
     def from_settings(cls, settings: Settings) -> WebSocketFunction:
-        return cls(settings, Connections(factories.sync_redis(settings.redis)))
+        return cls(Connections(factories.sync_redis(settings.redis)))
 
     def handle_event(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
         """A Lambda invocation: one of the WebSocket API's routes."""

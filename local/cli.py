@@ -72,7 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
 
     serve = commands.add_parser("serve", help="the gateway as a production server (docs/standalone.md)")
-    # Imported here: `serve` brings uvicorn's protocol, which the other commands never need.
+    # Its options only: the server itself is imported when `serve` runs.
     from bakery_gateway.serve import cli as serve_cli
 
     serve_cli.add_arguments(serve)

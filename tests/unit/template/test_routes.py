@@ -23,6 +23,7 @@ from bakery_gateway.api.routes import (
     PROXY_FUNCTION,
     PUBLIC_ROUTE_KEYS,
     QUERY_TOKEN_ROUTE_KEYS,
+    STREAM_TOKEN_AUTHORIZER,
     TOKEN_AUTHORIZER,
     Authorizer,
     HttpRoute,
@@ -120,9 +121,19 @@ def test_every_function_behind_a_route_has_its_timeout_in_the_table() -> None:
     assert {route.function for route in HTTP_ROUTES} <= set(FUNCTION_TIMEOUT_SECONDS)
 
 
-def test_the_derived_sets_are_the_tables() -> None:
-    assert {route.route_key for route in HTTP_ROUTES if route.authorizer is None} == PUBLIC_ROUTE_KEYS
-    assert {route.route_key for route in HTTP_ROUTES if route.token_in_query} == QUERY_TOKEN_ROUTE_KEYS
+def test_the_public_route_keys_are_the_templates_routes_without_any_auth(api: HttpApiSpec) -> None:
+    assert {route.route_key for route in api.routes if route.authorizer is None and not route.iam} == (
+        PUBLIC_ROUTE_KEYS
+    )
+
+
+def test_the_query_token_route_keys_are_the_templates_routes_of_the_stream_authorizer(
+    api: HttpApiSpec,
+) -> None:
+    # The stream's authorizer has no identity source: it reads the token from ?token= itself.
+    stream = {route.route_key for route in api.routes if route.authorizer == STREAM_TOKEN_AUTHORIZER.name}
+
+    assert stream == QUERY_TOKEN_ROUTE_KEYS
 
 
 # --- the paths the functions judge, inside the template's routes ------------------------------------

@@ -58,13 +58,13 @@ from bakery_gateway.serve.answers import (
 from bakery_gateway.serve.asgi_body import read_body_within
 from bakery_gateway.serve.routing import RouteMatch, RouteTable
 from bakery_gateway.serve.verdict_cache import VerdictCache
+from bakery_gateway.settings.server import DEFAULT_THREADS
 
 log = logging.getLogger("bakery_gateway.serve")
 
 # The local runtime's own routes (status, development helpers): absent from a production server.
 DEVELOPMENT_PREFIX: Final = "/_local"
 METRICS_PATH: Final = "/metrics"
-DEFAULT_THREADS: Final = 32
 # No named stage: paths are served as the $default stage serves them.
 STAGE: Final = "$default"
 

@@ -6,8 +6,7 @@ import argparse
 from collections.abc import Sequence
 
 from bakery_gateway import constants
-from bakery_gateway.serve.app import DEFAULT_THREADS
-from bakery_gateway.serve.server import DEFAULT_GRACEFUL_SECONDS, ServeOptions, serve
+from bakery_gateway.settings.server import DEFAULT_GRACEFUL_SECONDS, DEFAULT_THREADS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -51,6 +50,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(arguments: argparse.Namespace) -> int:
+    # Imported here: the server brings uvicorn and the functions, which parsing never needs.
+    from bakery_gateway.serve.server import ServeOptions, serve
+
     return serve(
         ServeOptions(
             host=arguments.host,

@@ -19,13 +19,13 @@ from dataclasses import dataclass, field
 
 from bakery_gateway import constants
 from bakery_gateway.errors import ConfigurationError
-from bakery_gateway.serve.app import DEFAULT_THREADS, ServeApp
+from bakery_gateway.serve.app import ServeApp
 from bakery_gateway.serve.protocol import GuardedHttpToolsProtocol
 from bakery_gateway.settings import ServerSettings, Settings
+from bakery_gateway.settings.server import DEFAULT_THREADS
 
 # Read by each worker process's factory (uvicorn starts workers with a fresh interpreter).
 THREADS_VARIABLE = "BAKERY_SERVE_THREADS"
-DEFAULT_GRACEFUL_SECONDS = 8  # inside `docker stop`'s default 10 s before SIGKILL
 KEY_SOURCES = (
     constants.JWT_PUBLIC_KEY,
     constants.JWT_PUBLIC_KEYS,

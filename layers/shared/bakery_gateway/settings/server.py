@@ -10,6 +10,11 @@ from dataclasses import dataclass
 from bakery_gateway import constants as names
 from bakery_gateway.settings.declarations import Number, Whole, boolean, csv, read_settings, setting
 
+# The command line's defaults (``bakery-gateway serve --threads``, ``--graceful-timeout``): here, where
+# reading them imports nothing of the server itself.
+DEFAULT_THREADS = 32
+DEFAULT_GRACEFUL_SECONDS = 8  # inside `docker stop`'s default 10 s before SIGKILL
+
 
 @dataclass(frozen=True, slots=True)
 class ServerSettings:

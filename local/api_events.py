@@ -36,13 +36,27 @@ class IncomingRequest:
 
 
 def combined_headers(headers: Sequence[tuple[str, str]]) -> dict[str, str]:
-    """Headers as HTTP API delivers them: one entry per name, repeated values joined by commas."""
+    """Headers as HTTP API delivers them: one entry per name, repeated values joined by commas, each
+    value's bytes (``headers`` holds them read as Latin-1) as the UTF-8 text they spell."""
     combined: dict[str, str] = {}
     for name, value in headers:
         if name == "cookie":
             continue
-        combined[name] = f"{combined[name]},{value}" if name in combined else value
+        text = _as_utf8_text(value)
+        combined[name] = f"{combined[name]},{text}" if name in combined else text
     return combined
+
+
+def _as_utf8_text(value: str) -> str:
+    """The client's bytes (``value`` read as Latin-1) as the text of their UTF-8: a JSON event carries
+    text, and the event adapter reads it back into those bytes (``edge.lambda_event``). Bytes that are
+    no UTF-8 stay as read."""
+    if value.isascii():
+        return value
+    try:
+        return value.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return value
 
 
 def cookies(headers: Sequence[tuple[str, str]]) -> list[str]:
